@@ -1,0 +1,58 @@
+# defstab: every target sets itself up.  `make book` and `make test` are all a new user needs.
+#
+# torch and torchvision are pinned as a pair from PyPI.  pip's configuration on our machines offers a local
+# CPU-only torch 2.13.0 wheel, with which PyPI's torchvision fails at import ("operator torchvision::nms does
+# not exist"); no CPU build of torchvision exists on PyPI.  The PyPI pair below (a CUDA build, which also runs
+# on a CPU) is the stack of our GPU machines, so CPU and GPU runs share one torch version.  See the README.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+TORCH_PAIR := torch==2.11.0 torchvision==0.26.0
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install test book bench data site-deps clean help
+
+help:
+	@echo "make book    build the site into _build/html (executes every chapter with papermill)"
+	@echo "make test    unit tests and every chapter at its smoke parameters"
+	@echo "make bench   benchmarks (speed targets live here, never in timed tests)"
+	@echo "make install create .venv with the library, the book and test tools, and the offline data"
+
+install: $(STAMP) data
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet $(TORCH_PAIR)
+	$(PY) -m pip install --quiet -e ".[test,bench]" $(TORCH_PAIR)
+	$(PY) -c "import torch, torchvision; print('torch', torch.__version__, '| torchvision', torchvision.__version__)"
+	@touch $(STAMP)
+
+# Offline data: Debian's dataset-fashion-mnist (the full Fashion-MNIST).  Needs root and apt-get; where either
+# is missing this says so, and the book falls back to nothing: chapters that need it will name what is missing.
+data:
+	@if [ -d /usr/share/datasets/fashion-mnist ]; then \
+	  echo "data: Fashion-MNIST found in /usr/share/datasets/fashion-mnist"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "data: installing Debian's dataset-fashion-mnist"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist >/dev/null; } || \
+	  echo "data: could not install dataset-fashion-mnist with apt-get; chapters will download Fashion-MNIST where a network allows"; \
+	else \
+	  echo "data: cannot install Debian's dataset-fashion-mnist (needs root and apt-get); run 'sudo apt-get install dataset-fashion-mnist'"; \
+	  echo "      or let torchvision download Fashion-MNIST where a network is reachable"; \
+	fi
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+book: install
+	$(PY) -m defstab_lib.book build
+
+bench: install
+	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f; done
+
+clean:
+	rm -rf _build
