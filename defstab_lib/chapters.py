@@ -1,0 +1,231 @@
+"""The book's chapters: their parameters, how they are validated, and what each chapter shows about its run.
+
+Every chapter notebook in ``book/`` has an entry in :data:`CHAPTERS`.  The entry names the chapter's papermill
+parameters (type, allowed values), the *smoke* parameters with which the tests execute it in seconds, and the
+experiments whose stored results it reads (so that ``make book`` re-executes it only when those change, and
+``python -m defstab_lib status`` can say what is stored).
+
+A chapter notebook uses this module in the cell after its ``parameters`` cell::
+
+    from defstab_lib import chapters
+    params = chapters.validate("data", n_per_source=n_per_source, seed=seed)
+    chapters.show_parameters("data", params)
+
+:func:`validate` raises a :class:`ValueError` that names the bad parameter and what is allowed, before any
+expensive work.  :func:`glue` stores a value for the page's prose (myst-nb ``glue``) and still works where
+myst-nb is not installed (in Colab, say), where it only returns the value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "CHAPTERS", "get", "validate", "show_parameters", "glue", "resolve_device"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """One papermill parameter of a chapter.
+
+    Args:
+        name: the variable's name in the notebook's ``parameters`` cell.
+        kind: ``int``, ``float``, ``str``, ``bool`` or ``list`` (a list of ``item_kind``).
+        doc: one line for the parameters table.
+        choices: allowed values (for a ``list``, allowed items), or ``None`` for any.
+        minimum: smallest allowed value (for a ``list`` of numbers, of each item), or ``None``.
+        item_kind: type of the items of a ``list`` parameter.
+        allow_none: whether ``None`` is allowed.
+        min_length: smallest length of a ``list`` parameter.
+    """
+
+    name: str
+    kind: type
+    doc: str = ""
+    choices: tuple | None = None
+    minimum: float | None = None
+    item_kind: type | None = None
+    allow_none: bool = False
+    min_length: int = 1
+
+    def check(self, value: Any) -> Any:
+        """Return ``value`` (lists as lists) or raise ``ValueError``/``TypeError`` naming this parameter."""
+        if value is None:
+            if self.allow_none:
+                return None
+            raise ValueError(f"parameter {self.name!r} must not be None; {self._allowed()}")
+        if self.kind is list:
+            if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+                raise TypeError(f"parameter {self.name!r} must be a list, got {value!r}; {self._allowed()}")
+            value = list(value)
+            if len(value) < self.min_length:
+                raise ValueError(f"parameter {self.name!r} needs at least {self.min_length} item(s), got {value!r}")
+            for item in value:
+                self._check_scalar(item, self.item_kind, what=f"item {item!r} of parameter {self.name!r}")
+            return value
+        return self._check_scalar(value, self.kind, what=f"parameter {self.name!r} = {value!r}")
+
+    def _check_scalar(self, value: Any, kind: type | None, *, what: str) -> Any:
+        if kind is not None and not _is_kind(value, kind):
+            raise TypeError(f"{what} must be of type {kind.__name__}; {self._allowed()}")
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"{what} is not allowed; {self._allowed()}")
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"{what} is below the minimum; {self._allowed()}")
+        return value
+
+    def _allowed(self) -> str:
+        if self.choices is not None:
+            return "allowed: " + ", ".join(repr(c) for c in self.choices)
+        kind = f"list of {self.item_kind.__name__}" if self.kind is list and self.item_kind else self.kind.__name__
+        bound = f" >= {self.minimum}" if self.minimum is not None else ""
+        return f"allowed: {kind}{bound}"
+
+
+def _is_kind(value: Any, kind: type) -> bool:
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+@dataclasses.dataclass(frozen=True)
+class ChapterSpec:
+    """What the book knows about one chapter.
+
+    Args:
+        name: the notebook's file stem in ``book/`` (``book/<name>.ipynb``).
+        title: the chapter's title, as in its first heading.
+        params: its papermill parameters, in the order of the ``parameters`` cell.
+        smoke: the parameters with which tests execute it (each chapter under 60 s on 2 CPU cores).
+        experiments: names of the experiments whose stored results it reads (see ``defstab_lib.runs``).
+    """
+
+    name: str
+    title: str
+    params: tuple[Param, ...]
+    smoke: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    experiments: tuple[str, ...] = ()
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+#: Parameters that many chapters share.
+SEED_PARAM = Param("seed", int, "seed of every random draw in the chapter", minimum=0)
+DEVICE_PARAM = Param("device", str, "where to compute: 'auto' picks CUDA when present (see resolve_device)")
+
+CHAPTERS: dict[str, ChapterSpec] = {}
+
+
+def _register(spec: ChapterSpec) -> ChapterSpec:
+    if spec.name in CHAPTERS:
+        raise ValueError(f"chapter {spec.name!r} is registered twice")
+    CHAPTERS[spec.name] = spec
+    return spec
+
+
+_register(
+    ChapterSpec(
+        name="data",
+        title="The data",
+        params=(
+            Param("n_per_source", int, "sample images shown per source", minimum=1),
+            SEED_PARAM,
+        ),
+        smoke={"n_per_source": 4},
+    )
+)
+
+
+def get(name: str) -> ChapterSpec:
+    """The registered chapter called ``name`` (a ``ValueError`` lists the known names otherwise)."""
+    try:
+        return CHAPTERS[name]
+    except KeyError:
+        raise ValueError(f"unknown chapter {name!r}; known chapters: {', '.join(CHAPTERS)}") from None
+
+
+def validate(chapter: str, **values: Any) -> dict[str, Any]:
+    """Check a chapter's parameters and return them as a dict, in the registered order.
+
+    Raises:
+        ValueError: a parameter is missing, unknown, or has a value that is not allowed (the message names it
+            and lists what is allowed).
+        TypeError: a parameter has the wrong type.
+
+    >>> validate("data", n_per_source=3, seed=0)
+    {'n_per_source': 3, 'seed': 0}
+    >>> validate("data", n_per_source=0, seed=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: parameter 'n_per_source' = 0 is below the minimum; allowed: int >= 1
+    """
+    spec = get(chapter)
+    names = [p.name for p in spec.params]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown} for chapter {chapter!r}; its parameters are {names}")
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise ValueError(f"missing parameter(s) {missing} for chapter {chapter!r}")
+    return {p.name: p.check(values[p.name]) for p in spec.params}
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``'auto'`` becomes ``'cuda'`` when a CUDA device is present and ``'cpu'`` otherwise; others pass through.
+
+    >>> resolve_device("cpu")
+    'cpu'
+    """
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.split(":")[0] not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"parameter 'device' = {device!r} is not allowed; allowed: 'auto', 'cpu', 'cuda[:N]', 'mps'")
+    return device
+
+
+def parameters_html(chapter: str, params: Mapping[str, Any]) -> str:
+    """An HTML table of a chapter's parameters: name, value, meaning."""
+    spec = get(chapter)
+    rows = "".join(
+        f"<tr><td><code>{html.escape(p.name)}</code></td><td><code>{html.escape(repr(params[p.name]))}</code></td>"
+        f"<td>{html.escape(p.doc)}</td></tr>"
+        for p in spec.params
+        if p.name in params
+    )
+    return (
+        '<table class="defstab-parameters"><caption>Parameters this page was rendered with</caption>'
+        f"<thead><tr><th>parameter</th><th>value</th><th>meaning</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def show_parameters(chapter: str, params: Mapping[str, Any]) -> None:
+    """Display the parameters table in the notebook (and on the rendered page)."""
+    from IPython.display import HTML, display
+
+    display(HTML(parameters_html(chapter, params)))
+
+
+def glue(name: str, value: Any, *, display: bool = False) -> Any:
+    """Store ``value`` under ``name`` for the page's prose (``{glue:text}`name``` in markdown); return it.
+
+    Uses myst-nb's ``glue``; where myst-nb is not installed (Colab) the value is only returned.
+    """
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:  # pragma: no cover - exercised in Colab, not in CI
+        return value
+    _glue(name, value, display=display)
+    return value

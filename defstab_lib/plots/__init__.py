@@ -1,0 +1,42 @@
+"""Figure functions in the paper's visual language.  They draw results; they never compute them.
+
+Submodules by subject (each owned by the chapters that use it):
+
+- ``defstab_lib.plots.images``   -- image grids and deformation panels (Figures 1, 2, 5a);
+- ``defstab_lib.plots.profiles`` -- per-layer profiles with bands over seeds (Figures 3, 4, 6, 7).
+
+Shared style lives here: one colour per downsampling variant, used by every chapter, so that a reader can
+follow an architecture from figure to figure.
+"""
+
+from __future__ import annotations
+
+#: One colour per downsampling variant (matplotlib's colour-blind-safe "tab10" order), the same in every figure.
+DOWNSAMPLING_COLORS: dict[str, str] = {
+    "subsample": "#d62728",
+    "maxpool": "#1f77b4",
+    "avgpool": "#2ca02c",
+    "strided": "#ff7f0e",
+    "strided-relu": "#9467bd",
+}
+
+#: Readable defaults for figures on a book page (the site shows figures about 700 px wide).
+RC_PARAMS: dict[str, object] = {
+    "figure.dpi": 110,
+    "savefig.dpi": 150,
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "legend.fontsize": 10,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+def apply_style() -> None:
+    """Set matplotlib's rc parameters to the book's style (call once, at the top of a chapter)."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update(RC_PARAMS)
