@@ -50,6 +50,7 @@ __all__ = [
     "load_dataset",
     "sample_images",
     "locate",
+    "inventory",
     "default_root",
     "pad_to_size",
     "read_idx",
@@ -356,6 +357,36 @@ def _check_name_split(name: str, split: str) -> None:
     if split not in _SPLITS[name]:
         raise ValueError(f"unknown split {split!r} for dataset {name!r}; allowed: "
                          f"{', '.join(repr(s) for s in _SPLITS[name])}")
+
+
+def inventory(root: str | os.PathLike | None = None) -> list[dict[str, str]]:
+    """Which datasets the library knows and where each split is on this machine (nothing is downloaded).
+
+    Returns:
+        One dict per dataset with the keys ``dataset``, ``images`` (C x H x W), ``splits`` (sizes),
+        ``on this machine`` (the folder of each split found, or what to do) and ``homepage``.
+    """
+    rows = []
+    for name, info in DATASET_INFO.items():
+        found = {}
+        for split in _SPLITS[name]:
+            files = locate(name, split, root=root)
+            if files:
+                found[split] = str(files[0].parent if name != "imagenet" else files[0])
+        if found:
+            where = "; ".join(f"{split}: {folder}" for split, folder in found.items())
+        elif name == "imagenet":
+            where = "not here: name an ImageFolder directory with root=..."
+        else:
+            where = "not here: downloaded by torchvision where a network is reachable"
+        rows.append({
+            "dataset": info.title,
+            "images": "x".join(str(d) for d in info.shape),
+            "splits": ", ".join(f"{split} {n:,}" for split, n in info.sizes.items()),
+            "on this machine": where,
+            "homepage": info.url,
+        })
+    return rows
 
 
 _CACHE: dict[tuple, ImageDataset] = {}
