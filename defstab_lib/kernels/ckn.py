@@ -3,14 +3,14 @@
 
 **Pooling scale.**  Each layer pools with a Gaussian of standard deviation ``pool_sigma`` pixels (of the layer's
 input grid) and keeps every ``subsampling``-th pixel.  By default ``pool_sigma = subsampling / sqrt(2)``: the
-pooling weights are ``exp(-||u - u'||^2 / s^2)``, i.e. ``beta = 1 / s^2`` in Mairal (2016, section 3) and
-``gaussian_filter_1d(2s + 1, s / sqrt(2))`` in Mairal's CKN-Pytorch code (Chen and Mairal).  That is the
-smallest Gaussian wide enough to low-pass the signal before subsampling by ``s`` (its spectrum at the new
+pooling weights are ``exp(-beta ||u - u'||^2)`` (Mairal 2016, section 3) with ``beta = 1 / s^2``, as in the
+CKN-Pytorch-image code of Chen, Jacob and Mairal (``gaussian_filter_1d(2s + 1, s / sqrt(2))``).  This Gaussian
+low-passes the signal before subsampling by ``s`` (its spectrum at the new
 Nyquist frequency ``pi / s`` is ``exp(-pi^2 / 4) ~ 0.085``) -- the anti-aliasing that Bietti and Mairal's
 stability analysis needs, ``sigma_k`` proportional to ``s_k``.  A layer without subsampling does not pool by
 default (``pool_sigma = 0``); any ``pool_sigma >= 0`` may be given, so the scale ``sigma_n`` of the bound
 ``||Phi(L_tau x) - Phi(x)|| <= (C1 (1 + n) ||grad tau|| + C2 ||tau|| / sigma_n) ||x||`` can be swept.  Our window
-is truncated at ``3 sigma`` (Mairal's code truncates at ``sqrt(2) sigma``) so that a wide pooling stays
+is truncated at ``3 sigma`` (that code truncates at ``sqrt(2) sigma``) so that a wide pooling stays
 Gaussian.
 
 **Anchors** are stored as a ``(p, C k^2)`` parameter and used through their direction ``z / ||z||`` (the layer
@@ -61,7 +61,7 @@ class CKNLayer(nn.Module):
         pool_sigma: std of the Gaussian pooling in input pixels, ``>= 0``; ``None`` for
             :func:`default_pool_sigma`.
         alpha: the kernel ``kappa(t) = exp(alpha (t - 1))``, ``> 0`` (``alpha = 1 / sigma^2`` for a Gaussian
-            kernel of bandwidth ``sigma`` on the sphere; 4 is ``sigma = 0.5``, Mairal's CKN default).
+            kernel of bandwidth ``sigma`` on the sphere; 4 is ``sigma = 0.5``, the default of CKN-Pytorch-image).
         ridge: added to the eigenvalues of ``kappa(Z Z^T)`` (unit diagonal), ``>= 0``.
         padding: ``"same"`` (one patch per pixel, zero padding) or ``"valid"``.
         generator: draws the initial anchors (Gaussian directions); ``None`` means a generator seeded with 0, so

@@ -234,7 +234,8 @@ def inverse_sqrt_psd(a: torch.Tensor, ridge: float = 1e-3) -> torch.Tensor:
 def nystrom_matrix(anchors: torch.Tensor, alpha: float, ridge: float = 1e-3) -> torch.Tensor:
     """The Nystrom projection ``kappa(Z Z^T)^(-1/2)`` for unit-norm anchors ``Z`` (rows).
 
-    ``kappa(Z Z^T)`` has a unit diagonal, so ``ridge`` is relative to it: its eigenvalues sum to ``p``.
+    ``kappa(Z Z^T)`` has a unit diagonal, so ``ridge`` is relative to it: its eigenvalues sum to ``p``.  The Gram
+    matrix and its inverse square root are computed in float64 and the result is cast to ``anchors``' dtype.
 
     Args:
         anchors: shape ``(p, d)``, unit rows.
@@ -248,8 +249,8 @@ def nystrom_matrix(anchors: torch.Tensor, alpha: float, ridge: float = 1e-3) -> 
     tensor([[1., 0.],
             [0., 1.]])
     """
-    gram = exp_kernel(anchors @ anchors.T, alpha)
-    return inverse_sqrt_psd(gram, ridge)
+    z64 = anchors.to(torch.float64)  # near-duplicate anchors: 1 - <z_i, z_j> is lost to float32 rounding
+    return inverse_sqrt_psd(exp_kernel(z64 @ z64.T, alpha), ridge).to(anchors.dtype)
 
 
 def nystrom_features(patches: torch.Tensor, anchors: torch.Tensor, alpha: float, ridge: float = 1e-3) -> torch.Tensor:
