@@ -81,6 +81,7 @@ __all__ = [
     "apply_displacements",
     "deform",
     "field_norms",
+    "random_field_norms",
     "overshoot_bound",
     "tps_operator",
     "clear_cache",
@@ -652,3 +653,49 @@ def field_norms(field: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     sigma_sq = 0.5 * (frob + torch.sqrt(torch.clamp(frob * frob - 4 * det * det, min=0)))
     max_jac = torch.sqrt(sigma_sq.amax(dim=(1, 2)))
     return max_disp.to(field.dtype), max_jac.to(field.dtype)
+
+
+def random_field_norms(
+    n: int,
+    grid: int,
+    max_displacement: float,
+    size: tuple[int, int],
+    *,
+    generator: torch.Generator | None = None,
+    chunk: int = 64,
+    device=None,
+) -> dict[str, torch.Tensor]:
+    """Norms of ``n`` random fields as :func:`deform` draws them, computed ``chunk`` fields at a time (a 224x224
+    field is 400 kB; ``n`` of them at once need not fit in memory).
+
+    Args:
+        n: how many fields (>= 1).
+        grid, max_displacement: as for :func:`deform` (``C`` in pixels).
+        size: ``(H, W)`` in pixels.
+        generator: the source of randomness (on ``device``).
+        chunk: fields per batch.
+        device: where to compute (default: the generator's device, else CPU).
+
+    Returns:
+        ``{"max_displacement": (n,), "max_jacobian": (n,), "max_component": (n,)}`` float64 tensors on the CPU:
+        ``||tau||_inf`` (pixels), ``||grad tau||_inf`` (see :func:`field_norms`) and ``max_p max_c |tau_c(p)|``
+        (pixels; divided by ``C`` it is the overshoot of that field beyond the box ``[-C, C]``).
+
+    >>> norms = random_field_norms(8, 3, 2.0, (32, 32), generator=torch.Generator().manual_seed(0))
+    >>> sorted(norms), norms["max_component"].shape
+    (['max_component', 'max_displacement', 'max_jacobian'], torch.Size([8]))
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n must be an int >= 1 (how many fields), got {n!r}")
+    if isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1:
+        raise ValueError(f"chunk must be an int >= 1, got {chunk!r}")
+    height, width = _check_size(size)
+    out = {"max_displacement": [], "max_jacobian": [], "max_component": []}
+    for start in range(0, int(n), int(chunk)):
+        d = sample_displacements(min(chunk, n - start), grid, max_displacement, generator=generator, device=device)
+        field = displacement_field(d, (height, width))
+        tau_inf, grad_inf = field_norms(field)
+        out["max_displacement"].append(tau_inf)
+        out["max_jacobian"].append(grad_inf)
+        out["max_component"].append(field.abs().amax(dim=(1, 2, 3)))
+    return {k: torch.cat(v).double().cpu() for k, v in out.items()}
