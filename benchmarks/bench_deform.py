@@ -1,6 +1,6 @@
 """Benchmark: random thin-plate-spline deformations (sampling + warping), images per second, side by side.
 
-    python benchmarks/bench_deform.py [--threads N] [--device cpu|cuda|auto] [--rounds R]
+    python benchmarks/bench_deform.py [--threads 1,2] [--device cpu|cuda|auto] [--rounds R]
 
 Compares, in one run and interleaved round by round (so that a busy machine slows every method alike):
 
@@ -22,13 +22,17 @@ The memory-bandwidth lines compare the warp alone (one ``grid_sample``: it reads
 and writes the output) with a plain copy of the image tensor (``clone``: one read, one write), both in GB/s.
 
 Timings are the best of ``--rounds`` interleaved rounds (the least disturbed run of each method; the median is
-printed too).  The thread count is printed; on a 2-core machine shared with other work, one torch thread is often
-faster than two, because a parallel region must wait for both cores.
+printed too), each round running every method back to back for at least 20 ms (its steady state), for each torch
+thread count in ``--threads`` (default: 1 and every core).  scipy runs as a user would run it: numpy's BLAS, used by
+``RBFInterpolator``, keeps its own default thread count.
+The load average is printed: on a 2-core machine shared with other work, two torch threads are often slower than
+one, because every parallel region must wait for both cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import statistics
@@ -117,22 +121,31 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_interleaved(methods: dict, rounds: int, device: torch.device, budget_s: dict) -> dict:
+def time_interleaved(methods: dict, rounds: int, device: torch.device, budget_s: dict,
+                     min_sample_s: float = 0.02) -> dict:
     """Seconds per call of each method: all methods once per round, ``rounds`` rounds (a slow method stops
-    early once it has used its ``budget_s`` and has at least 3 rounds).  Returns {name: [seconds, ...]}."""
-    times = {name: [] for name in methods}
-    for fn in methods.values():  # warm-up: caches, lazy imports, allocator
+    early once it has used its ``budget_s`` and has at least 3 rounds).  Each timing sample runs its method back to
+    back for at least ``min_sample_s`` (as ``timeit`` does), so that every method is measured in its steady state
+    rather than with caches just emptied by the previous method.  Returns {name: [seconds per call, ...]}."""
+    repeats = {}
+    for name, fn in methods.items():  # warm-up (caches, lazy imports, allocator), and how many calls per sample
         fn()
         _sync(device)
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        repeats[name] = max(1, math.ceil(min_sample_s / max(time.perf_counter() - t0, 1e-9)))
+    times = {name: [] for name in methods}
     for _ in range(rounds):
         for name, fn in methods.items():
-            if len(times[name]) >= 3 and sum(times[name]) > budget_s.get(name, float("inf")):
+            if len(times[name]) >= 3 and sum(times[name]) * repeats[name] > budget_s.get(name, float("inf")):
                 continue
             _sync(device)
             t0 = time.perf_counter()
-            fn()
+            for _ in range(repeats[name]):
+                fn()
             _sync(device)
-            times[name].append(time.perf_counter() - t0)
+            times[name].append((time.perf_counter() - t0) / repeats[name])
     return times
 
 
@@ -157,30 +170,14 @@ def bandwidth(images: torch.Tensor, grid: int, c: float, rounds: int, device: to
 # ------------------------------------------------------------------------------------------------------ main
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: os.cpu_count())")
-    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
-    parser.add_argument("--skip-slow", action="store_true", help="leave out scipy and kornia at 224x224")
-    args = parser.parse_args(argv)
-
-    threads = args.threads or os.cpu_count() or 1
-    torch.set_num_threads(threads)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
-    print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
-          f"torch threads = {torch.get_num_threads()}, device = {device}"
-          + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""))
-    print(f"best of {args.rounds} interleaved rounds; scipy runs on the CPU, one image at a time\n")
-
+def run_settings(device: torch.device, rounds: int, skip_slow: bool) -> list[tuple]:
     rows = []
     for name, batch, channels, size, grid, c in SETTINGS:
         gen = torch.Generator(device).manual_seed(0)
         images = torch.rand(batch, channels, size, size, generator=gen, device=device)
         rng = np.random.default_rng(0)
         methods = {"defstab": lambda: D.deform(images, grid, c, generator=gen)}
-        slow = args.skip_slow and size > 64
+        slow = skip_slow and size > 64
         if not slow:
             methods["scipy"] = scipy_method(images, grid, c, rng)
             methods["kornia"] = kornia_method(images, grid, c, gen)
@@ -193,12 +190,13 @@ def main(argv=None) -> int:
             ours, d = D.deform(images[:2].double(), grid, c, generator=torch.Generator(device).manual_seed(1))
             ref = scipy_method(images[:2].double(), grid, c, rng)(d.cpu().numpy())
             agreement = float(np.abs(ours.cpu().numpy() - ref).max())
-        times = time_interleaved(methods, args.rounds, device, {"scipy": 20.0, "kornia": 20.0})
+        times = time_interleaved(methods, rounds, device, {"scipy": 20.0, "kornia": 20.0})
         best = {m: batch / min(t) for m, t in times.items()}
         median = {m: batch / statistics.median(t) for m, t in times.items()}
-        warp_gbs, copy_gbs, warp_bytes, img_bytes = bandwidth(images, grid, c, args.rounds, device)
+        warp_gbs, copy_gbs, warp_bytes, img_bytes = bandwidth(images, grid, c, rounds, device)
 
-        print(f"== {batch} images 3x{size}x{size}, {grid}x{grid} control points, C = {c:g} px")
+        print(f"== {batch} images 3x{size}x{size}, {grid}x{grid} control points, C = {c:g} px "
+              f"(torch threads = {torch.get_num_threads()}, device = {device})")
         if not slow:
             print(f"   defstab vs scipy on the same displacements (float64): max |difference| = {agreement:.1e}")
         print(f"   {'method':<36}{'images/s (best)':>16}{'(median)':>12}{'defstab is':>14}{'target':>9}")
@@ -208,15 +206,41 @@ def main(argv=None) -> int:
             mark = "" if target is None else (f">= {target:g}x " + ("ok" if ratio >= target else "MISSED"))
             print(f"   {m:<36}{best[m]:>16,.0f}{median[m]:>12,.0f}{ratio:>13.1f}x  {mark}")
             rows.append((name, m, best[m], ratio))
-        print(f"   memory: warp moves {warp_bytes / 1e6:.1f} MB (images + sampling grid in, images out) at "
-              f"{warp_gbs:.1f} GB/s; a copy of the {img_bytes / 1e6:.1f} MB images runs at {copy_gbs:.1f} GB/s; "
-              f"the warp reaches {100 * warp_gbs / copy_gbs:.0f}% of copy bandwidth\n")
+        print(f"   memory: the warp moves {warp_bytes / 1e6:.1f} MB (images and sampling grid in, images out) at "
+              f"{warp_gbs:.1f} GB/s;\n   a copy of the {img_bytes / 1e6:.1f} MB of images runs at {copy_gbs:.1f} GB/s: "
+              f"the warp reaches {100 * warp_gbs / copy_gbs:.0f}% of copy bandwidth (tensors that fit in the "
+              "last-level cache are copied at cache speed)\n")
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", default=f"1,{os.cpu_count() or 1}",
+                        help="torch thread counts to run, comma-separated (default: 1 and every core)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
+    parser.add_argument("--skip-slow", action="store_true", help="leave out scipy and kornia at 224x224")
+    args = parser.parse_args(argv)
+
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if args.device == "auto" else args.device))
+    print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores"
+          + (f", {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""))
+    print(f"best of {args.rounds} interleaved rounds of at least 20 ms per method (the median is shown too); scipy "
+          "runs on the CPU, one image at a time")
+    for threads in dict.fromkeys(int(t) for t in args.threads.split(",")):
+        torch.set_num_threads(threads)
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"\n-- torch threads = {threads}; load average before: {load:.2f}\n")
+        run_settings(device, args.rounds, args.skip_slow)
     if device.type == "cuda":
         gen = torch.Generator(device).manual_seed(0)
         for batch in (128, 4096, 65536):
             images = torch.rand(batch, 3, 32, 32, generator=gen, device=device)
             t = time_interleaved({"d": lambda: D.deform(images, 3, 2.0, generator=gen)}, args.rounds, device, {})
             print(f"GPU, {batch} images 3x32x32: {batch / min(t['d']):,.0f} images/s (target >= 1,000,000)")
+    if hasattr(os, "getloadavg"):
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 
 

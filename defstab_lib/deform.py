@@ -50,14 +50,17 @@ two).
 agrees with ``scipy.interpolate.RBFInterpolator(kernel="thin_plate_spline")`` to about 1e-5 px in float32).
 float16 and bfloat16 images are warped in float32 and the result rounded to the input dtype, because a sampling
 grid held in half precision is coarse (bfloat16 resolves only about 0.4 px across a 224-pixel image); the
-result is therefore the float32 warp rounded to the input's dtype (relative error 2^-11 for float16, 2^-8 for
-bfloat16).  :func:`deform` rounds the displacements it draws to the image's dtype *before* warping, so the
-displacements it returns reproduce its output exactly.
+result is therefore the float32 warp rounded to the input's dtype (relative error at most 2^-11 for float16,
+2^-8 for bfloat16).  :func:`deform` rounds the displacements it draws to the image's dtype *before* warping, so
+the displacements it returns reproduce its output exactly (in bfloat16 they are multiples of 1/16 px between 8
+and 16 px, a slightly coarser distribution than float32's).
 
 *Cache.*  Operators are kept per (grid, size, device, dtype) in a least-recently-used cache of at most
-:data:`CACHE_SIZE` entries (each ``H*W*K`` numbers: 5 MB for 224x224 with 5x5 points in float32).  They are built
-outside inference mode and never modified in place, so they are safe to reuse under autograd (a tensor made
-under ``torch.inference_mode`` could not be saved for a later backward pass).  :func:`clear_cache` empties it.
+:data:`CACHE_SIZE` entries, each ``(K + 2) * H * W`` numbers (5.4 MB for 224x224 with 5x5 points in float32),
+beside a cache of as many identity grids (``2 * H * W`` numbers) and a cache of the 4 most recent float64 operators
+on the CPU, from which the others are cast.  They are built outside inference mode and never modified in place,
+so they are safe to reuse under autograd (a tensor made under ``torch.inference_mode`` could not be saved for a
+later backward pass).  :func:`clear_cache` empties them.
 """
 
 from __future__ import annotations
@@ -147,7 +150,8 @@ def _all_finite(tensor: torch.Tensor) -> bool:
     """Whether every entry is finite, in one reading pass (a sum is finite only if every term is; on overflow we
     fall back to the exact, slower test)."""
     with torch.no_grad():
-        if bool(torch.isfinite(tensor.sum())):
+        total = tensor.sum(dtype=torch.float32) if tensor.dtype in _HALF else tensor.sum()
+        if bool(torch.isfinite(total)):
             return True
         return bool(torch.isfinite(tensor).all())
 

@@ -265,6 +265,19 @@ def test_overshoot_bound_is_attained_and_never_exceeded():
     assert math.isclose(field.reshape(-1, 2)[worst, 0].item() / c, bound, rel_tol=1e-12)
 
 
+def test_random_field_norms_measure_the_fields_that_deform_draws():
+    size = (20, 24)
+    norms = D.random_field_norms(10, 3, 2.0, size, generator=torch.Generator().manual_seed(16), chunk=4)
+    d = D.sample_displacements(10, 3, 2.0, generator=torch.Generator().manual_seed(16))
+    field = D.displacement_field(d, size)
+    tau, grad = D.field_norms(field)
+    assert torch.allclose(norms["max_displacement"], tau.double(), atol=1e-6)
+    assert torch.allclose(norms["max_jacobian"], grad.double(), atol=1e-6)
+    assert torch.allclose(norms["max_component"], field.abs().amax(dim=(1, 2, 3)).double())
+    with pytest.raises(ValueError, match="n must be"):
+        D.random_field_norms(0, 3, 2.0, size)
+
+
 # --------------------------------------------------------------------------------------------------- bad input
 
 
