@@ -169,38 +169,36 @@ def _check_images(images) -> torch.Tensor:
     if images.shape[-2] < 2 or images.shape[-1] < 2:
         raise ValueError(f"images must be at least 2x2 pixels, got shape {tuple(images.shape)}")
     if images.numel() and not _all_finite(images):
-        raise ValueError("images contain NaN or inf; every value must be finite")
+        raise ValueError("images must be finite; found NaN or inf")
     return images
 
 
+def _check_vectors(value, name: str, ndim: int, shape: str) -> torch.Tensor:
+    """A floating-point tensor of ``ndim`` dimensions whose last is 2 (x, y), with finite values."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {shape}, got {type(value).__name__}")
+    if value.dim() != ndim or value.shape[-1] != 2:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(value.shape)}")
+    if value.dtype not in _FLOATS:
+        raise TypeError(f"{name} must be floating point, got {value.dtype}")
+    if value.numel() and not _all_finite(value):
+        raise ValueError(f"{name} must be finite; found NaN or inf")
+    return value
+
+
 def _check_displacements(displacements) -> tuple[torch.Tensor, int]:
-    if not isinstance(displacements, torch.Tensor):
-        raise TypeError(f"displacements must be a torch.Tensor of shape (n, K, 2), got {type(displacements).__name__}")
-    if displacements.dim() != 3 or displacements.shape[-1] != 2:
-        raise ValueError(f"displacements must have shape (n, K, 2), got {tuple(displacements.shape)}")
-    if displacements.dtype not in _FLOATS:
-        raise TypeError(f"displacements must be floating point, got {displacements.dtype}")
+    displacements = _check_vectors(displacements, "displacements", 3, "(n, K, 2)")
     k = displacements.shape[1]
     grid = math.isqrt(k)
     if grid * grid != k or grid < 2:
         raise ValueError(
             f"displacements must hold K = grid**2 control points with grid >= 2 (4, 9, 16, ...), got K = {k}"
         )
-    if displacements.numel() and not _all_finite(displacements):
-        raise ValueError("displacements contain NaN or inf; every value must be finite")
     return displacements, grid
 
 
 def _check_field(field) -> torch.Tensor:
-    if not isinstance(field, torch.Tensor):
-        raise TypeError(f"field must be a torch.Tensor of shape (n, H, W, 2), got {type(field).__name__}")
-    if field.dim() != 4 or field.shape[-1] != 2:
-        raise ValueError(f"field must have shape (n, H, W, 2), got {tuple(field.shape)}")
-    if field.dtype not in _FLOATS:
-        raise TypeError(f"field must be floating point, got {field.dtype}")
-    if field.numel() and not _all_finite(field):
-        raise ValueError("field contains NaN or inf; every value must be finite")
-    return field
+    return _check_vectors(field, "field", 4, "(n, H, W, 2)")
 
 
 def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
