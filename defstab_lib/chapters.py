@@ -158,7 +158,7 @@ _register(
             Param("image_source", str, "Figure 2: where its image comes from (defstab_lib.data.sample_images)",
                   choices=("photos", "imagenet", "cifar10", "cifar100", "mnist", "fashion-mnist")),
             Param("image_index", int, "Figure 2: which image of that source", minimum=0),
-            Param("n_examples", int, "Figure 1: originals shown per row", minimum=1),
+            Param("n_examples", int, "Figure 1: originals shown per dataset", minimum=1),
             Param("n_fields", int, "random fields whose norms are measured, per setting", minimum=1),
             SEED_PARAM,
         ),
