@@ -86,8 +86,8 @@ class OptimConfig:
     def lr_factor(self, step: int, steps_per_epoch: int, epochs: int) -> float:
         """The multiplier of ``lr`` at optimiser step ``step`` (0-based) of ``steps_per_epoch * epochs``.
 
-        >>> OptimConfig(schedule="step").lr_factor(80, 10, 10)
-        0.01
+        >>> OptimConfig(schedule="step").lr_factor(80, 10, 10) == 0.1 ** 2
+        True
         """
         total = max(1, steps_per_epoch * epochs)
         warmup = self.warmup_epochs * steps_per_epoch
