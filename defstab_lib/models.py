@@ -336,7 +336,11 @@ def make_vgg(
         raise ValueError(f"smooth_sigma must be a finite number >= 0 (pixels), got {smooth_sigma!r}")
     generator = _check_generator(generator)
     scaled = tuple((n, max(1, round(c * width))) for n, c in blocks)
-    model = VGG(scaled, downsampling, in_channels, num_classes)
+    # Built on the meta device: PyTorch's own initialisers (which draw from the global random state) never run;
+    # every parameter and buffer is then allocated and set by _initialise.
+    with torch.device("meta"):
+        model = VGG(scaled, downsampling, in_channels, num_classes)
+    model = model.to_empty(device="cpu")
     _initialise(model, float(smooth_sigma), generator)
     return model
 
@@ -353,4 +357,7 @@ def _initialise(model: VGG, smooth_sigma: float, generator: torch.Generator) -> 
             if id(module) in smoothed:
                 module.weight.copy_(smooth_filters(module.weight, smooth_sigma))
         elif isinstance(module, nn.BatchNorm2d):
-            module.reset_parameters()
+            module.reset_parameters()  # scale 1, shift 0, running mean 0, running variance 1, count 0
+    for name, tensor in list(model.named_parameters()) + list(model.named_buffers()):
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():  # pragma: no cover - a guard
+            raise RuntimeError(f"make_vgg left {name} uninitialised")
