@@ -24,7 +24,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "CHAPTERS", "get", "validate", "show_parameters", "glue", "resolve_device"]
+__all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "CHAPTERS", "get", "validate", "show_parameters", "glue", "resolve_device", "html_table"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,19 +196,34 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
+def html_table(rows: Sequence[Mapping[str, Any]], *, caption: str = "", css_class: str = "defstab-table",
+               code_columns: Sequence[str] = ()) -> str:
+    """An HTML table with one row per mapping (columns from the first row's keys); values are escaped.
+
+    >>> html_table([{"a": 1, "b": "<x>"}])
+    '<table class="defstab-table"><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>1</td><td>&lt;x&gt;</td></tr></tbody></table>'
+    """
+    if not rows:
+        raise ValueError("rows must not be empty")
+    columns = list(rows[0])
+
+    def cell(column: str, value: Any) -> str:
+        text = html.escape(str(value))
+        return f"<td><code>{text}</code></td>" if column in code_columns else f"<td>{text}</td>"
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(cell(c, row.get(c, "")) for c in columns) + "</tr>" for row in rows)
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f'<table class="{css_class}">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
 def parameters_html(chapter: str, params: Mapping[str, Any]) -> str:
     """An HTML table of a chapter's parameters: name, value, meaning."""
     spec = get(chapter)
-    rows = "".join(
-        f"<tr><td><code>{html.escape(p.name)}</code></td><td><code>{html.escape(repr(params[p.name]))}</code></td>"
-        f"<td>{html.escape(p.doc)}</td></tr>"
-        for p in spec.params
-        if p.name in params
-    )
-    return (
-        '<table class="defstab-parameters"><caption>Parameters this page was rendered with</caption>'
-        f"<thead><tr><th>parameter</th><th>value</th><th>meaning</th></tr></thead><tbody>{rows}</tbody></table>"
-    )
+    rows = [{"parameter": p.name, "value": repr(params[p.name]), "meaning": p.doc}
+            for p in spec.params if p.name in params]
+    return html_table(rows, caption="Parameters this page was rendered with", css_class="defstab-parameters",
+                      code_columns=("parameter", "value"))
 
 
 def show_parameters(chapter: str, params: Mapping[str, Any]) -> None:

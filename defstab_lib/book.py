@@ -1,0 +1,393 @@
+"""Building the book: execute chapters with papermill (cached by their inputs), stage them, build the site.
+
+papermill executes; Jupyter Book only renders (``execute_notebooks: 'off'``).  ``make book`` runs
+``python -m defstab_lib.book build``, which
+
+1. executes every chapter of ``_toc.yml`` at its default parameters into ``_build/executed/book/<name>.ipynb``,
+   skipping a chapter whose inputs did not change since its last execution: the notebook, its parameters, the
+   library's source, and the stored results of the experiments it reads (its *input key*, written beside the
+   executed copy);
+2. stages the book in ``_build/stage/``: ``_config.yml``, ``_toc.yml``, the pages of ``book/``, the executed
+   notebooks (papermill's injected-parameters cell and the ``parameters`` cell hidden: each chapter shows a
+   parameters table instead) and a generated status page;
+3. builds the static site with Jupyter Book (``-W -n --keep-going``: a broken reference fails) into
+   ``_build/html``.
+
+Other commands: ``execute NAME [-p KEY VALUE ...]`` (one chapter, no cache), ``sync`` (rewrite every chapter's
+Colab cell from ``_config.yml``), ``check`` (exit 1 when a chapter's Colab cell is out of date).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from . import __version__, chapters
+
+__all__ = [
+    "repo_root",
+    "book_config",
+    "toc_files",
+    "chapter_names",
+    "colab_cell_source",
+    "notebook_parameters",
+    "input_key",
+    "execute_chapter",
+    "stage",
+    "status_markdown",
+    "build",
+]
+
+COLAB_TAG = "colab-install"
+HIDDEN_TAGS = ("injected-parameters", "parameters")
+
+
+def repo_root() -> Path:
+    """The checkout this library lives in (where ``_toc.yml`` is), else the current directory."""
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "_toc.yml").is_file() else Path.cwd()
+
+
+def book_config(root: Path | None = None) -> dict:
+    """``_config.yml`` as a dict."""
+    import yaml
+
+    return yaml.safe_load(((root or repo_root()) / "_config.yml").read_text())
+
+
+def toc_files(root: Path | None = None) -> list[str]:
+    """Every page of ``_toc.yml`` in reading order, as paths without suffix (``book/data``)."""
+    import yaml
+
+    toc = yaml.safe_load(((root or repo_root()) / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return files
+
+
+def chapter_names(root: Path | None = None) -> list[str]:
+    """The chapters (``book/<name>.ipynb``) in ``_toc.yml`` order."""
+    root = root or repo_root()
+    return [Path(f).name for f in toc_files(root) if (root / f"{f}.ipynb").is_file()]
+
+
+# ------------------------------------------------------------------------------------------------ Colab
+
+
+def colab_cell_source(root: Path | None = None) -> str:
+    """The first code cell of every chapter: installs the library in Colab and does nothing elsewhere.
+
+    It is generated from ``repository.url`` and ``repository.branch`` in ``_config.yml``, the one place where
+    the repository's address is written (``python -m defstab_lib.book sync`` rewrites the cells).
+    """
+    repo = book_config(root)["repository"]
+    url, branch = repo["url"], repo.get("branch", "main")
+    return (
+        "# In Colab: fetch the repository (library and stored results) and install the library.\n"
+        "# Elsewhere this cell does nothing.\n"
+        "import os, sys\n"
+        'if "google.colab" in sys.modules:\n'
+        f"    !git clone --depth 1 --branch {branch} {url} /content/defstab\n"
+        '    !pip install --quiet "/content/defstab[samples,kernels]"\n'
+        '    os.environ["DEFSTAB_RESULTS"] = "/content/defstab/results"'
+    )
+
+
+def _colab_cell(nb) -> Any:
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            return cell
+    raise ValueError("notebook has no code cell")
+
+
+def sync_colab_cells(root: Path | None = None, *, write: bool = True) -> list[str]:
+    """Rewrite (or with ``write=False`` only list) the chapters whose Colab cell differs from the generated one."""
+    import nbformat
+
+    root = root or repo_root()
+    source = colab_cell_source(root)
+    stale = []
+    for name in chapter_names(root):
+        path = root / "book" / f"{name}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        cell = _colab_cell(nb)
+        tags = cell.metadata.get("tags", [])
+        if cell.source != source or COLAB_TAG not in tags or "remove-cell" not in tags:
+            stale.append(name)
+            if write:
+                cell.source = source
+                cell.metadata["tags"] = [COLAB_TAG, "remove-cell"]
+                nbformat.write(nb, path)
+    return stale
+
+
+# ------------------------------------------------------------------------------------------------ execution
+
+
+def _hash_files(h, paths, base: Path) -> None:
+    for path in sorted(paths):
+        h.update(str(path.relative_to(base)).encode())
+        h.update(path.read_bytes())
+
+
+def input_key(name: str, parameters: Mapping[str, Any], root: Path | None = None) -> str:
+    """A hash of everything a chapter's execution depends on.
+
+    The notebook, the parameters, every source file of ``defstab_lib``, and the stored results (``*.json``)
+    of the experiments the chapter reads (its ``experiments`` in :data:`defstab_lib.chapters.CHAPTERS`).
+    """
+    root = root or repo_root()
+    h = hashlib.sha256()
+    h.update((root / "book" / f"{name}.ipynb").read_bytes())
+    h.update(json.dumps(dict(parameters), sort_keys=True, default=str).encode())
+    lib = Path(__file__).resolve().parent
+    _hash_files(h, lib.rglob("*.py"), lib)
+    spec = chapters.CHAPTERS.get(name)
+    results = _results_root(root)
+    for experiment in spec.experiments if spec else ():
+        _hash_files(h, (results / experiment).glob("*.json"), results)
+    return h.hexdigest()
+
+
+def _results_root(root: Path) -> Path:
+    return Path(os.environ["DEFSTAB_RESULTS"]) if os.environ.get("DEFSTAB_RESULTS") else root / "results"
+
+
+def execute_chapter(
+    name: str,
+    output: Path,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    root: Path | None = None,
+    cache: bool = True,
+    progress: bool = True,
+) -> bool:
+    """Execute ``book/<name>.ipynb`` with papermill into ``output``; return ``False`` when the cache was used.
+
+    With ``cache=True`` the execution is skipped when ``output`` exists and its input key (stored beside it as
+    ``<output>.key``) equals :func:`input_key` now.  The key is written after the execution, so that results a
+    chapter stored while executing count as its inputs.  The notebook runs with its own folder as the working
+    directory.  A failed execution leaves no key, so the next build executes the chapter again.
+    """
+    import papermill
+
+    root = root or repo_root()
+    parameters = dict(parameters or {})
+    source = root / "book" / f"{name}.ipynb"
+    key_file = output.with_suffix(".key")
+    if cache and output.is_file() and key_file.is_file() and key_file.read_text() == input_key(name, parameters, root):
+        return False
+    output.parent.mkdir(parents=True, exist_ok=True)
+    key_file.unlink(missing_ok=True)
+    papermill.execute_notebook(
+        str(source),
+        str(output),
+        parameters=parameters,
+        cwd=str(source.parent),
+        kernel_name="python3",
+        progress_bar=progress,
+        report_mode=False,
+    )
+    key_file.write_text(input_key(name, parameters, root))
+    return True
+
+
+# ------------------------------------------------------------------------------------------------ staging
+
+
+def notebook_parameters(nb) -> dict[str, Any]:
+    """The parameters a notebook runs with: its ``parameters`` cell, overridden by papermill's injected cell.
+
+    Only plain assignments of literals are read (papermill's own convention for parameters cells).
+    """
+    import ast
+
+    values: dict[str, Any] = {}
+    for tag in ("parameters", "injected-parameters"):
+        for cell in nb.cells:
+            if cell.cell_type == "code" and tag in cell.metadata.get("tags", []):
+                for node in ast.parse(cell.source).body:
+                    if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                            and isinstance(node.targets[0], ast.Name)):
+                        raise ValueError(f"the {tag} cell may hold only plain assignments: {ast.unparse(node)}")
+                    values[node.targets[0].id] = ast.literal_eval(node.value)
+    return values
+
+
+def _glued_values(nb) -> dict[str, str]:
+    """``{name: text/plain}`` of the values a notebook glued with myst-nb."""
+    values = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            meta = out.get("metadata", {}).get("scrapbook", {})
+            if "name" in meta:
+                values[meta["name"]] = out.get("data", {}).get("text/plain", "")
+    return values
+
+
+def _git_commit(root: Path) -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return commit + (" (with uncommitted changes)" if dirty else "")
+
+
+def status_markdown(executed: Mapping[str, Path], root: Path | None = None) -> str:
+    """The status page: for each chapter the parameters it was rendered with, wall time, device, versions."""
+    import nbformat
+    import torch
+
+    root = root or repo_root()
+    commit = _git_commit(root)
+    lines = [
+        "# Build status",
+        "",
+        "How each chapter on this site was rendered.  This page is generated at build time by "
+        "`python -m defstab_lib.book build` from the executed notebooks.",
+        "",
+        f"- library: `defstab_lib` {__version__}, git commit `{commit}`",
+        f"- built: {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} on "
+        f"{platform.node() or 'unknown host'} ({platform.system()} {platform.machine()}, Python "
+        f"{platform.python_version()}, torch {torch.__version__})",
+        "",
+        "| chapter | parameters | executed | wall time | device |",
+        "|---|---|---|---|---|",
+    ]
+    for name, path in executed.items():
+        nb = nbformat.read(path, as_version=4)
+        pm = nb.metadata.get("papermill", {})
+        shown = ", ".join(f"`{k}={v!r}`" for k, v in notebook_parameters(nb).items())
+        glued = _glued_values(nb)
+        device = glued.get("device", "").strip("'\"") or "cpu"
+        end = (pm.get("end_time") or "")[:16].replace("T", " ")
+        duration = pm.get("duration")
+        wall = f"{duration:.1f} s" if isinstance(duration, (int, float)) else "unknown"
+        title = chapters.CHAPTERS[name].title if name in chapters.CHAPTERS else name
+        lines.append(f"| [{title}]({name}.ipynb) | {shown} | {end} UTC | {wall} | {device} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _hide_parameter_cells(nb) -> None:
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if any(t in tags for t in HIDDEN_TAGS) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+
+
+def stage(executed: Mapping[str, Path], root: Path | None = None, stage_dir: Path | None = None) -> Path:
+    """Assemble the book to render in ``stage_dir`` (default ``_build/stage``) and return it."""
+    import nbformat
+
+    root = root or repo_root()
+    stage_dir = stage_dir or root / "_build" / "stage"
+    if stage_dir.exists():
+        shutil.rmtree(stage_dir)
+    (stage_dir / "book").mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, stage_dir / name)
+    for path in (root / "book").iterdir():
+        if path.suffix == ".ipynb" or path.name.startswith((".", "_")):
+            continue
+        if path.is_dir():
+            shutil.copytree(path, stage_dir / "book" / path.name)
+        else:
+            shutil.copy2(path, stage_dir / "book" / path.name)
+    for name, path in executed.items():
+        nb = nbformat.read(path, as_version=4)
+        _hide_parameter_cells(nb)
+        nbformat.write(nb, stage_dir / "book" / f"{name}.ipynb")
+    (stage_dir / "book" / "status.md").write_text(status_markdown(executed, root))
+    return stage_dir
+
+
+def build(root: Path | None = None, *, cache: bool = True, strict: bool = True) -> Path:
+    """Execute every chapter (cached), stage, and build the site; return ``_build/html``."""
+    root = root or repo_root()
+    executed_dir = root / "_build" / "executed" / "book"
+    names = chapter_names(root)
+    stale = sync_colab_cells(root, write=False)
+    if stale:
+        raise SystemExit(f"the Colab cell of {stale} is out of date: run `python -m defstab_lib.book sync`")
+    executed = {}
+    for name in names:
+        out = executed_dir / f"{name}.ipynb"
+        start = time.time()
+        ran = execute_chapter(name, out, root=root, cache=cache, progress=False)
+        print(f"{'executed' if ran else 'cached  '} {name:<24} {time.time() - start:7.1f} s", flush=True)
+        executed[name] = out
+    stage_dir = stage(executed, root)
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage_dir), "--path-output", str(root)]
+    if strict:
+        cmd += ["-W", "-n", "--keep-going"]
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=root)
+    html = root / "_build" / "html"
+    print(f"site: {html / 'index.html'}")
+    return html
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m defstab_lib.book", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="execute the chapters (cached) and build the site into _build/html")
+    b.add_argument("--no-cache", action="store_true", help="execute every chapter even if its inputs did not change")
+    e = sub.add_parser("execute", help="execute one chapter into _build/executed/book (no cache)")
+    e.add_argument("name")
+    e.add_argument("-p", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                   help="a papermill parameter (VALUE parsed as JSON when it can be)")
+    sub.add_parser("sync", help="rewrite every chapter's Colab cell from _config.yml")
+    sub.add_parser("check", help="exit 1 when a chapter's Colab cell is out of date")
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        build(cache=not args.no_cache)
+    elif args.command == "execute":
+        if args.name not in chapter_names():
+            parser.error(f"unknown chapter {args.name!r}; chapters: {', '.join(chapter_names())}")
+        out = repo_root() / "_build" / "executed" / "book" / f"{args.name}.ipynb"
+        execute_chapter(args.name, out, {k: _parse_value(v) for k, v in args.p}, cache=False)
+        print(out)
+    elif args.command == "sync":
+        print("rewrote:", ", ".join(sync_colab_cells()) or "nothing (all up to date)")
+    elif args.command == "check":
+        stale = sync_colab_cells(write=False)
+        if stale:
+            print("out of date:", ", ".join(stale))
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

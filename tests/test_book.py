@@ -1,0 +1,87 @@
+"""The book tooling: the Colab cell, input keys, cached execution, staging and the status page."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from defstab_lib import book, chapters
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_colab_cell_comes_from_the_one_repository_url():
+    config = book.book_config(ROOT)
+    source = book.colab_cell_source(ROOT)
+    assert config["repository"]["url"] in source
+    assert 'if "google.colab" in sys.modules:' in source
+    assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    assert config["execute"]["execute_notebooks"] == "off", "papermill executes; Jupyter Book only renders"
+
+
+@pytest.fixture
+def fake_repo(tmp_path):
+    """A copy of the book's configuration and the data chapter, with a results store beside it."""
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "book", tmp_path / "book")
+    (tmp_path / "results").mkdir()
+    return tmp_path
+
+
+def test_input_key_follows_every_input(fake_repo, monkeypatch):
+    monkeypatch.delenv("DEFSTAB_RESULTS", raising=False)
+    base = book.input_key("data", {}, fake_repo)
+    assert book.input_key("data", {}, fake_repo) == base
+    assert book.input_key("data", {"seed": 1}, fake_repo) != base
+
+    path = fake_repo / "book" / "data.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[-1].source += "\n"
+    nbformat.write(nb, path)
+    assert book.input_key("data", {}, fake_repo) != base
+
+    edited = book.input_key("data", {}, fake_repo)
+    monkeypatch.setitem(chapters.CHAPTERS, "data",
+                        chapters.ChapterSpec("data", "The data", chapters.get("data").params, experiments=("exp",)))
+    with_nothing_stored = book.input_key("data", {}, fake_repo)
+    (fake_repo / "results" / "exp").mkdir()
+    (fake_repo / "results" / "exp" / "abc.json").write_text(json.dumps({"x": 1}))
+    assert book.input_key("data", {}, fake_repo) != with_nothing_stored
+    (fake_repo / "results" / "other").mkdir()
+    (fake_repo / "results" / "other" / "abc.json").write_text("{}")
+    stored = book.input_key("data", {}, fake_repo)
+    (fake_repo / "results" / "other" / "abc.json").write_text('{"changed": true}')
+    assert book.input_key("data", {}, fake_repo) == stored, "results of experiments a chapter does not read"
+    assert edited != base
+
+
+@pytest.mark.chapter
+@pytest.mark.timeout(300)
+def test_execution_is_cached_until_an_input_changes(fake_repo, monkeypatch):
+    monkeypatch.delenv("DEFSTAB_RESULTS", raising=False)
+    out = fake_repo / "_build" / "executed" / "book" / "data.ipynb"
+    params = dict(chapters.get("data").smoke)
+    assert book.execute_chapter("data", out, params, root=fake_repo, progress=False) is True
+    assert book.execute_chapter("data", out, params, root=fake_repo, progress=False) is False
+    assert book.execute_chapter("data", out, {**params, "seed": 3}, root=fake_repo, progress=False) is True
+
+    stage = book.stage({"data": out}, fake_repo)
+    staged = nbformat.read(stage / "book" / "data.ipynb", as_version=4)
+    hidden = [c for c in staged.cells if set(c.metadata.get("tags", [])) & {"parameters", "injected-parameters"}]
+    assert hidden and all("remove-cell" in c.metadata["tags"] for c in hidden)
+    status = (stage / "book" / "status.md").read_text()
+    assert "# Build status" in status and "`seed=3`" in status and "[The data](data.ipynb)" in status
+    assert (stage / "_toc.yml").is_file() and (stage / "book" / "intro.md").is_file()
+    assert not (stage / "book" / "data.ipynb").samefile(out)
+
+
+def test_cli_rejects_an_unknown_chapter(capsys):
+    with pytest.raises(SystemExit) as info:
+        book.main(["execute", "no-such-chapter"])
+    assert info.value.code == 2
+    assert "unknown chapter 'no-such-chapter'" in capsys.readouterr().err

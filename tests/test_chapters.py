@@ -1,0 +1,78 @@
+"""Every chapter, executed for real with papermill at its smoke parameters (each well under 60 s on 2 cores).
+
+Results that a chapter trains go to a temporary results store (``DEFSTAB_RESULTS``), never to the repository's.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from defstab_lib import book, chapters
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = book.chapter_names(ROOT)
+GLUE_REF = re.compile(r"\{glue(?::\w+)?\}`([A-Za-z0-9_]+)")
+
+
+def glued(nb) -> set[str]:
+    return {
+        out["metadata"]["scrapbook"]["name"]
+        for cell in nb.cells
+        for out in cell.get("outputs", [])
+        if "scrapbook" in out.get("metadata", {})
+    }
+
+
+def figures(nb) -> int:
+    return sum("image/png" in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", []))
+
+
+@pytest.fixture
+def results_store(tmp_path, monkeypatch):
+    store = tmp_path / "results"
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(store))
+    return store
+
+
+@pytest.mark.chapter
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", NAMES)
+def test_chapter_runs_at_smoke_parameters(name, tmp_path, results_store):
+    out = tmp_path / f"{name}.ipynb"
+    start = time.time()
+    papermill.execute_notebook(
+        str(ROOT / "book" / f"{name}.ipynb"), str(out), parameters=dict(chapters.get(name).smoke),
+        cwd=str(ROOT / "book"), kernel_name="python3", progress_bar=False,
+    )
+    elapsed = time.time() - start
+    nb = nbformat.read(out, as_version=4)
+    assert figures(nb) >= 1, f"{name}: no figure was drawn"
+    referenced = {k for c in nb.cells if c.cell_type == "markdown" for k in GLUE_REF.findall(c.source)}
+    missing = referenced - glued(nb)
+    assert not missing, f"{name}: the prose refers to values the run did not glue: {sorted(missing)}"
+    print(f"{name}: {elapsed:.1f} s at smoke parameters")
+
+
+@pytest.mark.chapter
+@pytest.mark.timeout(120)
+def test_bad_parameter_stops_the_chapter_before_any_work(tmp_path, results_store):
+    """A re-runner's typo ends in a ValueError that names the parameter, raised by the validation cell."""
+    name = NAMES[0]
+    spec = chapters.get(name)
+    bounded = next(p for p in spec.params if p.minimum is not None)
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        papermill.execute_notebook(
+            str(ROOT / "book" / f"{name}.ipynb"), str(tmp_path / "bad.ipynb"),
+            parameters={**spec.smoke, bounded.name: bounded.minimum - 1},
+            cwd=str(ROOT / "book"), kernel_name="python3", progress_bar=False,
+        )
+    assert info.value.ename == "ValueError" and bounded.name in info.value.evalue
+    nb = nbformat.read(tmp_path / "bad.ipynb", as_version=4)
+    failed = [c for c in nb.cells if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.outputs)]
+    assert "chapters.validate" in failed[0].source

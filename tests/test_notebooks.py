@@ -1,0 +1,129 @@
+"""Every chapter follows the book's conventions (static checks: nothing is executed here)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from defstab_lib import book, chapters
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
+NAMES = [p.stem for p in NOTEBOOKS]
+GLUE_REF = re.compile(r"\{glue(?::\w+)?\}`([A-Za-z0-9_]+)")
+
+
+def read(name: str):
+    return nbformat.read(ROOT / "book" / f"{name}.ipynb", as_version=4)
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def parameters_cell(nb):
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"expected exactly one cell tagged 'parameters', found {len(cells)}"
+    return cells[0]
+
+
+def default_parameters(nb) -> dict:
+    """The values assigned in the parameters cell (literals only, as papermill requires)."""
+    parameters_cell(nb)  # exactly one
+    return book.notebook_parameters(nb)
+
+
+def test_every_notebook_is_a_registered_chapter_in_the_toc():
+    assert set(NAMES) == set(chapters.CHAPTERS), "book/*.ipynb and defstab_lib.chapters.CHAPTERS differ"
+    assert set(book.chapter_names(ROOT)) == set(NAMES), "book/*.ipynb and the chapters of _toc.yml differ"
+
+
+def test_every_toc_entry_exists():
+    for entry in book.toc_files(ROOT):
+        if entry == "book/status":  # generated at build time
+            continue
+        assert (ROOT / f"{entry}.md").is_file() or (ROOT / f"{entry}.ipynb").is_file(), entry
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_committed_without_outputs_with_python3_kernel(name):
+    nb = read(name)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    for cell in code_cells(nb):
+        assert not cell.outputs and cell.execution_count is None, f"{name}: commit notebooks without outputs"
+    nbformat.validate(nb)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_colab_cell_first_and_up_to_date(name):
+    first = code_cells(read(name))[0]
+    assert first.source == book.colab_cell_source(ROOT), f"{name}: run `python -m defstab_lib.book sync`"
+    assert "remove-cell" in first.metadata.get("tags", [])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parameters_cell_matches_the_registry_and_validates(name):
+    nb = read(name)
+    defaults = default_parameters(nb)
+    spec = chapters.get(name)
+    assert list(defaults) == [p.name for p in spec.params], f"{name}: parameters cell and registry differ"
+    chapters.validate(name, **defaults)
+    chapters.validate(name, **{**defaults, **spec.smoke})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_cell_after_parameters_validates_them(name):
+    nb = read(name)
+    cells = code_cells(nb)
+    index = cells.index(parameters_cell(nb))
+    assert f'chapters.validate("{name}"' in cells[index + 1].source, (
+        f"{name}: the cell after the parameters cell must call chapters.validate(\"{name}\", ...)"
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_functions_or_classes_defined_in_notebooks(name):
+    for cell in code_cells(read(name)):
+        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("!", "%")))
+        for node in ast.walk(ast.parse(source)):
+            assert not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)), (
+                f"{name}: define functions in defstab_lib, where they are tested"
+            )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_prose_numbers_are_glued(name):
+    """Every glue reference in the prose has a glue call in the code."""
+    nb = read(name)
+    referenced = {k for c in nb.cells if c.cell_type == "markdown" for k in GLUE_REF.findall(c.source)}
+    code = "\n".join(c.source for c in code_cells(nb))
+    for key in referenced:
+        assert re.search(rf"glue\(\s*[\"']{key}[\"']", code) or f'"{key}"' in code, f"{name}: {key} is never glued"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_chapter_page_structure(name):
+    text = "\n".join(c.source for c in read(name).cells if c.cell_type == "markdown")
+    assert text.lstrip().startswith("# "), f"{name}: the first cell is the chapter's title"
+    for heading in ("What you will learn", "What you need", "Summary"):
+        assert heading in text, f"{name}: missing '{heading}'"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_parameter_has_a_value_that_is_refused(name):
+    """Each parameter with a bound or a list of choices rejects a bad value with its name in the message."""
+    spec = chapters.get(name)
+    good = {**default_parameters(read(name))}
+    for p in spec.params:
+        if p.choices is not None:
+            bad = ["no-such-value"] if p.kind is list else "no-such-value"
+        elif p.minimum is not None:
+            bad = [p.minimum - 1] if p.kind is list else p.minimum - 1
+        else:
+            continue
+        with pytest.raises((ValueError, TypeError), match=p.name):
+            chapters.validate(name, **{**good, p.name: bad})
