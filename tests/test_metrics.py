@@ -80,7 +80,17 @@ def test_distance_of_a_representation_to_itself_is_zero():
 def test_cosine_distance_values_and_zero_vectors():
     a = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0], [0.0, 0.0]])
     b = torch.tensor([[0.0, 1.0], [-1.0, 0.0], [2.0, 2.0], [0.0, 0.0], [1.0, 0.0]])
-    assert paired_distances(a, b).tolist() == [1.0, 2.0, 0.0, 0.0, 1.0]
+    assert paired_distances(a, b).tolist() == pytest.approx([1.0, 2.0, 0.0, 0.0, 1.0], abs=1e-15)
+    assert pairwise_distances(torch.cat([a, b])).min() >= 0
+
+
+def test_tiny_distances_keep_their_relative_precision_in_float32():
+    g = gen(8)
+    a = torch.rand(4, 20000, generator=g)
+    b = a + 1e-3 * torch.randn(4, 20000, generator=g)  # cosine distances of about 1e-7
+    exact = paired_distances(a.double(), b.double())
+    assert (exact < 1e-5).all()
+    assert torch.allclose(metrics._paired(a, b)[0], exact, rtol=1e-3)
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
