@@ -232,3 +232,10 @@ def test_make_vgg_smooths_only_the_3x3_filters_and_keeps_each_layers_norm():
     for a, b in zip(strided_plain, strided_smooth):
         assert torch.equal(a.weight, b.weight)
     assert torch.equal(plain.head[-1].weight, smooth.head[-1].weight)
+
+
+def test_the_chapter_registry_offers_exactly_these_downsampling_layers():
+    from defstab_lib import chapters
+
+    assert chapters.DOWNSAMPLING_CHOICES == DOWNSAMPLING
+    assert chapters.get("smooth_init").param("downsampling").choices == DOWNSAMPLING

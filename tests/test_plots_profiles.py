@@ -102,6 +102,13 @@ def test_marks_and_custom_x_and_drawing_into_a_given_axes():
     assert len(axes[0].lines) == 0  # the other panel is untouched
 
 
+def test_legend_can_go_outside_or_away():
+    fig = plot_profiles({"a": [1.0, 2.0]}, legend_outside=True)
+    legend = fig.axes[0].get_legend()
+    assert legend is not None and legend.get_bbox_to_anchor().bounds[0] > fig.axes[0].get_window_extent().x1 - 1
+    assert plot_profiles({"a": [1.0, 2.0]}, legend_loc=None).axes[0].get_legend() is None
+
+
 def test_plot_profile_returns_its_line():
     fig, ax = plt.subplots()
     line = plot_profile(ax, [[1.0, 2.0], [3.0, 4.0]], label="x", color="red", linestyle="--")

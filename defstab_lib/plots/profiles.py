@@ -135,7 +135,8 @@ def plot_profiles(
     ylabel: str = "normalized cosine distance",
     title: str | None = None,
     legend_title: str | None = None,
-    legend_loc: str = "best",
+    legend_loc: str | None = "best",
+    legend_outside: bool = False,
     n_std: float = 2.0,
     logy: bool = False,
     figsize: tuple[float, float] = (6.4, 4.0),
@@ -155,7 +156,9 @@ def plot_profiles(
         reference_label: its legend entry.
         marks: x positions to mark with light vertical lines (e.g. the downsampling layers).
         mark_label: legend entry for the marks.
-        xlabel, ylabel, title, legend_title, legend_loc: text and legend placement.
+        xlabel, ylabel, title, legend_title: text.
+        legend_loc: where the legend goes (a matplotlib ``loc``), or ``None`` for no legend.
+        legend_outside: put the legend outside the axes, to the right (for crowded profiles).
         n_std: half-width of the bands in standard deviations (the paper: 2).
         logy: a logarithmic y axis.
 
@@ -217,5 +220,9 @@ def plot_profiles(
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    ax.legend(title=legend_title, loc=legend_loc, frameon=False)
+    if legend_loc is not None:
+        if legend_outside:
+            ax.legend(title=legend_title, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+        else:
+            ax.legend(title=legend_title, loc=legend_loc, frameon=False)
     return fig
