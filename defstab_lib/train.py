@@ -1,0 +1,285 @@
+"""The training loop: SGD with momentum and a learning-rate schedule, data held as tensors on the device.
+
+Nothing here knows about chapters or experiments: :mod:`defstab_lib.runs` builds the model, the batches and the
+optimiser from a config and calls :func:`train_epoch` once per epoch, saving what it needs between epochs.
+
+- Batches come from a *batch source*: any object with ``__len__`` (batches per epoch) and ``epoch(e)`` that
+  yields ``(images, labels)`` for epoch ``e``.  Its randomness is a function of ``(seed, epoch)`` only, so that
+  a run resumed at epoch ``e`` sees exactly the batches an uninterrupted run would have seen.
+  :class:`TensorBatches` shuffles tensors held on the device (Fashion-MNIST and CIFAR-10 fit on any GPU, so
+  there are no DataLoader workers); :class:`defstab_lib.tasks.SyntheticDeformationTask` generates examples on
+  the fly.
+- On CUDA: bfloat16 autocast and channels_last memory format.  On the CPU: float32, and deterministic for a given
+  seed (same batches, same initial weights, no nondeterministic kernels).
+- A ``tqdm.auto`` progress bar shows loss, accuracy and images/s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "OptimConfig",
+    "TensorBatches",
+    "EpochStats",
+    "make_optimizer",
+    "train_epoch",
+    "evaluate",
+    "epoch_generator",
+]
+
+
+def epoch_generator(seed: int, epoch: int, stream: int = 0, device: torch.device | str = "cpu") -> torch.Generator:
+    """A generator whose state depends only on ``(seed, epoch, stream)``.
+
+    >>> a = torch.rand(2, generator=epoch_generator(0, 3))
+    >>> b = torch.rand(2, generator=epoch_generator(0, 3))
+    >>> bool((a == b).all())
+    True
+    """
+    g = torch.Generator(device=device)
+    g.manual_seed((int(seed) * 1_000_003 + int(epoch) * 7_919 + int(stream) * 104_729) % (2**63 - 1))
+    return g
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig:
+    """SGD with momentum and a per-step learning-rate schedule.
+
+    Attributes:
+        lr: peak learning rate.
+        momentum: SGD momentum (Nesterov when ``nesterov``).
+        weight_decay: L2 penalty applied to conv and linear weights (not to BatchNorm or biases).
+        schedule: ``"cosine"`` (to zero), ``"step"`` (x0.1 at 50% and 75% of training) or ``"constant"``.
+        warmup_epochs: linear warm-up from ``lr / 10`` over this many epochs (fractions allowed).
+        nesterov: use Nesterov momentum.
+    """
+
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    warmup_epochs: float = 0.0
+    nesterov: bool = True
+
+    SCHEDULES = ("cosine", "step", "constant")
+
+    def __post_init__(self) -> None:
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.schedule not in self.SCHEDULES:
+            raise ValueError(f"schedule must be one of {self.SCHEDULES}, got {self.schedule!r}")
+        if self.warmup_epochs < 0:
+            raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
+
+    def lr_factor(self, step: int, steps_per_epoch: int, epochs: int) -> float:
+        """The multiplier of ``lr`` at optimiser step ``step`` (0-based) of ``steps_per_epoch * epochs``.
+
+        >>> OptimConfig(schedule="step").lr_factor(80, 10, 10)
+        0.01
+        """
+        total = max(1, steps_per_epoch * epochs)
+        warmup = self.warmup_epochs * steps_per_epoch
+        if step < warmup:
+            return 0.1 + 0.9 * step / warmup
+        progress = min(1.0, (step - warmup) / max(1.0, total - warmup))
+        if self.schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * progress))
+        if self.schedule == "step":
+            return 0.1 ** (int(progress >= 0.5) + int(progress >= 0.75))
+        return 1.0
+
+
+def make_optimizer(
+    model: nn.Module, config: OptimConfig, steps_per_epoch: int, epochs: int
+) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.LambdaLR]:
+    """SGD over ``model``'s parameters (weight decay on weights of dimension > 1 only) and its schedule."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
+    optimizer = torch.optim.SGD(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr, momentum=config.momentum, nesterov=config.nesterov and config.momentum > 0,
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: config.lr_factor(step, steps_per_epoch, epochs)
+    )
+    return optimizer, scheduler
+
+
+class TensorBatches:
+    """Shuffled mini-batches of images and labels held as tensors (on the GPU when training there).
+
+    Args:
+        images: ``(N, C, H, W)`` uint8 (0..255) or float (in ``[0, 1]``) tensor.
+        labels: ``(N,)`` int64 tensor.
+        batch_size: images per batch; the last, incomplete batch of an epoch is dropped when ``drop_last``.
+        seed: the shuffle of epoch ``e`` is drawn from :func:`epoch_generator` ``(seed, e)``.
+        augment: optional ``augment(images, generator) -> images`` applied per batch to float images.
+        device: where the batches are produced (the tensors are moved there once).
+
+    Batches are float32 images in ``[0, 1]``, ``(batch_size, C, H, W)``, and int64 labels.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        batch_size: int,
+        *,
+        seed: int,
+        augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+        drop_last: bool = True,
+        device: torch.device | str | None = None,
+    ) -> None:
+        if images.ndim != 4:
+            raise ValueError(f"images must be (N, C, H, W), got shape {tuple(images.shape)}")
+        if labels.shape != (images.shape[0],):
+            raise ValueError(f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if drop_last and batch_size > images.shape[0]:
+            raise ValueError(f"batch_size={batch_size} exceeds the {images.shape[0]} images (drop_last=True)")
+        self.images = images.to(device) if device is not None else images
+        self.labels = labels.to(self.images.device)
+        self.batch_size, self.seed, self.augment, self.drop_last = batch_size, seed, augment, drop_last
+
+    def __len__(self) -> int:
+        n = self.images.shape[0]
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        g = epoch_generator(self.seed, epoch)
+        order = torch.randperm(self.images.shape[0], generator=g).to(self.images.device)
+        for b in range(len(self)):
+            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
+            x = self.images[idx]
+            x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+            if self.augment is not None:
+                x = self.augment(x, g)
+            yield x, self.labels[idx]
+
+
+@dataclasses.dataclass
+class EpochStats:
+    """What one epoch of training measured: mean loss, accuracy on the training batches, images/s, seconds."""
+
+    epoch: int
+    loss: float
+    accuracy: float
+    images_per_s: float
+    seconds: float
+    lr: float
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def _prepare(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    x = x.to(device, non_blocking=True)
+    return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
+
+
+def train_epoch(
+    model: nn.Module,
+    batches,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    epoch: int,
+    *,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+    description: str = "",
+) -> EpochStats:
+    """Train ``model`` for one epoch of ``batches`` (see the module docstring); return its :class:`EpochStats`.
+
+    ``epoch`` is 1-based (epoch 0 is initialisation); the batch source is asked for ``batches.epoch(epoch)``.
+    """
+    from tqdm.auto import tqdm
+
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    model.train()
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
+    start = time.perf_counter()
+    bar = tqdm(total=len(batches), desc=description or f"epoch {epoch}", disable=not progress, leave=False,
+               unit="batch")
+    for step, (x, y) in enumerate(batches.epoch(epoch)):
+        x, y = _prepare(x, device), y.to(device, non_blocking=True)
+        with _autocast(device):
+            logits = model(x)
+            loss = F.cross_entropy(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        total_loss += loss.detach() * y.shape[0]
+        correct += (logits.detach().argmax(1) == y).sum()
+        seen += y.shape[0]
+        if progress and (step % 10 == 0 or step == len(batches) - 1):
+            elapsed = time.perf_counter() - start
+            bar.set_postfix(loss=f"{float(total_loss) / seen:.3f}", acc=f"{float(correct) / seen:.3f}",
+                            img_s=f"{seen / max(elapsed, 1e-9):.0f}")
+        bar.update(1)
+    bar.close()
+    if seen == 0:
+        raise ValueError("the batch source yielded no batch for this epoch")
+    seconds = time.perf_counter() - start
+    return EpochStats(
+        epoch=epoch,
+        loss=float(total_loss) / seen,
+        accuracy=float(correct) / seen,
+        images_per_s=seen / seconds,
+        seconds=seconds,
+        lr=float(optimizer.param_groups[0]["lr"]),
+    )
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+) -> tuple[float, float]:
+    """Accuracy and mean cross-entropy of ``model`` (in eval mode) on ``images`` ``(N, C, H, W)``.
+
+    ``images`` are uint8 (0..255) or float in ``[0, 1]``; ``labels`` are ``(N,)`` int64.  The model's training
+    mode is restored afterwards.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    correct, total_loss = 0, 0.0
+    try:
+        for i in range(0, images.shape[0], batch_size):
+            x = images[i : i + batch_size]
+            x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+            x, y = _prepare(x, device), labels[i : i + batch_size].to(device)
+            with _autocast(device):
+                logits = model(x).float()
+            total_loss += float(F.cross_entropy(logits, y, reduction="sum"))
+            correct += int((logits.argmax(1) == y).sum())
+    finally:
+        model.train(was_training)
+    n = max(1, images.shape[0])
+    return correct / n, total_loss / n
