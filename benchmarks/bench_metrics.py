@@ -63,7 +63,8 @@ def pairs_in_a_loop(model, images, deformed):
     clean, moved = clean.flatten(1).double(), moved.flatten(1).double()
     cos = torch.nn.functional.cosine_similarity
     pairs = [1 - cos(clean[i], clean[j], dim=0) for i in range(len(clean)) for j in range(i + 1, len(clean))]
-    return float((1 - cos(clean, moved, dim=1)).mean() / torch.quantile(torch.stack(pairs), 0.5))  # quantile: mean of the middle two
+    median = torch.quantile(torch.stack(pairs), 0.5)  # as numpy.median (torch.median takes the lower middle)
+    return float((1 - cos(clean, moved, dim=1)).mean() / median)
 
 
 def main() -> None:
@@ -103,7 +104,8 @@ def main() -> None:
 
     base = rows[0][1][0]
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"CIFAR network (maxpool), {N_IMAGES} Fashion-MNIST test images padded to 32x32, 3x3 grid / 2 px deformations")
+    print(f"CIFAR network (maxpool), {N_IMAGES} Fashion-MNIST test images padded to 32x32,"
+          " deformed on a 3x3 grid by up to 2 px")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average {load}")
     print(f"clean representations held by one sweep: {held_mb:.0f} MB")
     print()

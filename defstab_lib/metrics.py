@@ -192,7 +192,9 @@ def normalized_distance(clean: torch.Tensor, deformed: torch.Tensor, metric: str
     _check_metric(metric)
     c, d = _flat64(clean, "clean"), _flat64(deformed, "deformed")
     if c.shape != d.shape:
-        raise ValueError(f"clean and deformed must have the same shape, got {tuple(clean.shape)} and {tuple(deformed.shape)}")
+        raise ValueError(
+            f"clean and deformed must have the same shape, got {tuple(clean.shape)} and {tuple(deformed.shape)}"
+        )
     if c.shape[0] < 2:
         raise ValueError(f"clean must hold at least 2 images to form a pair, got {c.shape[0]}")
     index = METRICS.index(metric)
@@ -223,7 +225,9 @@ def noise_matched(
     if not isinstance(images, torch.Tensor) or not isinstance(deformed, torch.Tensor):
         raise TypeError("images and deformed must be torch.Tensors (N, C, H, W)")
     if images.shape != deformed.shape:
-        raise ValueError(f"images and deformed must have the same shape, got {tuple(images.shape)} and {tuple(deformed.shape)}")
+        raise ValueError(
+            f"images and deformed must have the same shape, got {tuple(images.shape)} and {tuple(deformed.shape)}"
+        )
     generator = _check_generator(generator)
     z = torch.randn(images.shape, generator=generator, device=generator.device, dtype=torch.float64)
     z = z.to(images.device)
@@ -434,20 +438,13 @@ def normalized_cosine_distance(
 ) -> list[float]:
     """The paper's normalized cosine distance per layer (no noise control); see :func:`sensitivity_profile`."""
     profile = sensitivity_profile(model, images, deformed, layers=layers, noise=False, batch_size=batch_size)
-    return [float(v) for v in profile.normalized_cosine]
+    return profile.normalized_cosine.tolist()
 
 
-def normalized_euclidean_distance(
-    model: nn.Module,
-    images: torch.Tensor,
-    deformed: torch.Tensor,
-    layers: Sequence[LayerKey] | None = None,
-    *,
-    batch_size: int = 128,
-) -> list[float]:
-    """The Euclidean variant per layer (no noise control); see :func:`sensitivity_profile`."""
+def normalized_euclidean_distance(model, images, deformed, layers=None, *, batch_size: int = 128) -> list[float]:
+    """The Euclidean variant per layer, arguments as :func:`normalized_cosine_distance`."""
     profile = sensitivity_profile(model, images, deformed, layers=layers, noise=False, batch_size=batch_size)
-    return [float(v) for v in profile.normalized_euclidean]
+    return profile.normalized_euclidean.tolist()
 
 
 def _check_weight(weight: torch.Tensor) -> torch.Tensor:

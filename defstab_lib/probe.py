@@ -79,7 +79,10 @@ def resolve_layers(model: nn.Module, layers: Sequence[LayerKey] | None) -> list[
             if key not in names:
                 shown = ", ".join(repr(n) for n in names[:30])
                 more = f" and {len(names) - 30} more (see model.named_modules())" if len(names) > 30 else ""
-                raise ValueError(f"layer {key!r} is not a submodule of {type(model).__name__}; allowed: 0 (the input), {shown}{more}")
+                raise ValueError(
+                    f"layer {key!r} is not a submodule of {type(model).__name__}; "
+                    f"allowed: 0 (the input), {shown}{more}"
+                )
     return layers
 
 
@@ -137,7 +140,9 @@ def _iter_vgg(model: VGG, images: torch.Tensor, layers: list[int]) -> Iterator[t
         position += 1
 
 
-def _run_with_hooks(model: nn.Module, images: torch.Tensor, layers: list[LayerKey]) -> list[tuple[LayerKey, torch.Tensor]]:
+def _run_with_hooks(
+    model: nn.Module, images: torch.Tensor, layers: list[LayerKey]
+) -> list[tuple[LayerKey, torch.Tensor]]:
     names = {key if isinstance(key, str) else f"layers.{key - 1}" for key in layers if key != 0}
     modules = dict(model.named_modules())
     outputs: dict[str, torch.Tensor] = {}
@@ -145,7 +150,9 @@ def _run_with_hooks(model: nn.Module, images: torch.Tensor, layers: list[LayerKe
     def hook_for(name: str):
         def hook(module, args, output):
             if not isinstance(output, torch.Tensor):
-                raise TypeError(f"module {name!r} returned {type(output).__name__}, not a Tensor; probe a submodule instead")
+                raise TypeError(
+                    f"module {name!r} returned {type(output).__name__}, not a Tensor; probe a submodule instead"
+                )
             # A clone: a later in-place operation (torchvision's ReLU(inplace=True)) must not change it.
             outputs[name] = output.clone()
 

@@ -90,7 +90,9 @@ def shade_colors(values: Sequence[float], cmap: str = "Blues", *, light: float =
     return [tuple(float(v) for v in colormap(p)) for p in position]
 
 
-def plot_profile(ax, values, *, x=None, label=None, color=None, n_std: float = 2.0, band_alpha: float = 0.18, **line_kw):
+def plot_profile(
+    ax, values, *, x=None, label=None, color=None, n_std: float = 2.0, band_alpha: float = 0.18, **line_kw
+):
     """Draw one setting on ``ax``: the mean over seeds as a line with markers and the ±``n_std`` band.
 
     Args:
