@@ -81,7 +81,7 @@ def main() -> None:
     model = make_vgg("cifar", "maxpool", in_channels=1, generator=generator)
     with torch.no_grad():
         sizes = [r[0].numel() for r in probe.representations(model.eval(), images[:1])]
-    held_mb = N_IMAGES * sum(sizes) * 4 / 2**20
+    held_mb = N_IMAGES * sum(sizes) * 4 / 1e6
 
     metrics.sensitivity_profile(model, images[:8], deformed[:8], noise=False)  # warm-up (oneDNN kernels)
     rows = []
