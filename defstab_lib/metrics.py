@@ -373,15 +373,16 @@ def sensitivity_profile(
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     if isinstance(noise, torch.Tensor):
         _check_pair(images, noise, "noise")
-        noisy = noise
-    elif isinstance(noise, bool):
-        noisy = noise_matched(images, deformed, generator=generator) if noise else None
-    else:
+    elif not isinstance(noise, bool):
         raise TypeError(f"noise must be a bool or a tensor of noisy images, got {type(noise).__name__}")
     layers = probe.resolve_layers(model, layers)
     parameter = next(model.parameters(), None)
     if parameter is not None and parameter.device != images.device:
         raise ValueError(f"model is on {parameter.device} but images are on {images.device}; move one of them")
+    if isinstance(noise, torch.Tensor):
+        noisy = noise
+    else:
+        noisy = noise_matched(images, deformed, generator=generator) if noise else None
 
     n = images.shape[0]
     inputs = [images, deformed] + ([noisy] if noisy is not None else [])
