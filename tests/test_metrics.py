@@ -263,6 +263,12 @@ def test_bad_input_raises_before_any_forward(setting, kwargs, error, match):
     assert ran == []
 
 
+def test_model_on_another_device_is_refused_before_any_work():
+    model = make_vgg("1x2", in_channels=1, generator=gen()).to("meta")
+    with pytest.raises(ValueError, match="model is on meta but images are on cpu"):
+        sensitivity_profile(model, torch.rand(3, 1, 8, 8), torch.rand(3, 1, 8, 8))
+
+
 # ---------------------------------------------------------------- filter smoothness on models
 
 
