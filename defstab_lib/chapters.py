@@ -147,6 +147,26 @@ _register(
 )
 
 
+_register(
+    ChapterSpec(
+        name="deformations",
+        title="Smooth random deformations",
+        params=(
+            Param("grid", int, "Figure 2: control points per side", minimum=2),
+            Param("strength", float, "Figure 2: largest displacement C of a control point, pixels per direction",
+                  minimum=0.0),
+            Param("image_source", str, "Figure 2: where its image comes from (defstab_lib.data.sample_images)",
+                  choices=("photos", "imagenet", "cifar10", "cifar100", "mnist", "fashion-mnist")),
+            Param("image_index", int, "Figure 2: which image of that source", minimum=0),
+            Param("n_examples", int, "Figure 1: originals shown per dataset", minimum=1),
+            Param("n_fields", int, "random fields whose norms are measured, per setting", minimum=1),
+            SEED_PARAM,
+        ),
+        smoke={"n_examples": 2, "n_fields": 32},
+    )
+)
+
+
 #: The downsampling layers of ``defstab_lib.models.DOWNSAMPLING`` (repeated here so that importing this module
 #: does not import torch; a test checks that the two agree).
 DOWNSAMPLING_CHOICES = ("subsample", "maxpool", "avgpool", "strided", "strided-relu")
