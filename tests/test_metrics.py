@@ -20,7 +20,7 @@ from defstab_lib.metrics import (
     sensitivity_profile,
     smoothness_profile,
 )
-from defstab_lib.models import make_vgg
+from defstab_lib.models import make_vgg, smooth_filters
 from defstab_lib.probe import representations
 
 
@@ -294,3 +294,20 @@ def test_filter_smoothness_rejects_zero_and_non_conv_weights():
         metrics.filter_smoothness(torch.zeros(2, 2, 3, 3))
     with pytest.raises(ValueError, match=r"\(out, in, kh, kw\)"):
         metrics.filter_smoothness(torch.ones(3, 3))
+
+
+def test_restoring_each_layers_norm_after_smoothing_changes_nothing_measured_at_init():
+    """models.smooth_filters' docstring: one positive scale per layer is invisible at initialisation (eval mode)."""
+    g = gen(14)
+    x = torch.rand(6, 1, 32, 32, generator=g)
+    tx = x.roll(1, dims=2)
+    restored = make_vgg("cifar", "strided-relu", in_channels=1, width=0.25, smooth_sigma=1.5, generator=gen(15))
+    shrunk = make_vgg("cifar", "strided-relu", in_channels=1, width=0.25, generator=gen(15))
+    with torch.no_grad():
+        for conv in shrunk.conv_layers():
+            conv.weight.copy_(smooth_filters(conv.weight, 1.5, restore_norm=False))
+    assert shrunk.conv_layers()[0].weight.norm() < 0.9 * restored.conv_layers()[0].weight.norm()
+    a = sensitivity_profile(restored, x, tx, noise=False)
+    b = sensitivity_profile(shrunk, x, tx, noise=False)
+    assert torch.allclose(a.normalized_cosine, b.normalized_cosine, rtol=1e-4)
+    assert torch.allclose(a.normalized_euclidean, b.normalized_euclidean, rtol=1e-4)
