@@ -25,7 +25,7 @@ from torch import nn
 
 from .models import VGG
 
-__all__ = ["LayerKey", "default_layers", "iter_representations", "representations"]
+__all__ = ["LayerKey", "default_layers", "resolve_layers", "iter_representations", "representations"]
 
 #: A layer: the paper's layer number (``int``, our VGG; ``0`` = input for any model) or a submodule name (``str``).
 LayerKey = int | str
@@ -50,6 +50,13 @@ def default_layers(model: nn.Module) -> list[LayerKey]:
 
 
 def resolve_layers(model: nn.Module, layers: Sequence[LayerKey] | None) -> list[LayerKey]:
+    """``layers`` as a checked list (``None``: :func:`default_layers`); nothing runs.
+
+    Raises:
+        ValueError: a layer number out of range, a number other than 0 for a model that is not our VGG, an
+            unknown module name (the message lists what is allowed), or an empty sequence.
+        TypeError: a key that is neither an ``int`` nor a ``str``, or ``layers`` that is not a sequence.
+    """
     if layers is None:
         return default_layers(model)
     if isinstance(layers, (str, int)):
