@@ -167,6 +167,30 @@ _register(
 )
 
 
+#: The downsampling layers of ``defstab_lib.models.DOWNSAMPLING`` (repeated here so that importing this module
+#: does not import torch; a test checks that the two agree).
+DOWNSAMPLING_CHOICES = ("subsample", "maxpool", "avgpool", "strided", "strided-relu")
+
+_register(
+    ChapterSpec(
+        name="smooth_init",
+        title="Smooth filters at initialisation",
+        params=(
+            Param("dataset", str, "images to measure on ('cifar10' where it can be downloaded)",
+                  choices=("fashion-mnist", "cifar10")),
+            Param("sigmas", list, "standard deviations (pixels) of the Gaussian smoothing every 3x3 filter",
+                  item_kind=float, minimum=0.0, min_length=2),
+            Param("seeds", int, "random networks per sigma (bands: +-2 standard deviations over them)", minimum=1),
+            Param("n_images", int, "images measured (the paper: 128)", minimum=2),
+            Param("downsampling", str, "downsampling layer of the CIFAR network", choices=DOWNSAMPLING_CHOICES),
+            SEED_PARAM,
+            DEVICE_PARAM,
+        ),
+        smoke={"sigmas": [0.0, 1.0], "seeds": 2, "n_images": 16, "device": "cpu"},
+    )
+)
+
+
 def get(name: str) -> ChapterSpec:
     """The registered chapter called ``name`` (a ``ValueError`` lists the known names otherwise)."""
     try:
