@@ -74,6 +74,8 @@ from collections import OrderedDict
 import torch
 import torch.nn.functional as F
 
+from ._random import check_generator
+
 __all__ = [
     "FILLS",
     "CACHE_SIZE",
@@ -427,7 +429,7 @@ def sample_displacements(
         n: how many fields (>= 0).
         grid: control points per side (>= 2); ``K = grid**2``.
         max_displacement: ``C`` in pixels (>= 0).
-        generator: the source of randomness (``None``: torch's global generator); it must live on ``device``.
+        generator: the source of randomness (``None``: a fresh OS-seeded generator); it must live on ``device``.
         device: where to draw (default: the generator's device, else CPU).
         dtype: of the result (default float32).
 
@@ -444,13 +446,10 @@ def sample_displacements(
         raise ValueError(f"n must be >= 0 (how many fields), got {n}")
     grid = _check_grid(grid)
     c = _check_max_displacement(max_displacement)
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     if device is None:
-        device = generator.device if generator is not None else torch.device("cpu")
+        device = generator.device if isinstance(generator, torch.Generator) else torch.device("cpu")
     device = torch.device(device)
-    if generator is not None and generator.device.type != device.type:
-        raise ValueError(f"generator lives on {generator.device} but the displacements are drawn on {device}")
+    generator = check_generator(generator, device)
     dtype = dtype or torch.float32
     if dtype not in _FLOATS:
         raise TypeError(f"dtype must be a floating dtype, got {dtype}")
@@ -601,7 +600,7 @@ def deform(
         images: ``(B, C, H, W)`` floating-point images.
         grid: control points per side (>= 2); the paper uses 5 for ImageNet, 3 for CIFAR-10.
         max_displacement: ``C`` in pixels, ``0 <= C < min(H, W)``; the paper uses 10 for ImageNet, 2 for CIFAR-10.
-        generator: the source of randomness, on the images' device (``None``: torch's global generator).
+        generator: the source of randomness, on the images' device (``None``: a fresh OS-seeded generator).
         fill: what samples outside the image read (see :func:`warp`).
 
     Returns:

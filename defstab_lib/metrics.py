@@ -37,7 +37,8 @@ import torch
 from torch import nn
 
 from . import probe
-from .models import VGG, _check_generator
+from ._random import check_generator
+from .models import VGG
 from .probe import LayerKey
 
 __all__ = [
@@ -228,7 +229,7 @@ def noise_matched(
         raise ValueError(
             f"images and deformed must have the same shape, got {tuple(images.shape)} and {tuple(deformed.shape)}"
         )
-    generator = _check_generator(generator)
+    generator = check_generator(generator)
     z = torch.randn(images.shape, generator=generator, device=generator.device, dtype=torch.float64)
     z = z.to(images.device)
     target = (deformed - images).to(torch.float64).flatten(1).norm(dim=1)

@@ -35,6 +35,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ._random import check_generator
+
 __all__ = [
     "SPECS",
     "DOWNSAMPLING",
@@ -94,17 +96,6 @@ _SPEC_ALLOWED = (
 )
 
 
-def _check_generator(generator: torch.Generator | None) -> torch.Generator:
-    """``generator`` itself, or a fresh generator seeded by the OS (never torch's global random state)."""
-    if generator is None:
-        fresh = torch.Generator()
-        fresh.seed()
-        return fresh
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-    return generator
-
-
 @torch.no_grad()
 def truncated_normal_(tensor: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
     """Fill a weight in place with the paper's initialisation and return it.
@@ -126,7 +117,7 @@ def truncated_normal_(tensor: torch.Tensor, *, generator: torch.Generator | None
     if tensor.dim() < 2:
         raise ValueError(f"tensor must have at least 2 dimensions (out, in, ...), got shape {tuple(tensor.shape)}")
     std = 1.0 / math.sqrt(tensor[0].numel())
-    return nn.init.trunc_normal_(tensor, 0.0, std, -2.0 * std, 2.0 * std, generator=_check_generator(generator))
+    return nn.init.trunc_normal_(tensor, 0.0, std, -2.0 * std, 2.0 * std, generator=check_generator(generator))
 
 
 def gaussian_kernel(sigma: float, radius: int, *, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
@@ -334,7 +325,7 @@ def make_vgg(
         math.isfinite(smooth_sigma) and smooth_sigma >= 0
     ):
         raise ValueError(f"smooth_sigma must be a finite number >= 0 (pixels), got {smooth_sigma!r}")
-    generator = _check_generator(generator)
+    generator = check_generator(generator)
     scaled = tuple((n, max(1, round(c * width))) for n, c in blocks)
     # Built on the meta device: PyTorch's own initialisers (which draw from the global random state) never run;
     # every parameter and buffer is then allocated and set by _initialise.

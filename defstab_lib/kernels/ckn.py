@@ -33,6 +33,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .. import _random
 from . import _checks
 from .anchors import sample_patches, spherical_kmeans
 from .functional import PADDINGS, gaussian_pool, kernel_map, nystrom_matrix, normalize_rows
@@ -64,8 +65,8 @@ class CKNLayer(nn.Module):
             kernel of bandwidth ``sigma`` on the sphere; 4 is ``sigma = 0.5``, the default of CKN-Pytorch-image).
         ridge: added to the eigenvalues of ``kappa(Z Z^T)`` (unit diagonal), ``>= 0``.
         padding: ``"same"`` (one patch per pixel, zero padding) or ``"valid"``.
-        generator: draws the initial anchors (Gaussian directions); ``None`` means a generator seeded with 0, so
-            that construction never reads the global random state.
+        generator: draws the initial anchors (Gaussian directions); ``None`` means a fresh OS-seeded generator
+            (``defstab_lib._random``): construction never reads the global random state.
 
     Input ``(B, C, H, W)``; output ``(B, p, H2, W2)`` with ``H2 = ceil(H' / subsampling)`` where ``H' = H`` for
     ``"same"`` and ``H - k + 1`` for ``"valid"``.  The output is positively homogeneous of degree 1 in the input.
@@ -90,8 +91,7 @@ class CKNLayer(nn.Module):
                            else _checks.nonnegative_float("pool_sigma", pool_sigma))
         self.alpha = _checks.nonnegative_float("alpha", alpha, strict=True)
         self.ridge = _checks.nonnegative_float("ridge", ridge)
-        if generator is None:
-            generator = torch.Generator().manual_seed(0)
+        generator = _random.check_generator(generator)
         init = torch.randn(n_anchors, in_channels * patch_size**2, generator=generator, device=generator.device)
         self.anchors = nn.Parameter(normalize_rows(init).cpu(), requires_grad=False)
         self._cache: tuple | None = None
@@ -177,7 +177,7 @@ class CKN(nn.Module):
         patch_sizes, subsamplings, pool_sigmas, alphas: one value for every layer or a sequence of ``n``
             (see :class:`CKNLayer`; ``pool_sigmas=None`` means each layer's default).
         ridge, padding: shared by all layers.
-        generator: draws all initial anchors (``None``: seeded with 0).
+        generator: draws all initial anchors (``None``: a fresh OS-seeded generator).
 
     >>> net = CKN(1, (8, 16), subsamplings=2)
     >>> [tuple(f.shape) for f in net.forward_features(torch.rand(1, 1, 12, 12))]
@@ -198,8 +198,7 @@ class CKN(nn.Module):
         subsamplings = _checks.per_layer("subsamplings", subsamplings, n)
         pool_sigmas = _checks.per_layer("pool_sigmas", pool_sigmas, n)
         alphas = _checks.per_layer("alphas", alphas, n)
-        if generator is None:
-            generator = torch.Generator().manual_seed(0)
+        generator = _random.check_generator(generator)
         layers, c = [], in_channels
         for p, k, s, sigma, a in zip(channels, patch_sizes, subsamplings, pool_sigmas, alphas):
             layers.append(CKNLayer(c, p, k, s, sigma, alpha=a, ridge=ridge, padding=padding, generator=generator))
