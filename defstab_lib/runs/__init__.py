@@ -1,0 +1,25 @@
+"""Experiments that chapters train or load: configs, profiles, the results store, and ``run_or_load``.
+
+- :mod:`.config`   -- typed run configs and their canonical keys;
+- :mod:`.profiles` -- the experiments of the book and the ``smoke``/``cpu``/``paper`` profiles;
+- :mod:`.store`    -- the results store (atomic writes, locks, provenance, checkpoints);
+- :mod:`.execute`  -- ``run_or_load``: train, measure and store, or load; resumable.
+
+Typical use, from a chapter::
+
+    from defstab_lib import runs
+    configs = runs.experiment_configs("pooling", "cpu", seeds=2)
+    results = runs.run_configs(configs)      # loads what is stored, trains the rest
+"""
+
+from .config import PROTOCOL_VERSION, ArchConfig, DataConfig, ProbeConfig, RunConfig, run_key
+from .execute import build_run_data, measure, results_table, run_configs, run_or_load
+from .profiles import DOWNSAMPLING, EXPERIMENTS, PROFILES, STRENGTHS, experiment_configs, get_profile
+from .store import CorruptResultError, Measurement, Results, ResultsStore, results_root
+
+__all__ = [
+    "PROTOCOL_VERSION", "ArchConfig", "DataConfig", "ProbeConfig", "RunConfig", "run_key",
+    "build_run_data", "measure", "results_table", "run_configs", "run_or_load",
+    "DOWNSAMPLING", "EXPERIMENTS", "PROFILES", "STRENGTHS", "experiment_configs", "get_profile",
+    "CorruptResultError", "Measurement", "Results", "ResultsStore", "results_root",
+]

@@ -1,0 +1,211 @@
+"""Typed run configurations and their canonical keys.
+
+A :class:`RunConfig` says everything a training run depends on.  Its :func:`run_key` is a stable hash of the
+config and of :data:`PROTOCOL_VERSION`, the version of *what a run measures*: bump it when the measurements
+change (another probe, another metric), and every stored result is recognised as stale.  The key does not depend
+on the name of the profile that produced a config: two profiles asking for the same run share its result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+from ..train import OptimConfig
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "DATASETS",
+    "LABEL_MODES",
+    "AUGMENTATIONS",
+    "DataConfig",
+    "ArchConfig",
+    "ProbeConfig",
+    "RunConfig",
+    "run_key",
+    "config_to_dict",
+    "config_from_dict",
+]
+
+#: Version of the measurement protocol (what a run stores); part of every key.
+PROTOCOL_VERSION = 1
+
+DATASETS = ("fashion-mnist", "mnist", "cifar10", "synthetic")
+LABEL_MODES = ("real", "random")
+AUGMENTATIONS = ("none", "flip-crop")
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """What a run trains and tests on.
+
+    Attributes:
+        dataset: ``"fashion-mnist"``, ``"mnist"``, ``"cifar10"`` or ``"synthetic"`` (section 4.3's task).
+        labels: ``"real"`` or ``"random"`` (uniform random labels fixed per example for the run).
+        train_size: training images used (a fixed random subset drawn with the run's seed); ``None``: all.
+            For the synthetic task: examples drawn per epoch.
+        test_size: test images used (the first ones of a fixed permutation); ``None``: all.  For the synthetic
+            task: size of its fixed test set.
+        augmentation: ``"none"`` or ``"flip-crop"``.
+        image_size: images are zero-padded to this size (Fashion-MNIST and MNIST: 28 -> 32).
+        strength: synthetic task only: deformation strength C in pixels.
+        classes: synthetic task only: number of classes K.
+        templates: synthetic task only: where the templates come from (``defstab_lib.tasks.TEMPLATE_SOURCES``).
+        grid: synthetic task only: control points per side of its deformations.
+    """
+
+    dataset: str = "fashion-mnist"
+    labels: str = "real"
+    train_size: int | None = None
+    test_size: int | None = None
+    augmentation: str = "none"
+    image_size: int = 32
+    strength: float = 0.0
+    classes: int = 10
+    templates: str = "foolbox-mnist"
+    grid: int = 3
+
+    def __post_init__(self) -> None:
+        _check(self.dataset in DATASETS, f"dataset {self.dataset!r} is not allowed; allowed: {', '.join(DATASETS)}")
+        _check(self.labels in LABEL_MODES, f"labels {self.labels!r} is not allowed; allowed: {', '.join(LABEL_MODES)}")
+        _check(self.augmentation in AUGMENTATIONS,
+               f"augmentation {self.augmentation!r} is not allowed; allowed: {', '.join(AUGMENTATIONS)}")
+        for name in ("train_size", "test_size"):
+            value = getattr(self, name)
+            _check(value is None or (isinstance(value, int) and value > 0), f"{name} must be None or > 0, got {value!r}")
+        _check(self.strength >= 0, f"strength must be >= 0, got {self.strength}")
+        _check(self.classes >= 2, f"classes must be >= 2, got {self.classes}")
+        _check(self.grid >= 2, f"grid must be >= 2, got {self.grid}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchConfig:
+    """The network: ``defstab_lib.models.make_vgg(spec, downsampling, width=..., smooth_sigma=...)``."""
+
+    spec: str = "cifar"
+    downsampling: str = "maxpool"
+    width: float = 1.0
+    smooth_sigma: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check(self.width > 0, f"width must be > 0, got {self.width}")
+        _check(self.smooth_sigma >= 0, f"smooth_sigma must be >= 0, got {self.smooth_sigma}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeConfig:
+    """The fixed probe of a run: ``images`` test images, each deformed once by a fixed random deformation.
+
+    Attributes:
+        images: number of probe images N (the paper uses 128).
+        grid: control points per side of the probe deformations (paper, CIFAR-10: 3).
+        strength: maximum displacement C in pixels (paper, CIFAR-10: 2).
+        seed: seed of the choice of images, of the deformations and of the noise-matched control.
+    """
+
+    images: int = 128
+    grid: int = 3
+    strength: float = 2.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.images >= 3, f"probe images must be >= 3 (the median needs pairs), got {self.images}")
+        _check(self.grid >= 2, f"probe grid must be >= 2, got {self.grid}")
+        _check(self.strength > 0, f"probe strength must be > 0, got {self.strength}")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """One training run.
+
+    Attributes:
+        experiment: the experiment it belongs to (its folder in the results store).
+        data, arch, optim, probe: see their classes.
+        epochs: training epochs (> 0).
+        batch_size: images per optimiser step.
+        seed: seed of the initial weights, the data order, the subset and random labels.
+        measure_epochs: epochs after which to measure, besides initialisation (0) and the end.
+        profile: the profile that produced this config (informational: not part of the key).
+    """
+
+    experiment: str
+    data: DataConfig = DataConfig()
+    arch: ArchConfig = ArchConfig()
+    optim: OptimConfig = OptimConfig()
+    epochs: int = 10
+    batch_size: int = 128
+    seed: int = 0
+    probe: ProbeConfig = ProbeConfig()
+    measure_epochs: tuple[int, ...] = ()
+    profile: str = ""
+
+    def __post_init__(self) -> None:
+        _check(bool(self.experiment) and "/" not in self.experiment, f"bad experiment name {self.experiment!r}")
+        _check(isinstance(self.epochs, int) and self.epochs > 0, f"epochs must be an int > 0, got {self.epochs!r}")
+        _check(isinstance(self.batch_size, int) and self.batch_size > 0, f"batch_size must be > 0, got {self.batch_size!r}")
+        _check(isinstance(self.seed, int) and self.seed >= 0, f"seed must be an int >= 0, got {self.seed!r}")
+        object.__setattr__(self, "measure_epochs", tuple(sorted(set(int(e) for e in self.measure_epochs))))
+        bad = [e for e in self.measure_epochs if not 0 < e <= self.epochs]
+        _check(not bad, f"measure_epochs {bad} are outside 1..epochs={self.epochs}")
+
+    @property
+    def key(self) -> str:
+        return run_key(self)
+
+    @property
+    def measured_epochs(self) -> tuple[int, ...]:
+        """Every epoch at which the run measures: 0 (initialisation), ``measure_epochs`` and the last."""
+        return tuple(sorted({0, *self.measure_epochs, self.epochs}))
+
+    def describe(self) -> str:
+        """One line for progress output and tables."""
+        d, a = self.data, self.arch
+        what = f"{d.dataset}" + (f" C={d.strength:g} K={d.classes}" if d.dataset == "synthetic" else "")
+        what += " random labels" if d.labels == "random" else ""
+        return (f"{self.experiment}: {a.downsampling} x{a.width:g} on {what}, {self.epochs} epochs, "
+                f"seed {self.seed}")
+
+
+def config_to_dict(config: RunConfig) -> dict[str, Any]:
+    """A JSON-ready dict of ``config`` (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def config_from_dict(d: dict[str, Any]) -> RunConfig:
+    """Inverse of :func:`config_to_dict`; raises ``ValueError`` on unknown or missing fields."""
+    try:
+        return RunConfig(
+            experiment=d["experiment"],
+            data=DataConfig(**d["data"]),
+            arch=ArchConfig(**d["arch"]),
+            optim=OptimConfig(**d["optim"]),
+            epochs=d["epochs"],
+            batch_size=d["batch_size"],
+            seed=d["seed"],
+            probe=ProbeConfig(**d["probe"]),
+            measure_epochs=tuple(d.get("measure_epochs", ())),
+            profile=d.get("profile", ""),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"not a run config: {exc}") from exc
+
+
+def run_key(config: RunConfig) -> str:
+    """The canonical key of a run: 16 hex digits of SHA-256 over its config (without ``profile``) and protocol.
+
+    >>> run_key(RunConfig("demo")) == run_key(RunConfig("demo", profile="cpu"))
+    True
+    >>> run_key(RunConfig("demo")) == run_key(RunConfig("demo", seed=1))
+    False
+    """
+    d = config_to_dict(config)
+    d.pop("profile")
+    blob = json.dumps({"protocol": PROTOCOL_VERSION, "config": d}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -1,0 +1,319 @@
+"""``run_or_load``: load a run's stored results, or train it, measure it, and store them.
+
+What a run does, in order:
+
+1. builds its data (a fixed subset of the training split, a fixed subset of the test split, Fashion-MNIST and
+   MNIST zero-padded to 32x32; or the synthetic task), its model (``make_vgg``, initial weights drawn from the
+   run's seed) and its probe: ``N`` test images chosen with the probe's seed, each deformed once by a fixed
+   random deformation, and the noise-matched control of each (Gaussian noise of the same L2 norm);
+2. measures at initialisation (epoch 0): per-layer normalized cosine and Euclidean distance and the noise
+   control on the probe, per-layer filter smoothness, train and test accuracy;
+3. trains epoch by epoch, measuring after each epoch in ``measure_epochs`` and after the last, and saving a
+   resume state (model, optimiser, schedule, measurements so far) after every epoch;
+4. stores ``<experiment>/<key>.json`` atomically, with the initial and final weights beside it, and removes the
+   resume state.
+
+A run killed at any point restarts from its last saved epoch.  On the CPU the result is then exactly that of an
+uninterrupted run: the batches of epoch ``e`` depend only on ``(seed, e)``, and the state holds everything else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import functools
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import __version__
+from ..train import TensorBatches, evaluate, make_optimizer, train_epoch
+from .config import RunConfig, run_key
+from .store import Measurement, Results, ResultsStore, atomic_torch_save
+
+__all__ = ["run_or_load", "run_configs", "results_table", "measure", "RunData", "build_run_data", "resolve_device"]
+
+TEST_SUBSET_SEED = 20180412  # the test subset is the same for every run and seed (the paper's arXiv date)
+TRAIN_EVAL_SIZE = 5000  # training images on which train accuracy is measured (at most)
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` or ``"auto"``: CUDA when available, else the CPU."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@dataclasses.dataclass
+class RunData:
+    """Everything a run trains and measures on (tensors on the run's device).
+
+    Attributes:
+        batches: the batch source of training (``TensorBatches`` or ``SyntheticDeformationTask``).
+        train_x, train_y: up to ``TRAIN_EVAL_SIZE`` training images (uint8 or float, ``(n, C, 32, 32)``) and
+            their labels (the run's labels: random ones for random-label runs), for train accuracy.
+        test_x, test_y: the test images and labels.
+        probe, deformed, noisy: float32 ``(N, C, 32, 32)`` probe images, their fixed deformations and their
+            noise-matched versions.
+        in_channels, num_classes: for the model.
+        description: the dataset, where it came from, and its checksum (for provenance).
+    """
+
+    batches: Any
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    probe: torch.Tensor
+    deformed: torch.Tensor
+    noisy: torch.Tensor
+    in_channels: int
+    num_classes: int
+    description: dict[str, str]
+
+
+@functools.lru_cache(maxsize=8)
+def _checksum(dataset) -> str:
+    return dataset.checksum()
+
+
+def build_run_data(config: RunConfig, device: torch.device) -> RunData:
+    """Load or generate the data of ``config`` on ``device`` (see the module docstring)."""
+    from ..data import load_dataset, pad_to_size
+    from ..deform import deform
+    from ..metrics import noise_matched
+    from ..tasks import SyntheticDeformationTask, flip_crop, random_labels, synthetic_templates
+
+    d, p = config.data, config.probe
+    augment = flip_crop if d.augmentation == "flip-crop" else None
+    if d.dataset == "synthetic":
+        templates, where = synthetic_templates(d.classes, d.templates, size=d.image_size)
+        task = SyntheticDeformationTask(templates.to(device), d.strength, examples_per_epoch=d.train_size or 10_000,
+                                        batch_size=config.batch_size, seed=config.seed, grid=d.grid)
+        cpu_task = SyntheticDeformationTask(templates, d.strength, examples_per_epoch=config.batch_size,
+                                            batch_size=config.batch_size, seed=config.seed, grid=d.grid)
+        test_x, test_y = cpu_task.fixed_set(d.test_size or 1000, stream=1)
+        train_x, train_y = cpu_task.fixed_set(min(d.train_size or 10_000, TRAIN_EVAL_SIZE), stream=3)
+        probe = cpu_task.fixed_set(p.images, stream=2)[0]
+        batches, in_channels, num_classes = task, templates.shape[1], d.classes
+        description = {"dataset": "synthetic", "templates": where, "strength": f"{d.strength:g} px"}
+    else:
+        train, test = load_dataset(d.dataset, "train"), load_dataset(d.dataset, "test")
+        g = torch.Generator().manual_seed(config.seed)
+        train_idx = torch.randperm(len(train), generator=g)[: d.train_size or len(train)]
+        test_idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(TEST_SUBSET_SEED))
+        test_idx = test_idx[: d.test_size or len(test)]
+        train_images = pad_to_size(train.images[train_idx], d.image_size)
+        labels = train.labels[train_idx]
+        if d.labels == "random":
+            labels = random_labels(len(train_idx), len(train.classes), config.seed)
+        test_x, test_y = pad_to_size(test.images[test_idx], d.image_size), test.labels[test_idx]
+        batches = TensorBatches(train_images, labels, config.batch_size, seed=config.seed, augment=augment,
+                                device=device)
+        train_x, train_y = train_images[:TRAIN_EVAL_SIZE], labels[:TRAIN_EVAL_SIZE]
+        chosen = torch.randperm(len(test_x), generator=torch.Generator().manual_seed(p.seed))[: p.images]
+        probe = test_x[chosen].float() / 255.0
+        in_channels, num_classes = train.images.shape[1], len(train.classes)
+        description = {"dataset": d.dataset, "source": train.source,
+                       "checksum": f"sha256:{_checksum(train)[:16]} (train), sha256:{_checksum(test)[:16]} (test)"}
+    if len(probe) < p.images:
+        raise ValueError(f"probe images={p.images} exceeds the {len(probe)} test images available")
+    deformed, _ = deform(probe, p.grid, p.strength, generator=torch.Generator().manual_seed(p.seed + 1))
+    noisy = noise_matched(probe, deformed, generator=torch.Generator().manual_seed(p.seed + 2))
+    return RunData(
+        batches=batches, train_x=train_x.to(device), train_y=train_y.to(device), test_x=test_x.to(device),
+        test_y=test_y.to(device), probe=probe.to(device), deformed=deformed.to(device), noisy=noisy.to(device),
+        in_channels=int(in_channels), num_classes=int(num_classes), description=description,
+    )
+
+
+def measure(model: torch.nn.Module, data: RunData, epoch: int) -> Measurement:
+    """Every measurement of a run at one epoch (the model is left in training mode)."""
+    from ..metrics import sensitivity_profile, smoothness_profile
+
+    profile = sensitivity_profile(model, data.probe, data.deformed, noise=data.noisy)
+    train_acc, train_loss = evaluate(model, data.train_x, data.train_y)
+    test_acc, test_loss = evaluate(model, data.test_x, data.test_y)
+    model.train()
+    return Measurement(
+        epoch=epoch,
+        cosine=[float(v) for v in profile.normalized_cosine],
+        euclidean=[float(v) for v in profile.normalized_euclidean],
+        noise_cosine=[float(v) for v in profile.noise_normalized_cosine],
+        smoothness=[float(v) for v in smoothness_profile(model)],
+        train_accuracy=train_acc,
+        test_accuracy=test_acc,
+        train_loss=train_loss,
+        test_loss=test_loss,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _git_commit() -> str:
+    here = Path(__file__).resolve().parent
+    try:
+        return subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True, text=True,
+                              check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"CPU: {line.split(':', 1)[1].strip()}"
+    except OSError:
+        pass
+    return f"CPU: {platform.processor() or platform.machine()}"
+
+
+def _provenance(config: RunConfig, data: RunData, device: torch.device, wall: float, resumed: int | None) -> dict:
+    return {
+        "library_version": __version__,
+        "git_commit": _git_commit(),
+        "torch_version": torch.__version__,
+        "python": platform.python_version(),
+        "device": device.type,
+        "device_name": _device_name(device),
+        "threads": torch.get_num_threads(),
+        "host": platform.node(),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "wall_time_s": round(wall, 2),
+        "resumed_from_epoch": resumed,
+        **{f"data_{k}": v for k, v in data.description.items()},
+    }
+
+
+def _train(config: RunConfig, store: ResultsStore, device: torch.device, progress: bool) -> Results:
+    from tqdm.auto import tqdm
+
+    from ..models import make_vgg
+
+    data = build_run_data(config, device)
+    a = config.arch
+    model = make_vgg(a.spec, a.downsampling, in_channels=data.in_channels, num_classes=data.num_classes,
+                     width=a.width, smooth_sigma=a.smooth_sigma,
+                     generator=torch.Generator().manual_seed(config.seed)).to(device)
+    optimizer, scheduler = make_optimizer(model, config.optim, len(data.batches), config.epochs)
+    work = store.work_path(config)
+    measurements: list[Measurement] = []
+    history: list[dict[str, float]] = []
+    start_epoch, elapsed, resumed = 0, 0.0, None
+    if work.is_file():
+        state = torch.load(work, map_location=device, weights_only=True)
+        if state.get("key") == run_key(config):
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            measurements = [Measurement(**m) for m in state["measurements"]]
+            history = list(state["history"])
+            start_epoch, elapsed = int(state["epoch"]), float(state["elapsed"])
+            resumed = start_epoch
+    started = time.perf_counter() - elapsed
+    if start_epoch == 0:
+        atomic_torch_save(model.state_dict(), store.checkpoint_path(config, "init"))
+        measurements = [measure(model, data, 0)]
+    bar = tqdm(range(start_epoch + 1, config.epochs + 1), desc=config.describe(), disable=not progress,
+               initial=start_epoch, total=config.epochs, unit="epoch")
+    for epoch in bar:
+        stats = train_epoch(model, data.batches, optimizer, scheduler, epoch, device=device, progress=progress,
+                            description=f"epoch {epoch}/{config.epochs}")
+        history.append(dataclasses.asdict(stats))
+        if epoch in config.measured_epochs:
+            measurements.append(measure(model, data, epoch))
+            bar.set_postfix(loss=f"{stats.loss:.3f}", test_acc=f"{measurements[-1].test_accuracy:.3f}",
+                            img_s=f"{stats.images_per_s:.0f}")
+        atomic_torch_save(
+            {"key": run_key(config), "epoch": epoch, "elapsed": time.perf_counter() - started,
+             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "measurements": [dataclasses.asdict(m) for m in measurements], "history": history},
+            work,
+        )
+    bar.close()
+    atomic_torch_save(model.state_dict(), store.checkpoint_path(config, "final"))
+    results = Results(
+        config=config, measurements=measurements, history=history,
+        provenance=_provenance(config, data, device, time.perf_counter() - started, resumed),
+        checkpoints={"init": store.checkpoint_path(config, "init").name,
+                     "final": store.checkpoint_path(config, "final").name},
+    )
+    store.save(results)
+    work.unlink(missing_ok=True)
+    return results
+
+
+def run_or_load(
+    config: RunConfig,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    store: ResultsStore | None = None,
+    device: str | torch.device | None = None,
+) -> Results:
+    """The results of ``config``: loaded when stored, otherwise trained, measured and stored.
+
+    Args:
+        config: the run.
+        force: train again even if stored (and overwrite the stored result).
+        progress: show progress bars (``tqdm.auto``).
+        store: the results store (default: :func:`~defstab_lib.runs.store.results_root`).
+        device: where to train (``None``/``"auto"``: CUDA when available).
+
+    Raises:
+        CorruptResultError: the stored file exists but cannot be read (never silently retrained over).
+
+    Two processes asking for the same run at once: the second waits for the first (a lock per key) and then loads
+    its result.
+    """
+    store = store or ResultsStore()
+    if not force and (stored := store.load(config)) is not None:
+        return stored
+    with store.lock(config):
+        if not force and (stored := store.load(config)) is not None:
+            return stored
+        return _train(config, store, resolve_device(device), progress)
+
+
+def run_configs(
+    configs: list[RunConfig],
+    *,
+    force: bool = False,
+    progress: bool = True,
+    store: ResultsStore | None = None,
+    device: str | torch.device | None = None,
+) -> list[Results]:
+    """:func:`run_or_load` for each config, in order, with an overall progress bar."""
+    from tqdm.auto import tqdm
+
+    store = store or ResultsStore()
+    missing = sum(not store.exists(c) for c in configs) if not force else len(configs)
+    out = []
+    bar = tqdm(configs, desc=f"{missing} of {len(configs)} runs to train", disable=not progress or missing == 0,
+               unit="run")
+    for config in bar:
+        out.append(run_or_load(config, force=force, progress=progress, store=store, device=device))
+    return out
+
+
+def results_table(results: list[Results]) -> list[dict[str, Any]]:
+    """One row per run: its setting, accuracies, wall time and device (for chapters and the report)."""
+    rows = []
+    for r in results:
+        c = r.config
+        rows.append({
+            "run": run_key(c),
+            "setting": c.describe().split(": ", 1)[1],
+            "train acc": f"{r.final.train_accuracy:.3f}",
+            "test acc": f"{r.final.test_accuracy:.3f}",
+            "wall time": f"{r.provenance.get('wall_time_s', float('nan')):.0f} s",
+            "device": r.provenance.get("device_name", "?"),
+        })
+    return rows
+

@@ -1,0 +1,179 @@
+"""Experiments (sets of runs that a chapter needs) and profiles (how big to make them).
+
+Experiments:
+
+- ``pooling`` (Figures 3 and 6a/b): the CIFAR network with each of the five downsampling layers, trained on real
+  labels; measured at initialisation, during and after training.
+- ``random-labels`` (Figures 6c and 7): the same networks trained on uniform random labels, fixed per example.
+- ``synthetic`` (Figure 5): the synthetic deformation tasks of section 4.3, one per strength C.
+
+Profiles:
+
+- ``smoke``: every experiment in seconds on a CPU (tiny networks, a few hundred images, one or two epochs);
+  for tests and CI.  Its numbers say nothing about the paper.
+- ``cpu``: every experiment of the book on Fashion-MNIST in at most about two hours on two CPU cores.  Reduced
+  from the paper's settings in exactly these ways: networks at half width (16, 32, 64, 128 filters instead of 32,
+  64, 128, 256); 2 seeds instead of 5; real labels trained on a fixed random subset of 10,000 of the 60,000
+  training images for 10 epochs; random labels on 2,000 images for 40 epochs (long enough to fit them); the
+  synthetic tasks on 4,000 fresh examples per epoch for 8 epochs; test accuracy on 5,000 test images.
+- ``paper``: the paper's settings on the full dataset: full width, 5 seeds, all training images, 30 epochs of SGD
+  with a cosine schedule (trained to convergence on Fashion-MNIST and CIFAR-10), random labels for 100 epochs;
+  meant for a GPU.
+
+Everything else (probe: 128 test images, 3x3 grid, 2 px; SGD with Nesterov momentum 0.9, weight decay 5e-4,
+batch 128) is the same in every profile but ``smoke``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from ..train import OptimConfig
+from .config import ArchConfig, DataConfig, ProbeConfig, RunConfig
+
+__all__ = ["PROFILES", "EXPERIMENTS", "DOWNSAMPLING", "STRENGTHS", "Profile", "get_profile", "experiment_configs"]
+
+DOWNSAMPLING = ("subsample", "maxpool", "avgpool", "strided", "strided-relu")
+STRENGTHS = (1.0, 2.0, 3.0, 4.0)
+
+EXPERIMENTS: dict[str, str] = {
+    "pooling": "the five downsampling variants trained on real labels (Figures 3, 6a/b)",
+    "random-labels": "the five downsampling variants trained on random labels (Figures 6c, 7)",
+    "synthetic": "synthetic deformation tasks of strength C = 1..4 (Figure 5)",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """How one kind of run is sized in a profile."""
+
+    train_size: int | None
+    epochs: int
+    lr: float = 0.05
+    measure_epochs: tuple[int, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """How big every experiment is.  See the module docstring for what each profile reduces and why."""
+
+    name: str
+    width: float
+    seeds: int
+    batch_size: int
+    test_size: int | None
+    probe_images: int
+    real: Stage
+    random: Stage
+    synthetic: Stage
+    synthetic_test_size: int
+    warmup_epochs: float = 0.0
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        "smoke", width=0.125, seeds=1, batch_size=64, test_size=256, probe_images=16,
+        real=Stage(train_size=512, epochs=2, measure_epochs=(1,)),
+        random=Stage(train_size=256, epochs=2, lr=0.02),
+        synthetic=Stage(train_size=256, epochs=1),
+        synthetic_test_size=128,
+    ),
+    "cpu": Profile(
+        "cpu", width=0.5, seeds=2, batch_size=128, test_size=5000, probe_images=128,
+        real=Stage(train_size=10_000, epochs=10, measure_epochs=(1, 2, 5)),
+        random=Stage(train_size=2_000, epochs=40, lr=0.02, measure_epochs=(10, 20)),
+        synthetic=Stage(train_size=4_000, epochs=8),
+        synthetic_test_size=1000,
+        warmup_epochs=0.5,
+    ),
+    "paper": Profile(
+        "paper", width=1.0, seeds=5, batch_size=128, test_size=None, probe_images=128,
+        real=Stage(train_size=None, epochs=30, measure_epochs=(1, 2, 5, 10, 20)),
+        random=Stage(train_size=None, epochs=100, lr=0.02, measure_epochs=(10, 25, 50)),
+        synthetic=Stage(train_size=20_000, epochs=20),
+        synthetic_test_size=2000,
+        warmup_epochs=1.0,
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called ``name`` (``ValueError`` listing the profiles otherwise)."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; allowed: {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def _check_list(name: str, values: Sequence, allowed: Sequence | None = None) -> list:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+        raise ValueError(f"{name} must be a non-empty list, got {values!r}")
+    if allowed is not None:
+        bad = [v for v in values if v not in allowed]
+        if bad:
+            raise ValueError(f"{name}: {bad} not allowed; allowed: {', '.join(map(str, allowed))}")
+    return list(values)
+
+
+def experiment_configs(
+    experiment: str,
+    profile: str = "cpu",
+    *,
+    dataset: str = "fashion-mnist",
+    seeds: int | None = None,
+    downsampling: Sequence[str] = DOWNSAMPLING,
+    strengths: Sequence[float] = STRENGTHS,
+    classes: int = 10,
+    epochs: int | None = None,
+) -> list[RunConfig]:
+    """Every run of ``experiment`` in ``profile``.
+
+    Args:
+        experiment: one of :data:`EXPERIMENTS`.
+        profile: one of :data:`PROFILES`.
+        dataset: ``"fashion-mnist"``, ``"mnist"`` or ``"cifar10"`` (ignored by ``synthetic``).
+        seeds: number of seeds (0, 1, ..., seeds - 1); default: the profile's.
+        downsampling: the variants of ``pooling`` and ``random-labels``.
+        strengths: the deformation strengths C of ``synthetic``.
+        classes: the number of classes K of ``synthetic``.
+        epochs: override the profile's number of epochs (> 0; measurement epochs beyond it are dropped).
+
+    Raises:
+        ValueError: an unknown experiment, profile, dataset or variant, or seeds/epochs < 1; raised before any
+            work.
+    """
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {experiment!r}; allowed: {', '.join(EXPERIMENTS)}")
+    p = get_profile(profile)
+    if dataset not in ("fashion-mnist", "mnist", "cifar10"):
+        raise ValueError(f"unknown dataset {dataset!r}; allowed: fashion-mnist, mnist, cifar10")
+    n_seeds = p.seeds if seeds is None else seeds
+    if not isinstance(n_seeds, int) or n_seeds < 1:
+        raise ValueError(f"seeds must be an int >= 1, got {seeds!r}")
+    if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
+        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+    probe = ProbeConfig(images=p.probe_images)
+    stage = {"pooling": p.real, "random-labels": p.random, "synthetic": p.synthetic}[experiment]
+    n_epochs = epochs or stage.epochs
+    optim = OptimConfig(lr=stage.lr, warmup_epochs=min(p.warmup_epochs, n_epochs / 2))
+    common = dict(
+        experiment=experiment, optim=optim, epochs=n_epochs, batch_size=p.batch_size, probe=probe,
+        measure_epochs=tuple(e for e in stage.measure_epochs if e < n_epochs), profile=profile,
+    )
+    configs = []
+    if experiment == "synthetic":
+        for c in _check_list("strengths", strengths):
+            if not isinstance(c, (int, float)) or c < 0:
+                raise ValueError(f"strengths must be numbers >= 0, got {c!r}")
+            data = DataConfig(dataset="synthetic", train_size=stage.train_size, test_size=p.synthetic_test_size,
+                              strength=float(c), classes=classes)
+            for seed in range(n_seeds):
+                configs.append(RunConfig(data=data, arch=ArchConfig(width=p.width), seed=seed, **common))
+        return configs
+    labels = "random" if experiment == "random-labels" else "real"
+    data = DataConfig(dataset=dataset, labels=labels, train_size=stage.train_size, test_size=p.test_size)
+    for variant in _check_list("downsampling", downsampling, DOWNSAMPLING):
+        for seed in range(n_seeds):
+            configs.append(RunConfig(data=data, arch=ArchConfig(downsampling=variant, width=p.width), seed=seed,
+                                     **common))
+    return configs

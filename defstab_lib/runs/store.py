@@ -1,0 +1,244 @@
+"""The results store: ``<root>/<experiment>/<key>.json`` with provenance, checkpoints beside it.
+
+- Writes are atomic: a temporary file in the same folder, flushed and fsync'ed, then ``os.replace``; an
+  interrupted run never leaves a half-written result.
+- A file that is not valid JSON, or whose schema or key is wrong, raises :class:`CorruptResultError` naming the
+  file: it is never silently retrained over.  Delete it (or pass ``force=True`` to ``run_or_load``) to redo it.
+- :meth:`ResultsStore.lock` is an exclusive lock per key (``fcntl.flock`` on ``<key>.lock``; released by the
+  operating system when a process dies), so that two processes asking for the same run train it once.
+- Checkpoints (``<key>.init.pt``, ``<key>.final.pt``) hold ``state_dict`` tensors only and load with
+  ``torch.load(..., weights_only=True)``.  Resume state lives in ``<root>/<experiment>/_work/``.
+
+The root is ``$DEFSTAB_RESULTS`` when set, else the ``results/`` folder of the checkout the library lives in,
+else ``./results``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import PROTOCOL_VERSION, RunConfig, config_from_dict, config_to_dict, run_key
+
+__all__ = ["SCHEMA", "CorruptResultError", "Measurement", "Results", "ResultsStore", "results_root", "atomic_write"]
+
+SCHEMA = "defstab.results/1"
+
+
+class CorruptResultError(RuntimeError):
+    """A stored result cannot be read; the message names the file and says what to do."""
+
+
+def results_root() -> Path:
+    """``$DEFSTAB_RESULTS``, else ``results/`` of the checkout this library lives in, else ``./results``."""
+    if os.environ.get("DEFSTAB_RESULTS"):
+        return Path(os.environ["DEFSTAB_RESULTS"]).expanduser()
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "results").is_dir() and (checkout / "pyproject.toml").is_file():
+        return checkout / "results"
+    return Path.cwd() / "results"
+
+
+@dataclasses.dataclass
+class Measurement:
+    """What a run measured at one epoch (0 = initialisation).
+
+    Per-layer lists follow the layer numbering of ``defstab_lib.probe`` (index 0 = the input); ``smoothness`` has
+    one entry per conv layer (normalized total variation, ``defstab_lib.metrics``).
+    """
+
+    epoch: int
+    cosine: list[float]
+    euclidean: list[float]
+    noise_cosine: list[float]
+    smoothness: list[float]
+    train_accuracy: float
+    test_accuracy: float
+    train_loss: float
+    test_loss: float
+
+    @property
+    def noise_ratio(self) -> list[float]:
+        """Deformation sensitivity over noise sensitivity, per layer (Petrini et al. 2021's relative stability)."""
+        return [c / n if n > 0 else float("nan") for c, n in zip(self.cosine, self.noise_cosine)]
+
+
+@dataclasses.dataclass
+class Results:
+    """A finished run: its config, the measurements at each measured epoch, the training history, provenance."""
+
+    config: RunConfig
+    measurements: list[Measurement]
+    history: list[dict[str, float]]
+    provenance: dict[str, Any]
+    checkpoints: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return run_key(self.config)
+
+    def at(self, epoch: int | str) -> Measurement:
+        """The measurement at ``epoch``; ``"init"`` and ``"final"`` name the first and the last."""
+        if epoch == "init":
+            return self.measurements[0]
+        if epoch == "final":
+            return self.measurements[-1]
+        for m in self.measurements:
+            if m.epoch == epoch:
+                return m
+        raise KeyError(f"no measurement at epoch {epoch}; measured: {[m.epoch for m in self.measurements]}")
+
+    @property
+    def initial(self) -> Measurement:
+        return self.measurements[0]
+
+    @property
+    def final(self) -> Measurement:
+        return self.measurements[-1]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "protocol": PROTOCOL_VERSION,
+            "key": self.key,
+            "config": config_to_dict(self.config),
+            "measurements": [dataclasses.asdict(m) for m in self.measurements],
+            "history": self.history,
+            "provenance": self.provenance,
+            "checkpoints": self.checkpoints,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any], *, source: str = "<dict>") -> Results:
+        """Parse a stored result; raise :class:`CorruptResultError` naming ``source`` when it is not one."""
+        if not isinstance(d, dict) or d.get("schema") != SCHEMA:
+            found = d.get("schema") if isinstance(d, dict) else type(d).__name__
+            raise CorruptResultError(f"{source}: schema is {found!r}, expected {SCHEMA!r}; delete the file or "
+                                     f"rerun with force to recompute it")
+        try:
+            config = config_from_dict(d["config"])
+            measurements = [Measurement(**m) for m in d["measurements"]]
+            results = cls(config, measurements, list(d["history"]), dict(d["provenance"]),
+                          dict(d.get("checkpoints", {})))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptResultError(f"{source}: not a valid result ({type(exc).__name__}: {exc}); delete the file "
+                                     f"or rerun with force to recompute it") from exc
+        if d.get("key") != results.key or not measurements:
+            raise CorruptResultError(f"{source}: its key {d.get('key')!r} does not match its config "
+                                     f"({results.key}) or it holds no measurement")
+        return results
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to ``path`` atomically."""
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write(path, buffer.getvalue())
+
+
+class ResultsStore:
+    """Stored results under ``root`` (default :func:`results_root`)."""
+
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        self.root = Path(root) if root is not None else results_root()
+
+    def path(self, config: RunConfig) -> Path:
+        return self.root / config.experiment / f"{run_key(config)}.json"
+
+    def checkpoint_path(self, config: RunConfig, which: str) -> Path:
+        if which not in ("init", "final"):
+            raise ValueError(f"which must be 'init' or 'final', got {which!r}")
+        return self.root / config.experiment / f"{run_key(config)}.{which}.pt"
+
+    def work_path(self, config: RunConfig) -> Path:
+        """Where a run's resume state lives while it trains."""
+        return self.root / config.experiment / "_work" / f"{run_key(config)}.state.pt"
+
+    def exists(self, config: RunConfig) -> bool:
+        return self.path(config).is_file()
+
+    def load(self, config: RunConfig) -> Results | None:
+        """The stored results of ``config``, or ``None`` when there are none; corrupt files raise."""
+        path = self.path(config)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CorruptResultError(f"{path}: not valid JSON ({exc}); delete the file or rerun with force to "
+                                     f"recompute it") from exc
+        results = Results.from_json(d, source=str(path))
+        if results.key != run_key(config):
+            raise CorruptResultError(f"{path}: holds the run {results.key}, not {run_key(config)}")
+        return results
+
+    def save(self, results: Results) -> Path:
+        """Store ``results`` atomically; return the path."""
+        path = self.path(results.config)
+        atomic_write(path, (json.dumps(results.to_json(), indent=1, allow_nan=True) + "\n").encode())
+        return path
+
+    def load_checkpoint(self, config: RunConfig, which: str) -> dict[str, torch.Tensor]:
+        """A stored ``state_dict`` (``which`` = ``"init"`` or ``"final"``), loaded with ``weights_only=True``."""
+        path = self.checkpoint_path(config, which)
+        if not path.is_file():
+            raise FileNotFoundError(f"no {which} checkpoint for run {run_key(config)} at {path}; rerun it with "
+                                    f"force to recreate it")
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+    @contextlib.contextmanager
+    def lock(self, config: RunConfig) -> Iterator[None]:
+        """Hold an exclusive lock on ``config``'s key (blocks while another process holds it)."""
+        path = self.root / config.experiment / f"{run_key(config)}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+") as f:
+            try:
+                import fcntl
+            except ImportError:  # pragma: no cover - Windows: rely on atomic renames alone
+                yield
+                return
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def stored(self, experiment: str | None = None) -> list[Results]:
+        """Every readable result (of one experiment, or of all), sorted by path; corrupt files raise."""
+        pattern = f"{experiment}/*.json" if experiment else "*/*.json"
+        out = []
+        for path in sorted(self.root.glob(pattern)):
+            try:
+                d = json.loads(path.read_text())
+            except json.JSONDecodeError as exc:
+                raise CorruptResultError(f"{path}: not valid JSON ({exc})") from exc
+            out.append(Results.from_json(d, source=str(path)))
+        return out

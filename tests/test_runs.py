@@ -1,0 +1,303 @@
+"""Configs, keys, the results store, run_or_load (train once, then load), resume after SIGKILL, concurrency."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from defstab_lib import chapters, cli, runs
+from defstab_lib.runs import (
+    ArchConfig, CorruptResultError, DataConfig, ProbeConfig, ResultsStore, RunConfig, experiment_configs,
+    run_key, run_or_load,
+)
+from defstab_lib.runs.config import config_from_dict, config_to_dict
+from defstab_lib.train import OptimConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny(epochs: int = 2, **kw) -> RunConfig:
+    """A run that trains in about a second on a CPU."""
+    kw.setdefault("data", DataConfig(train_size=192, test_size=64))
+    kw.setdefault("measure_epochs", (1,) if epochs > 1 else ())
+    return RunConfig(
+        "tiny", arch=ArchConfig(width=0.125), optim=OptimConfig(lr=0.05), epochs=epochs, batch_size=64,
+        probe=ProbeConfig(images=8), **kw,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ configs
+
+
+def test_key_is_stable_and_follows_the_config():
+    a = tiny()
+    assert run_key(a) == run_key(tiny()) and len(run_key(a)) == 16
+    assert run_key(a) != run_key(tiny(seed=1))
+    assert run_key(a) != run_key(dataclasses.replace(a, arch=ArchConfig(width=0.25)))
+    assert run_key(a) == run_key(dataclasses.replace(a, profile="smoke")), "the profile's name is only a label"
+
+
+def test_key_follows_the_protocol_version(monkeypatch):
+    before = run_key(tiny())
+    monkeypatch.setattr(runs.config, "PROTOCOL_VERSION", runs.config.PROTOCOL_VERSION + 1)
+    assert run_key(tiny()) != before
+
+
+def test_config_round_trips_through_json():
+    c = experiment_configs("synthetic", "cpu")[0]
+    assert config_from_dict(json.loads(json.dumps(config_to_dict(c)))) == c
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [(lambda: DataConfig(dataset="svhn"), "dataset 'svhn' is not allowed"),
+     (lambda: DataConfig(labels="shuffled"), "labels 'shuffled' is not allowed"),
+     (lambda: RunConfig("x", epochs=0), "epochs must be an int > 0"),
+     (lambda: RunConfig("x", epochs=2, measure_epochs=(3,)), r"measure_epochs \[3\] are outside"),
+     (lambda: ProbeConfig(images=2), "probe images must be >= 3"),
+     (lambda: OptimConfig(schedule="linear"), "schedule must be one of")],
+)
+def test_bad_configs_name_the_field(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [(dict(experiment="nope"), "unknown experiment 'nope'"), (dict(profile="gpu"), "unknown profile 'gpu'"),
+     (dict(dataset="svhn"), "unknown dataset 'svhn'"), (dict(seeds=0), "seeds must be an int >= 1"),
+     (dict(epochs=0), "epochs must be an int >= 1"), (dict(downsampling=["pool"]), r"\['pool'\] not allowed")],
+)
+def test_experiment_configs_reject_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        experiment_configs(**{"experiment": "pooling", **kwargs})
+
+
+def test_profiles_define_every_experiment():
+    for profile in runs.PROFILES:
+        for experiment in runs.EXPERIMENTS:
+            configs = experiment_configs(experiment, profile)
+            assert configs and len({c.key for c in configs}) == len(configs)
+    assert len(experiment_configs("pooling", "paper")) == 5 * 5
+    assert {c.data.labels for c in experiment_configs("random-labels", "cpu")} == {"random"}
+    assert {c.data.augmentation for c in experiment_configs("random-labels", "cpu")} == {"none"}
+
+
+# ------------------------------------------------------------------------------------------------ store
+
+
+def test_run_twice_loads_instead_of_retraining(tmp_path, monkeypatch):
+    store = ResultsStore(tmp_path)
+    config = tiny()
+    first = run_or_load(config, store=store, progress=False)
+
+    assert store.path(config).is_file()
+    assert [m.epoch for m in first.measurements] == [0, 1, 2]
+    assert len(first.initial.cosine) == 13 and len(first.initial.smoothness) == 8
+    assert first.initial.cosine[0] > 0 and 0 <= first.final.test_accuracy <= 1
+    for key in ("git_commit", "torch_version", "device_name", "wall_time_s", "date", "data_checksum"):
+        assert first.provenance[key], key
+    init = store.load_checkpoint(config, "init")
+    final = store.load_checkpoint(config, "final")
+    assert any(not torch.equal(init[k], final[k]) for k in init), "training changed the weights"
+    assert not store.work_path(config).exists(), "the resume state is removed once the result is stored"
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a stored run was trained again")
+
+    monkeypatch.setattr(runs.execute, "_train", no_training)
+    again = run_or_load(config, store=store, progress=False)
+    assert again.to_json() == first.to_json()
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [("{not json", "not valid JSON"), ('{"schema": "other/1"}', "schema is 'other/1'"),
+     ('{"schema": "defstab.results/1", "config": {}}', "not a valid result")],
+)
+def test_corrupt_result_raises_naming_the_file_and_is_not_retrained(tmp_path, content, match, monkeypatch):
+    store = ResultsStore(tmp_path)
+    config = tiny()
+    store.path(config).parent.mkdir(parents=True)
+    store.path(config).write_text(content)
+    monkeypatch.setattr(runs.execute, "_train", lambda *a, **k: pytest.fail("retrained over a corrupt file"))
+    with pytest.raises(CorruptResultError, match=match) as info:
+        run_or_load(config, store=store, progress=False)
+    assert str(store.path(config)) in str(info.value)
+    assert store.path(config).read_text() == content, "the corrupt file is left for the user to inspect"
+
+
+def test_a_result_stored_under_another_key_is_refused(tmp_path):
+    store = ResultsStore(tmp_path)
+    r = run_or_load(tiny(epochs=1), store=store, progress=False)
+    other = tiny(epochs=1, seed=5)
+    store.path(other).write_text(store.path(tiny(epochs=1)).read_text())
+    with pytest.raises(CorruptResultError, match="holds the run"):
+        store.load(other)
+    assert r.key != run_key(other)
+
+
+def test_interrupted_write_leaves_no_half_written_file(tmp_path, monkeypatch):
+    store = ResultsStore(tmp_path)
+    r = run_or_load(tiny(epochs=1), store=store, progress=False)
+    before = store.path(r.config).read_bytes()
+
+    def broken_replace(src, dst):
+        raise KeyboardInterrupt  # interrupted between writing the temporary file and renaming it
+
+    monkeypatch.setattr(runs.store.os, "replace", broken_replace)
+    with pytest.raises(KeyboardInterrupt):
+        store.save(r)
+    assert store.path(r.config).read_bytes() == before
+    assert not list(store.path(r.config).parent.glob("*.tmp")), "the temporary file is removed"
+
+
+# ------------------------------------------------------------------------------------------------ processes
+
+RUNNER = textwrap.dedent(
+    """
+    import json, os, sys, time
+    import defstab_lib.runs.execute as ex
+    from defstab_lib.runs import ResultsStore, run_or_load
+    from defstab_lib.runs.config import config_from_dict
+
+    config = config_from_dict(json.loads(sys.argv[1]))
+    store = ResultsStore(sys.argv[2])
+    pause_after = int(sys.argv[3])
+    original_epoch, original_train = ex.train_epoch, ex._train
+
+    def train_epoch(*args, **kwargs):
+        stats = original_epoch(*args, **kwargs)
+        if stats.epoch == pause_after:
+            print("PAUSED", flush=True)
+            time.sleep(120)
+        return stats
+
+    def train(*args, **kwargs):
+        with open(os.path.join(sys.argv[2], "trained-by"), "a") as f:
+            f.write(f"{os.getpid()}\\n")
+        return original_train(*args, **kwargs)
+
+    ex.train_epoch, ex._train = train_epoch, train
+    results = run_or_load(config, store=store, progress=False)
+    print("DONE", results.key, flush=True)
+    """
+)
+
+
+def _start(config: RunConfig, store: Path, pause_after: int = -1) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-c", RUNNER, json.dumps(config_to_dict(config)), str(store), str(pause_after)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_killed_run_resumes_and_ends_exactly_like_an_uninterrupted_one(tmp_path):
+    config = tiny(epochs=4, measure_epochs=(1, 2, 3))
+    torch.set_num_threads(1)
+    reference = run_or_load(config, store=ResultsStore(tmp_path / "a"), progress=False)
+
+    store = ResultsStore(tmp_path / "b")
+    process = _start(config, store.root, pause_after=3)
+    assert process.stdout.readline().strip() == "PAUSED", process.stderr.read()
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    state = torch.load(store.work_path(config), weights_only=True)
+    assert state["epoch"] == 2 and not store.exists(config), "killed after epoch 2 was saved, before the end"
+
+    resumed = run_or_load(config, store=store, progress=False)
+
+    assert resumed.provenance["resumed_from_epoch"] == 2
+    assert [dataclasses.asdict(m) for m in resumed.measurements] == [
+        dataclasses.asdict(m) for m in reference.measurements
+    ], "resumed measurements differ from the uninterrupted run"
+    a, b = ResultsStore(tmp_path / "a").load_checkpoint(config, "final"), store.load_checkpoint(config, "final")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in reference.history]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_two_processes_asking_for_the_same_run_train_it_once(tmp_path):
+    config = tiny(epochs=2)
+    first, second = _start(config, tmp_path), _start(config, tmp_path)
+    outs = [p.communicate(timeout=240) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], [o[1][-2000:] for o in outs]
+    assert all(f"DONE {config.key}" in out for out, _ in outs)
+    trainers = (tmp_path / "trained-by").read_text().split()
+    assert len(trainers) == 1, f"trained by {len(trainers)} processes"
+    stored = ResultsStore(tmp_path).load(config)
+    assert stored is not None and stored.key == config.key
+    assert list(tmp_path.glob("**/*.tmp")) == []
+
+
+# ------------------------------------------------------------------------------------------------ experiments
+
+
+@pytest.mark.parametrize("experiment", list(runs.EXPERIMENTS))
+def test_smoke_profile_of_every_experiment_runs(experiment, tmp_path):
+    configs = experiment_configs(experiment, "smoke")
+    start = time.time()
+    results = runs.run_configs(configs, store=ResultsStore(tmp_path), progress=False)
+    assert len(results) == len(configs)
+    for r in results:
+        assert r.final.epoch == r.config.epochs
+        assert all(v == v for v in r.final.cosine), "no NaN in the sensitivity profile"
+    print(f"{experiment}: {len(configs)} smoke runs in {time.time() - start:.1f} s")
+
+
+def test_status_tells_what_is_stored(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(tmp_path))
+    spec = chapters.ChapterSpec("fake", "Fake", (), experiments=("synthetic",))
+    monkeypatch.setitem(chapters.CHAPTERS, "fake", spec)
+    rows = [r for r in cli.status_rows(["smoke"]) if r["chapter"] == "fake"]
+    assert rows == [dict(rows[0], stored="0/4")]
+    config = experiment_configs("synthetic", "smoke")[0]
+    run_or_load(config, store=ResultsStore(tmp_path), progress=False)
+    rows = [r for r in cli.status_rows(["smoke"]) if r["chapter"] == "fake"]
+    assert rows[0]["stored"] == "1/4" and "C=1" not in rows[0]["missing"] and "C=2" in rows[0]["missing"]
+
+
+# ------------------------------------------------------------------------------------------------ command line
+
+
+def _cli(*args, env_results: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DEFSTAB_RESULTS": str(env_results)}
+    return subprocess.run([sys.executable, "-m", "defstab_lib", *args], capture_output=True, text=True, env=env,
+                          timeout=600)
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [(["run", "nope"], "unknown experiment 'nope'"), (["run", "pooling", "--profile", "gpu"], "unknown profile"),
+     (["run", "pooling", "--dataset", "svhn"], "unknown dataset 'svhn'"),
+     (["run", "pooling", "--epochs", "0"], "epochs must be an int >= 1"),
+     (["status", "--profile", "gpu"], "unknown profile 'gpu'")],
+)
+def test_cli_bad_arguments_end_with_one_line_and_exit_2(args, match, tmp_path):
+    done = _cli(*args, env_results=tmp_path)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and match in done.stderr
+    assert not list(tmp_path.glob("**/*.json")), "nothing was trained"
+
+
+def test_cli_runs_then_loads(tmp_path):
+    args = ["run", "pooling", "--profile", "smoke", "--downsampling", "maxpool", "--quiet"]
+    first = _cli(*args, env_results=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "trained in" in first.stdout and "test acc" in first.stdout
+    second = _cli(*args, env_results=tmp_path)
+    assert "loaded" in second.stdout and "trained in" not in second.stdout

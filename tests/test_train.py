@@ -1,0 +1,124 @@
+"""The training loop, batch sources, schedules, and the tasks built from data."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from defstab_lib import tasks
+from defstab_lib.train import OptimConfig, TensorBatches, evaluate, make_optimizer, train_epoch
+
+
+def small_model() -> nn.Module:
+    torch.manual_seed(0)  # the test's own model; the library never reads the global generator
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(4, 3))
+
+
+def test_cosine_schedule_with_warmup():
+    c = OptimConfig(lr=0.1, warmup_epochs=1)
+    factors = [c.lr_factor(step, 10, 5) for step in range(50)]
+    assert factors[0] == pytest.approx(0.1) and factors[10] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[10:], factors[11:])), "decreasing after warm-up"
+    assert factors[-1] < 0.01
+
+
+def test_weight_decay_spares_batchnorm_and_biases():
+    model = small_model()
+    optimizer, _ = make_optimizer(model, OptimConfig(weight_decay=1e-3), 10, 2)
+    decayed, spared = optimizer.param_groups
+    assert decayed["weight_decay"] == 1e-3 and all(p.ndim > 1 for p in decayed["params"])
+    assert spared["weight_decay"] == 0 and all(p.ndim == 1 for p in spared["params"])
+
+
+def test_tensor_batches_are_a_function_of_seed_and_epoch():
+    images = torch.arange(10 * 4, dtype=torch.uint8).reshape(10, 1, 2, 2)
+    labels = torch.arange(10)
+    batches = TensorBatches(images, labels, 3, seed=1)
+    assert len(batches) == 3
+    a = [y.tolist() for _, y in batches.epoch(2)]
+    assert a == [y.tolist() for _, y in TensorBatches(images, labels, 3, seed=1).epoch(2)]
+    assert a != [y.tolist() for _, y in batches.epoch(3)]
+    x, y = next(iter(batches.epoch(2)))
+    assert x.dtype == torch.float32 and torch.allclose(x * 255, images[y].float())
+
+
+def test_tensor_batches_bad_arguments():
+    with pytest.raises(ValueError, match="batch_size=20 exceeds the 10 images"):
+        TensorBatches(torch.zeros(10, 1, 2, 2), torch.zeros(10, dtype=torch.long), 20, seed=0)
+    with pytest.raises(ValueError, match="labels must have shape"):
+        TensorBatches(torch.zeros(10, 1, 2, 2), torch.zeros(9, dtype=torch.long), 2, seed=0)
+
+
+def test_training_learns_a_separable_task_and_evaluate_restores_the_mode():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(3, (300,), generator=g)
+    images = (labels.float()[:, None, None, None] / 2 + 0.05 * torch.randn(300, 1, 6, 6, generator=g)).clamp(0, 1)
+    model = small_model()
+    batches = TensorBatches(images, labels, 30, seed=0)
+    optimizer, scheduler = make_optimizer(model, OptimConfig(lr=0.1), len(batches), 8)
+    before, _ = evaluate(model, images, labels)
+    stats = [train_epoch(model, batches, optimizer, scheduler, e, progress=False) for e in range(1, 9)]
+    model.eval()
+    after, loss = evaluate(model, images, labels)
+    assert model.training is False, "evaluate restores the mode it found"
+    assert after > 0.9 > before + 0.2 and loss < stats[0].loss
+    assert stats[-1].images_per_s > 0 and stats[-1].epoch == 8
+
+
+# ------------------------------------------------------------------------------------------------ tasks
+
+
+def test_templates_are_distinct_real_mnist_digits():
+    templates, where = tasks.synthetic_templates(10)
+    assert templates.shape == (10, 1, 32, 32) and "digits" in where
+    digits = where.split("digits ")[1].rstrip(")").split(", ")
+    assert len(set(digits[:9])) == 9, "the first nine templates are nine different digits"
+    assert len({t.flatten().tolist().__str__() for t in templates}) == 10, "ten different images"
+    assert templates[:, :, :2].abs().sum() == 0, "zero padding of 2 pixels"
+    with pytest.raises(ValueError, match="classes must be an int in"):
+        tasks.synthetic_templates(1)
+    with pytest.raises(ValueError, match="template source 'emnist' is not allowed"):
+        tasks.synthetic_templates(4, "emnist")
+
+
+def test_synthetic_task_draws_fresh_deformations_of_the_templates():
+    templates, _ = tasks.synthetic_templates(4)
+    task = tasks.SyntheticDeformationTask(templates, 3.0, examples_per_epoch=64, batch_size=32, seed=0)
+    (x1, y1), (x2, y2) = list(task.epoch(1))
+    assert x1.shape == (32, 1, 32, 32) and y1.max() < 4
+    again = next(iter(task.epoch(1)))
+    assert torch.equal(again[0], x1) and torch.equal(again[1], y1), "epoch e depends on (seed, e) only"
+    other = next(iter(task.epoch(2)))
+    assert not torch.equal(other[0], x1)
+    # each example is its template, moved
+    diff = (x1 - templates[y1]).flatten(1).norm(dim=1)
+    assert (diff > 0).all()
+    assert torch.allclose(x1.sum((1, 2, 3)), templates[y1].sum((1, 2, 3)), rtol=0.35), "ink is moved, not made"
+    weak = tasks.SyntheticDeformationTask(templates, 1.0, examples_per_epoch=64, batch_size=32, seed=0)
+    weak_diff = (next(iter(weak.epoch(1)))[0] - templates[y1]).flatten(1).norm(dim=1)
+    assert weak_diff.mean() < diff.mean(), "stronger deformations move the templates further"
+    fixed = task.fixed_set(16, stream=1)
+    assert torch.equal(fixed[0], task.fixed_set(16, stream=1)[0])
+
+
+def test_random_labels_are_fixed_and_uniform():
+    a = tasks.random_labels(10_000, 10, seed=3)
+    assert torch.equal(a, tasks.random_labels(10_000, 10, seed=3))
+    assert not torch.equal(a, tasks.random_labels(10_000, 10, seed=4))
+    counts = torch.bincount(a, minlength=10)
+    assert counts.min() > 900 and counts.max() < 1100
+
+
+def test_flip_crop_moves_images_by_whole_pixels():
+    x = torch.rand(8, 3, 10, 10)
+    g = torch.Generator().manual_seed(0)
+    y = tasks.flip_crop(x, g, pad=2)
+    assert y.shape == x.shape and y.dtype == x.dtype
+    for i in range(8):
+        matches = [
+            torch.equal(y[i, :, 2:8, 2:8], torch.roll(img, (dy, dx), (1, 2))[:, 2:8, 2:8])
+            for img in (x[i], x[i].flip(-1)) for dy in range(-2, 3) for dx in range(-2, 3)
+        ]
+        assert any(matches), f"image {i} is not a flipped and shifted copy"
