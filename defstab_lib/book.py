@@ -23,7 +23,6 @@ import argparse
 import datetime as _dt
 import hashlib
 import json
-import os
 import platform
 import shutil
 import subprocess
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, chapters
+from .runs.store import results_root
 
 __all__ = [
     "repo_root",
@@ -154,8 +154,9 @@ def _hash_files(h, paths, base: Path) -> None:
 def input_key(name: str, parameters: Mapping[str, Any], root: Path | None = None) -> str:
     """A hash of everything a chapter's execution depends on.
 
-    The notebook, the parameters, every source file of ``defstab_lib``, and the stored results (``*.json``)
-    of the experiments the chapter reads (its ``experiments`` in :data:`defstab_lib.chapters.CHAPTERS`).
+    The notebook, the parameters, every source file of ``defstab_lib``, and the stored results (``*.json``, in
+    :func:`defstab_lib.runs.results_root`) of the experiments the chapter reads (its ``experiments`` in
+    :data:`defstab_lib.chapters.CHAPTERS`).
     """
     root = root or repo_root()
     h = hashlib.sha256()
@@ -164,14 +165,10 @@ def input_key(name: str, parameters: Mapping[str, Any], root: Path | None = None
     lib = Path(__file__).resolve().parent
     _hash_files(h, lib.rglob("*.py"), lib)
     spec = chapters.CHAPTERS.get(name)
-    results = _results_root(root)
+    results = results_root()
     for experiment in spec.experiments if spec else ():
         _hash_files(h, (results / experiment).glob("*.json"), results)
     return h.hexdigest()
-
-
-def _results_root(root: Path) -> Path:
-    return Path(os.environ["DEFSTAB_RESULTS"]) if os.environ.get("DEFSTAB_RESULTS") else root / "results"
 
 
 def execute_chapter(

@@ -52,6 +52,7 @@ __all__ = [
     "sensitivity_profile",
     "normalized_cosine_distance",
     "normalized_euclidean_distance",
+    "relative_change",
     "total_variation",
     "filter_smoothness",
     "smoothness_profile",
@@ -447,6 +448,62 @@ def normalized_euclidean_distance(model, images, deformed, layers=None, *, batch
     """The Euclidean variant per layer, arguments as :func:`normalized_cosine_distance`."""
     profile = sensitivity_profile(model, images, deformed, layers=layers, noise=False, batch_size=batch_size)
     return profile.normalized_euclidean.tolist()
+
+
+@torch.no_grad()
+def relative_change(
+    model: nn.Module,
+    images: torch.Tensor,
+    deformed: torch.Tensor,
+    *,
+    layers: Sequence[LayerKey] | None = None,
+    batch_size: int = 128,
+) -> torch.Tensor:
+    """``‖r(τx) − r(x)‖ / ‖r(x)‖`` per layer and image: the left side of the Bietti–Mairal bound, made scale-free.
+
+    The bound ``‖Φ(L_τ x) − Φ(x)‖ ≤ (C1 (1 + n) ‖∇τ‖∞ + C2 ‖τ‖∞ / σ_n) ‖x‖`` concerns a representation whose scale
+    follows the input's; a CNN's layers have arbitrary scales, so the change is measured relative to ``‖r(x)‖``.
+    Eval mode, ``no_grad``; the model's train/eval flags are restored.
+
+    Args:
+        model: a :class:`~defstab_lib.models.VGG` or any ``nn.Module``, on the images' device.
+        images, deformed: ``(N, C, H, W)``, same shape, device and dtype.
+        layers: layer keys (:mod:`defstab_lib.probe`); ``None`` for every layer.
+        batch_size: images per forward pass.
+
+    Returns:
+        float64 ``(L, N)`` on the CPU (0 where ``r(x) = 0`` and ``r(τx) = r(x)``; ``inf`` where only ``r(x) = 0``).
+
+    >>> from defstab_lib.models import make_vgg
+    >>> model = make_vgg("cifar", in_channels=1, generator=torch.Generator().manual_seed(0))
+    >>> x = torch.rand(4, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    >>> change = relative_change(model, x, x)
+    >>> change.shape, float(change.abs().max())
+    (torch.Size([13, 4]), 0.0)
+    """
+    if not isinstance(images, torch.Tensor) or images.dim() != 4:
+        raise ValueError(f"images must be a (N, C, H, W) tensor, got {getattr(images, 'shape', type(images))}")
+    _check_pair(images, deformed, "deformed")
+    layers = probe.resolve_layers(model, layers)
+    n = images.shape[0]
+    out = torch.empty(len(layers), n, dtype=torch.float64)
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            b = stop - start
+            batch = torch.cat([images[start:stop], deformed[start:stop]])
+            for index, (_, rep) in enumerate(probe.iter_representations(model, batch, layers)):
+                flat = rep.reshape(rep.shape[0], -1)
+                clean, moved = flat[:b].to(torch.float64), flat[b:].to(torch.float64)
+                diff = (moved - clean).norm(dim=1)
+                norm = clean.norm(dim=1)
+                out[index, start:stop] = torch.where(diff == 0, torch.zeros_like(diff), diff / norm).cpu()
+    finally:
+        for module, flag in flags:
+            module.training = flag
+    return out
 
 
 def _check_weight(weight: torch.Tensor) -> torch.Tensor:

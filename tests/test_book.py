@@ -34,7 +34,7 @@ def fake_repo(tmp_path):
 
 
 def test_input_key_follows_every_input(fake_repo, monkeypatch):
-    monkeypatch.delenv("DEFSTAB_RESULTS", raising=False)
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(fake_repo / "results"))
     base = book.input_key("data", {}, fake_repo)
     assert book.input_key("data", {}, fake_repo) == base
     assert book.input_key("data", {"seed": 1}, fake_repo) != base
@@ -63,7 +63,7 @@ def test_input_key_follows_every_input(fake_repo, monkeypatch):
 @pytest.mark.chapter
 @pytest.mark.timeout(300)
 def test_execution_is_cached_until_an_input_changes(fake_repo, monkeypatch):
-    monkeypatch.delenv("DEFSTAB_RESULTS", raising=False)
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(fake_repo / "results"))
     out = fake_repo / "_build" / "executed" / "book" / "data.ipynb"
     params = dict(chapters.get("data").smoke)
     assert book.execute_chapter("data", out, params, root=fake_repo, progress=False) is True

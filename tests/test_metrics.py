@@ -311,3 +311,24 @@ def test_restoring_each_layers_norm_after_smoothing_changes_nothing_measured_at_
     b = sensitivity_profile(shrunk, x, tx, noise=False)
     assert torch.allclose(a.normalized_cosine, b.normalized_cosine, rtol=1e-4)
     assert torch.allclose(a.normalized_euclidean, b.normalized_euclidean, rtol=1e-4)
+
+
+def test_relative_change_matches_a_direct_computation_and_is_scale_free():
+    from defstab_lib.metrics import relative_change
+    from defstab_lib.models import make_vgg
+    from defstab_lib.probe import representations
+
+    g = torch.Generator().manual_seed(0)
+    model = make_vgg("cifar", in_channels=1, width=0.25, generator=g)
+    x = torch.rand(5, 1, 32, 32, generator=g)
+    y = x.roll(1, dims=3)
+    change = relative_change(model, x, y, batch_size=2)
+    model.eval()
+    with torch.no_grad():
+        for layer, (rx, ry) in enumerate(zip(representations(model, x), representations(model, y))):
+            rx, ry = rx.flatten(1).double(), ry.flatten(1).double()
+            expected = (ry - rx).norm(dim=1) / rx.norm(dim=1)
+            assert torch.allclose(change[layer], expected, rtol=1e-5), layer
+    assert torch.allclose(relative_change(model, 3 * x, 3 * y)[0], change[0])
+    with pytest.raises(ValueError, match="deformed must have the shape"):
+        relative_change(model, x, y[:2])

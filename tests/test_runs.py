@@ -32,7 +32,7 @@ def tiny(epochs: int = 2, **kw) -> RunConfig:
     kw.setdefault("measure_epochs", (1,) if epochs > 1 else ())
     return RunConfig(
         "tiny", arch=ArchConfig(width=0.125), optim=OptimConfig(lr=0.05), epochs=epochs, batch_size=64,
-        probe=ProbeConfig(images=8), **kw,
+        probe=ProbeConfig(images=8, bound_images=4), **kw,
     )
 
 
@@ -301,3 +301,18 @@ def test_cli_runs_then_loads(tmp_path):
     assert "trained in" in first.stdout and "test acc" in first.stdout
     second = _cli(*args, env_results=tmp_path)
     assert "loaded" in second.stdout and "trained in" not in second.stdout
+
+
+def test_bound_sweep_is_measured_at_init_and_end(tmp_path):
+    r = run_or_load(tiny(epochs=2), store=ResultsStore(tmp_path), progress=False)
+    assert r.at(1).bound is None
+    for m in (r.initial, r.final):
+        b = m.bound
+        assert b["strengths"] == [0.5, 1.0, 2.0, 4.0]
+        assert len(b["change"]) == 4 and len(b["change"][0]) == 13 and len(b["change"][0][0]) == 4
+        for c, disp, jac in zip(b["strengths"], b["max_displacement"], b["max_jacobian"]):
+            assert all(0 < d <= 1.8 * c * 2**0.5 for d in disp), "the field stays within the TPS overshoot bound"
+            assert all(j > 0 for j in jac)
+        # stronger deformations change the input more (layer 0), on average
+        input_change = [sum(s[0]) / len(s[0]) for s in b["change"]]
+        assert input_change == sorted(input_change)

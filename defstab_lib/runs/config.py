@@ -108,17 +108,27 @@ class ProbeConfig:
         grid: control points per side of the probe deformations (paper, CIFAR-10: 3).
         strength: maximum displacement C in pixels (paper, CIFAR-10: 2).
         seed: seed of the choice of images, of the deformations and of the noise-matched control.
+        bound_strengths: strengths C (pixels) of the sweep for the Bietti-Mairal bound, measured at
+            initialisation and at the end: per image, ``||tau||_inf``, ``||grad tau||_inf`` and the relative change
+            of every layer (``defstab_lib.metrics.relative_change``).
+        bound_images: probe images in that sweep (the first ones of the probe).
     """
 
     images: int = 128
     grid: int = 3
     strength: float = 2.0
     seed: int = 0
+    bound_strengths: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+    bound_images: int = 32
 
     def __post_init__(self) -> None:
         _check(self.images >= 3, f"probe images must be >= 3 (the median needs pairs), got {self.images}")
         _check(self.grid >= 2, f"probe grid must be >= 2, got {self.grid}")
         _check(self.strength > 0, f"probe strength must be > 0, got {self.strength}")
+        object.__setattr__(self, "bound_strengths", tuple(float(c) for c in self.bound_strengths))
+        _check(all(c > 0 for c in self.bound_strengths), f"bound_strengths must be > 0, got {self.bound_strengths}")
+        _check(1 <= self.bound_images <= self.images,
+               f"bound_images must be in [1, images={self.images}], got {self.bound_images}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,7 +199,7 @@ def config_from_dict(d: dict[str, Any]) -> RunConfig:
             epochs=d["epochs"],
             batch_size=d["batch_size"],
             seed=d["seed"],
-            probe=ProbeConfig(**d["probe"]),
+            probe=ProbeConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["probe"].items()}),
             measure_epochs=tuple(d.get("measure_epochs", ())),
             profile=d.get("profile", ""),
         )

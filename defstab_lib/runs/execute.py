@@ -59,6 +59,8 @@ class RunData:
         test_x, test_y: the test images and labels.
         probe, deformed, noisy: float32 ``(N, C, 32, 32)`` probe images, their fixed deformations and their
             noise-matched versions.
+        bound: the sweep for the Bietti-Mairal bound: per strength C, ``(C, deformed (M, C, 32, 32),
+            max_displacement (M,), max_jacobian (M,))`` with the first M probe images.
         in_channels, num_classes: for the model.
         description: the dataset, where it came from, and its checksum (for provenance).
     """
@@ -71,6 +73,7 @@ class RunData:
     probe: torch.Tensor
     deformed: torch.Tensor
     noisy: torch.Tensor
+    bound: list[tuple[float, torch.Tensor, list[float], list[float]]]
     in_channels: int
     num_classes: int
     description: dict[str, str]
@@ -84,7 +87,7 @@ def _checksum(dataset) -> str:
 def build_run_data(config: RunConfig, device: torch.device) -> RunData:
     """Load or generate the data of ``config`` on ``device`` (see the module docstring)."""
     from ..data import load_dataset, pad_to_size
-    from ..deform import deform
+    from ..deform import deform, displacement_field, field_norms
     from ..metrics import noise_matched
     from ..tasks import SyntheticDeformationTask, flip_crop, random_labels, synthetic_templates
 
@@ -124,18 +127,34 @@ def build_run_data(config: RunConfig, device: torch.device) -> RunData:
         raise ValueError(f"probe images={p.images} exceeds the {len(probe)} test images available")
     deformed, _ = deform(probe, p.grid, p.strength, generator=torch.Generator().manual_seed(p.seed + 1))
     noisy = noise_matched(probe, deformed, generator=torch.Generator().manual_seed(p.seed + 2))
+    bound = []
+    for i, c in enumerate(p.bound_strengths):
+        moved, displacements = deform(probe[: p.bound_images], p.grid, c,
+                                      generator=torch.Generator().manual_seed(p.seed + 100 + i))
+        max_disp, max_jac = field_norms(displacement_field(displacements, tuple(probe.shape[-2:])))
+        bound.append((c, moved.to(device), max_disp.tolist(), max_jac.tolist()))
     return RunData(
         batches=batches, train_x=train_x.to(device), train_y=train_y.to(device), test_x=test_x.to(device),
         test_y=test_y.to(device), probe=probe.to(device), deformed=deformed.to(device), noisy=noisy.to(device),
-        in_channels=int(in_channels), num_classes=int(num_classes), description=description,
+        bound=bound, in_channels=int(in_channels), num_classes=int(num_classes), description=description,
     )
 
 
-def measure(model: torch.nn.Module, data: RunData, epoch: int) -> Measurement:
-    """Every measurement of a run at one epoch (the model is left in training mode)."""
-    from ..metrics import sensitivity_profile, smoothness_profile
+def measure(model: torch.nn.Module, data: RunData, epoch: int, *, bound: bool = False) -> Measurement:
+    """Every measurement of a run at one epoch, with the bound sweep when ``bound`` (the model is left in training
+    mode)."""
+    from ..metrics import relative_change, sensitivity_profile, smoothness_profile
 
     profile = sensitivity_profile(model, data.probe, data.deformed, noise=data.noisy)
+    sweep = None
+    if bound:
+        m = data.bound[0][1].shape[0]
+        sweep = {
+            "strengths": [c for c, *_ in data.bound],
+            "max_displacement": [d for _, _, d, _ in data.bound],
+            "max_jacobian": [j for *_, j in data.bound],
+            "change": [relative_change(model, data.probe[:m], moved).tolist() for _, moved, _, _ in data.bound],
+        }
     train_acc, train_loss = evaluate(model, data.train_x, data.train_y)
     test_acc, test_loss = evaluate(model, data.test_x, data.test_y)
     model.train()
@@ -149,6 +168,7 @@ def measure(model: torch.nn.Module, data: RunData, epoch: int) -> Measurement:
         test_accuracy=test_acc,
         train_loss=train_loss,
         test_loss=test_loss,
+        bound=sweep,
     )
 
 
@@ -219,7 +239,7 @@ def _train(config: RunConfig, store: ResultsStore, device: torch.device, progres
     started = time.perf_counter() - elapsed
     if start_epoch == 0:
         atomic_torch_save(model.state_dict(), store.checkpoint_path(config, "init"))
-        measurements = [measure(model, data, 0)]
+        measurements = [measure(model, data, 0, bound=True)]
     bar = tqdm(range(start_epoch + 1, config.epochs + 1), desc=config.describe(), disable=not progress,
                initial=start_epoch, total=config.epochs, unit="epoch")
     for epoch in bar:
@@ -227,7 +247,7 @@ def _train(config: RunConfig, store: ResultsStore, device: torch.device, progres
                             description=f"epoch {epoch}/{config.epochs}")
         history.append(dataclasses.asdict(stats))
         if epoch in config.measured_epochs:
-            measurements.append(measure(model, data, epoch))
+            measurements.append(measure(model, data, epoch, bound=epoch == config.epochs))
             bar.set_postfix(loss=f"{stats.loss:.3f}", test_acc=f"{measurements[-1].test_accuracy:.3f}",
                             img_s=f"{stats.images_per_s:.0f}")
         atomic_torch_save(

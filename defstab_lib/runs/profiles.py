@@ -152,7 +152,7 @@ def experiment_configs(
         raise ValueError(f"seeds must be an int >= 1, got {seeds!r}")
     if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
         raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
-    probe = ProbeConfig(images=p.probe_images)
+    probe = ProbeConfig(images=p.probe_images, bound_images=min(32, p.probe_images))
     stage = {"pooling": p.real, "random-labels": p.random, "synthetic": p.synthetic}[experiment]
     n_epochs = epochs or stage.epochs
     optim = OptimConfig(lr=stage.lr, warmup_epochs=min(p.warmup_epochs, n_epochs / 2))

@@ -52,7 +52,10 @@ class Measurement:
     """What a run measured at one epoch (0 = initialisation).
 
     Per-layer lists follow the layer numbering of ``defstab_lib.probe`` (index 0 = the input); ``smoothness`` has
-    one entry per conv layer (normalized total variation, ``defstab_lib.metrics``).
+    one entry per conv layer (normalized total variation, ``defstab_lib.metrics``).  ``bound`` (at
+    initialisation and at the end only, else ``None``) holds the sweep for the Bietti-Mairal bound:
+    ``strengths`` (S,), ``max_displacement`` and ``max_jacobian`` (S x M, pixels and pixels per pixel), and
+    ``change`` (S x L x M: ``||r(tau x) - r(x)|| / ||r(x)||`` per strength, layer and image).
     """
 
     epoch: int
@@ -64,6 +67,7 @@ class Measurement:
     test_accuracy: float
     train_loss: float
     test_loss: float
+    bound: dict[str, list] | None = None
 
     @property
     def noise_ratio(self) -> list[float]:
