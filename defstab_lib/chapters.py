@@ -187,6 +187,7 @@ _register(
             DEVICE_PARAM,
         ),
         smoke={"sigmas": [0.0, 1.0], "seeds": 2, "n_images": 16, "device": "cpu"},
+        experiments=("smooth-init",),
     )
 )
 

@@ -70,12 +70,19 @@ def _run(args, parser) -> int:
 def status_rows(profiles: list[str] | None = None) -> list[dict[str, str]]:
     """For every chapter that reads experiments, and every profile: how many of its runs are stored.
 
-    Counts the runs of each experiment at the profile's defaults on Fashion-MNIST.
+    Counts the runs of each experiment at the profile's defaults on Fashion-MNIST; for a stored computation
+    (an experiment that trains nothing, such as ``smooth-init``), how many parameter sets are stored.
     """
     store = runs.ResultsStore()
     rows = []
     for spec in chapters.CHAPTERS.values():
         for experiment in spec.experiments:
+            if experiment not in runs.EXPERIMENTS:  # a stored computation (no training), keyed by its parameters
+                stored = sorted((store.root / experiment).glob("*.json"))
+                rows.append({"chapter": spec.name, "experiment": experiment, "profile": "-",
+                             "stored": str(len(stored)),
+                             "missing": "" if stored else "computed when the chapter first runs (no training)"})
+                continue
             for profile in profiles or list(runs.PROFILES):
                 configs = runs.experiment_configs(experiment, profile)
                 missing = [c for c in configs if not store.exists(c)]

@@ -316,3 +316,25 @@ def test_bound_sweep_is_measured_at_init_and_end(tmp_path):
         # stronger deformations change the input more (layer 0), on average
         input_change = [sum(s[0]) / len(s[0]) for s in b["change"]]
         assert input_change == sorted(input_change)
+
+
+def test_computations_are_stored_once_and_corrupt_ones_raise(tmp_path):
+    store = ResultsStore(tmp_path)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"values": [1.0, 2.0]}
+
+    first = store.computed("demo", {"seeds": 2}, compute)
+    again = store.computed("demo", {"seeds": 2}, compute)
+    other = store.computed("demo", {"seeds": 3}, compute)
+    assert len(calls) == 2 and first == again and first["payload"] == {"values": [1.0, 2.0]}
+    assert first["provenance"]["torch_version"] and other["params"] == {"seeds": 3}
+    path = next(p for p in (tmp_path / "demo").glob("*.json") if json.loads(p.read_text())["params"]["seeds"] == 2)
+    path.write_text('{"schema": "defstab.computed/1"}')
+    with pytest.raises(CorruptResultError, match=str(path)):
+        store.computed("demo", {"seeds": 2}, compute)
+    assert len(calls) == 2
+    store.computed("demo", {"seeds": 2}, compute, force=True)
+    assert len(calls) == 3 and json.loads(path.read_text())["payload"] == {"values": [1.0, 2.0]}

@@ -3,7 +3,8 @@
 - :mod:`.config`   -- typed run configs and their canonical keys;
 - :mod:`.profiles` -- the experiments of the book and the ``smoke``/``cpu``/``paper`` profiles;
 - :mod:`.store`    -- the results store (atomic writes, locks, provenance, checkpoints);
-- :mod:`.execute`  -- ``run_or_load``: train, measure and store, or load; resumable.
+- :mod:`.execute`  -- ``run_or_load``: train, measure and store, or load; resumable;
+- :mod:`.untrained` -- experiments that train nothing (Figure 4), stored the same way.
 
 Typical use, from a chapter::
 
@@ -16,10 +17,12 @@ from .config import PROTOCOL_VERSION, ArchConfig, DataConfig, ProbeConfig, RunCo
 from .execute import build_run_data, measure, results_table, run_configs, run_or_load
 from .profiles import DOWNSAMPLING, EXPERIMENTS, PROFILES, STRENGTHS, experiment_configs, get_profile
 from .store import CorruptResultError, Measurement, Results, ResultsStore, results_root
+from .untrained import SmoothInit, smooth_init
 
 __all__ = [
     "PROTOCOL_VERSION", "ArchConfig", "DataConfig", "ProbeConfig", "RunConfig", "run_key",
     "build_run_data", "measure", "results_table", "run_configs", "run_or_load",
     "DOWNSAMPLING", "EXPERIMENTS", "PROFILES", "STRENGTHS", "experiment_configs", "get_profile",
     "CorruptResultError", "Measurement", "Results", "ResultsStore", "results_root",
+    "SmoothInit", "smooth_init",
 ]

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as _dt
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,9 +30,23 @@ import torch
 
 from .config import PROTOCOL_VERSION, RunConfig, config_from_dict, config_to_dict, run_key
 
-__all__ = ["SCHEMA", "CorruptResultError", "Measurement", "Results", "ResultsStore", "results_root", "atomic_write"]
+__all__ = ["SCHEMA", "COMPUTED_SCHEMA", "computation_key", "CorruptResultError", "Measurement", "Results", "ResultsStore", "results_root", "atomic_write"]
 
 SCHEMA = "defstab.results/1"
+COMPUTED_SCHEMA = "defstab.computed/1"
+
+
+def computation_key(experiment: str, params: dict[str, Any]) -> str:
+    """The key of a stored computation: 16 hex digits of SHA-256 over its experiment, parameters and protocol.
+
+    >>> computation_key("smooth-init", {"seeds": 2}) == computation_key("smooth-init", {"seeds": 2})
+    True
+    """
+    import hashlib
+
+    blob = json.dumps({"protocol": PROTOCOL_VERSION, "experiment": experiment, "params": params}, sort_keys=True,
+                      separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 class CorruptResultError(RuntimeError):
@@ -218,10 +234,13 @@ class ResultsStore:
                                     f"force to recreate it")
         return torch.load(path, map_location="cpu", weights_only=True)
 
-    @contextlib.contextmanager
-    def lock(self, config: RunConfig) -> Iterator[None]:
+    def lock(self, config: RunConfig) -> contextlib.AbstractContextManager[None]:
         """Hold an exclusive lock on ``config``'s key (blocks while another process holds it)."""
-        path = self.root / config.experiment / f"{run_key(config)}.lock"
+        return self._lock(config.experiment, run_key(config))
+
+    @contextlib.contextmanager
+    def _lock(self, experiment: str, key: str) -> Iterator[None]:
+        path = self.root / experiment / f"{key}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a+") as f:
             try:
@@ -234,6 +253,59 @@ class ResultsStore:
                 yield
             finally:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def computed(self, experiment: str, params: dict[str, Any], compute, *, force: bool = False,
+                 device: str | None = None) -> dict[str, Any]:
+        """The stored result of a computation that trains nothing (Figure 4's random networks, the kernel
+        baselines), or ``compute()``'s, stored first.
+
+        Stored as ``<experiment>/<key>.json`` (:func:`computation_key` of ``params``) with the same guarantees as
+        runs: atomic writes, a lock per key, corrupt files raise.  ``compute`` returns a JSON-ready dict; the
+        stored record adds ``params`` and ``provenance`` (library version, torch version, the name of ``device``
+        -- where ``compute`` runs, not part of the key --, wall time, date).
+
+        Returns:
+            ``{"params": ..., "payload": compute(), "provenance": ...}``.
+        """
+        key = computation_key(experiment, params)
+        path = self.root / experiment / f"{key}.json"
+
+        def load() -> dict[str, Any] | None:
+            try:
+                d = json.loads(path.read_text())
+            except FileNotFoundError:
+                return None
+            except json.JSONDecodeError as exc:
+                raise CorruptResultError(f"{path}: not valid JSON ({exc}); delete the file or rerun with force to "
+                                         f"recompute it") from exc
+            if not isinstance(d, dict) or d.get("schema") != COMPUTED_SCHEMA or d.get("key") != key \
+                    or "payload" not in d:
+                raise CorruptResultError(f"{path}: not a stored computation of {experiment!r} with key {key}; "
+                                         f"delete the file or rerun with force to recompute it")
+            return d
+
+        if not force and (stored := load()) is not None:
+            return stored
+        with self._lock(experiment, key):
+            if not force and (stored := load()) is not None:
+                return stored
+            start = time.perf_counter()
+            payload = compute()
+            from .. import __version__
+            from .execute import _device_name, _git_commit, resolve_device
+
+            record = {
+                "schema": COMPUTED_SCHEMA, "protocol": PROTOCOL_VERSION, "key": key, "experiment": experiment,
+                "params": params, "payload": payload,
+                "provenance": {
+                    "library_version": __version__, "git_commit": _git_commit(), "torch_version": torch.__version__,
+                    "device_name": _device_name(resolve_device(device)),
+                    "wall_time_s": round(time.perf_counter() - start, 2),
+                    "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                },
+            }
+            atomic_write(path, (json.dumps(record, allow_nan=True, default=float) + "\n").encode())
+            return record
 
     def stored(self, experiment: str | None = None) -> list[Results]:
         """Every readable result (of one experiment, or of all), sorted by path; corrupt files raise."""
