@@ -1,0 +1,385 @@
+"""The kernel baselines of the chapter "The kernel view of stability", measured once and stored.
+
+:func:`kernel_baselines` measures, on exactly the probe images and deformations of the ``pooling`` runs
+(:func:`defstab_lib.runs.build_run_data` of the experiment's first run):
+
+- **convolutional kernel networks** (:class:`~defstab_lib.kernels.CKN`: 3 layers of 3x3 patches, subsampling 2,
+  anchors by spherical k-means on training images) whose every layer pools with a Gaussian of standard deviation
+  ``sigma`` (pixels of the layer's input) for each ``sigma`` in ``pool_sigmas`` -- Gaussian pooling of growing
+  scale, the family for which Bietti and Mairal prove their bound; anchors are refitted for every ``sigma`` and
+  every seed;
+- **scattering transforms** (:class:`~defstab_lib.kernels.Scattering`, orders 0-2, ``L`` orientations) averaged
+  at scale ``2^J`` for each ``J`` in ``scattering_J`` (Mallat's bound);
+
+and for each of them
+
+- the **bound sweep** of the runs (the first ``bound_images`` probe images deformed at each strength, with the
+  runs' own random deformations when ``strengths`` are the runs' ``bound_strengths``): per layer and image the
+  change ``||r(tau x) - r(x)||`` relative to ``||r(x)||`` (``"change"``, as the runs store it) and relative to
+  ``||x||`` (``"change_over_input"``, the bound's own normalisation);
+- the **per-layer sensitivity** (the paper's normalized cosine distance, with the runs' noise-matched control);
+- the **test accuracy of a linear classifier** on the last layer's features (CKN: one per ``sigma``, anchors of
+  seed 0; scattering: the largest ``J``; and the raw pixels as a reference), trained on the first ``n_train``
+  images of the seed-0 run's training subset and tested on the runs' test subset
+  (:func:`~defstab_lib.kernels.linear.linear_probe`).
+
+Layers: the CKN's are ``0`` (input), ``1..3`` (each layer's pooled output); a scattering transform's are ``0``
+(input), order 0, order 1, order 2 and ``"all"`` (every coefficient, the representation ``Phi``), so that the last
+layer of every sweep is the whole representation.
+
+The result is stored in the results store as ``kernel-baselines/<key>.json`` (keyed by every parameter), so that
+the chapter and the report read the same numbers and a re-render computes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import _checks
+
+__all__ = ["FeatureTaps", "change_sweep", "KernelBaselines", "kernel_baselines", "EXPERIMENT", "CKN_LAYERS"]
+
+EXPERIMENT = "kernel-baselines"
+#: Architecture of the CKN (fixed: part of every stored key through :func:`kernel_baselines`' parameters).
+CKN_LAYERS = 3
+CKN_PATCH = 3
+CKN_SUBSAMPLING = 2
+CKN_ALPHA = 4.0
+
+
+class FeatureTaps(nn.Module):
+    """A model with ``forward_features`` (a :class:`~defstab_lib.kernels.CKN`, a
+    :class:`~defstab_lib.kernels.Scattering`) whose features are outputs of named submodules, so that
+    :mod:`defstab_lib.probe` and :mod:`defstab_lib.metrics` can read them with forward hooks.
+
+    Feature ``k >= 1`` of ``model.forward_features(x)`` passes through ``taps[k - 1]`` (an ``nn.Identity``);
+    with ``concat=True`` one more tap carries all features ``1..n`` flattened and concatenated, ``(B, D)``.
+    :meth:`layer_keys` gives the probe's keys: ``[0, "taps.0", "taps.1", ...]``.
+
+    >>> from defstab_lib.kernels import CKN
+    >>> taps = FeatureTaps(CKN(1, (4, 8), generator=torch.Generator().manual_seed(0)), 2, concat=True)
+    >>> taps.layer_keys()
+    [0, 'taps.0', 'taps.1', 'taps.2']
+    >>> taps(torch.rand(2, 1, 8, 8)).shape   # the concatenation: 4 * 4 * 4 + 8 * 2 * 2
+    torch.Size([2, 96])
+    """
+
+    def __init__(self, model: nn.Module, n_features: int, *, concat: bool = False) -> None:
+        super().__init__()
+        if not callable(getattr(model, "forward_features", None)):
+            raise TypeError(f"model must have a forward_features method, got {type(model).__name__}")
+        self.model = model
+        self.n_features = _checks.positive_int("n_features", n_features)
+        self.concat = bool(concat)
+        self.taps = nn.ModuleList(nn.Identity() for _ in range(self.n_features + self.concat))
+
+    def layer_keys(self) -> list[int | str]:
+        return [0] + [f"taps.{i}" for i in range(len(self.taps))]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = self.model.forward_features(x)[1:]
+        if len(feats) != self.n_features:
+            raise ValueError(f"the model gave {len(feats)} features, not the n_features={self.n_features} declared")
+        outs = [tap(f) for tap, f in zip(self.taps, feats)]
+        if self.concat:
+            outs.append(self.taps[-1](torch.cat([f.flatten(1) for f in feats], dim=1)))
+        return outs[-1]
+
+
+@torch.no_grad()
+def change_sweep(model: nn.Module, images: torch.Tensor, moved: Sequence[torch.Tensor], layers: Sequence[Any],
+                 *, batch_size: int = 128) -> dict[str, list]:
+    """Representation changes for a sweep of deformations: ``"change"`` ``||r(tau x) - r(x)|| / ||r(x)||`` and
+    ``"change_over_input"`` ``||r(tau x) - r(x)|| / ||x||``, each ``(S, L, M)`` nested lists (float64).
+
+    Args:
+        model: any ``nn.Module`` (eval mode is set and restored), on the images' device.
+        images: ``(M, C, H, W)`` clean images.
+        moved: ``S`` tensors ``(M, C, H, W)``: the images deformed at each strength.
+        layers: probe keys (:mod:`defstab_lib.probe`).
+        batch_size: images per forward pass.
+
+    A zero representation that stays zero has change 0; a zero ``r(x)`` with a non-zero ``r(tau x)`` gives inf.
+    """
+    from ..probe import iter_representations
+
+    _checks.tensor("images", images, ndim=4, what="(M, C, H, W)")
+    input_norm = images.flatten(1).to(torch.float64).norm(dim=1).cpu()
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    out = {"change": [], "change_over_input": []}
+    try:
+        for deformed in moved:
+            if not isinstance(deformed, torch.Tensor) or deformed.shape != images.shape:
+                raise ValueError(f"every moved tensor must have the images' shape {tuple(images.shape)}")
+            diff = torch.empty(len(layers), images.shape[0], dtype=torch.float64)
+            norm = torch.empty_like(diff)
+            for start in range(0, images.shape[0], batch_size):
+                stop = min(start + batch_size, images.shape[0])
+                b = stop - start
+                batch = torch.cat([images[start:stop], deformed[start:stop]])
+                for i, (_, rep) in enumerate(iter_representations(model, batch, list(layers))):
+                    flat = rep.reshape(rep.shape[0], -1).to(torch.float64)
+                    diff[i, start:stop] = (flat[b:] - flat[:b]).norm(dim=1).cpu()
+                    norm[i, start:stop] = flat[:b].norm(dim=1).cpu()
+            zero = diff == 0
+            out["change"].append(torch.where(zero, 0.0, diff / norm).tolist())
+            out["change_over_input"].append(torch.where(zero, 0.0, diff / input_norm).tolist())
+    finally:
+        for module, flag in flags:
+            module.training = flag
+    return out
+
+
+@torch.no_grad()
+def _features(model: nn.Module, images: torch.Tensor, device: torch.device, batch_size: int = 500) -> torch.Tensor:
+    """``(N, D)`` float32 flattened outputs of ``model`` for uint8 or float images, computed in batches."""
+    out = []
+    for start in range(0, images.shape[0], batch_size):
+        x = images[start:start + batch_size].to(device)
+        x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+        out.append(model(x).flatten(1).float())
+    return torch.cat(out)
+
+
+@dataclasses.dataclass
+class KernelBaselines:
+    """The stored measurements of :func:`kernel_baselines` (see the module doc for what each is).
+
+    Attributes:
+        params: the parameters (the stored key is computed from them).
+        payload: the stored numbers (JSON), read through the accessors below.
+        provenance: device, wall time, versions (from the store).
+    """
+
+    params: dict[str, Any]
+    payload: dict[str, Any]
+    provenance: dict[str, Any]
+
+    @property
+    def pool_sigmas(self) -> list[float]:
+        """The CKN's per-layer pooling standard deviations, pixels of each layer's input."""
+        return list(self.payload["ckn"]["pool_sigmas"])
+
+    @property
+    def ckn_scales(self) -> list[float]:
+        """The CKN's pooling scale ``sigma_n`` (the last layer's pooling std in input pixels) per ``sigma``."""
+        return list(self.payload["ckn"]["pooling_scales"])
+
+    @property
+    def scattering_J(self) -> list[int]:
+        return list(self.payload["scattering"]["J"])
+
+    @property
+    def scattering_scales(self) -> list[float]:
+        """Standard deviation (input pixels) of the scattering's final Gaussian average ``phi_J``: ``0.8 2^J``
+        (kymatio's)."""
+        return [0.8 * 2**j for j in self.scattering_J]
+
+    def _sweep(self, changes: dict[str, Any]) -> dict[str, Any]:
+        return {**self.payload["sweep"], **changes}
+
+    def ckn_sweep(self, sigma_index: int, seed: int = 0) -> dict[str, Any]:
+        """The bound sweep of the CKN with ``pool_sigmas[sigma_index]`` and anchors of ``seed``, in the layout of
+        a run's ``Measurement.bound`` (for :func:`~defstab_lib.kernels.bound.fit_sweep`)."""
+        return self._sweep(self.payload["ckn"]["sweeps"][sigma_index][seed])
+
+    def scattering_sweep(self, j_index: int) -> dict[str, Any]:
+        """The bound sweep of the scattering transform with ``J = scattering_J[j_index]``."""
+        return self._sweep(self.payload["scattering"]["sweeps"][j_index])
+
+    def ckn_profiles(self, field: str = "cosine") -> dict[float, np.ndarray]:
+        """``{sigma: (seeds, layers)}`` per-layer normalized cosine distance (``"cosine"``) or its noise-matched
+        control (``"noise_cosine"``)."""
+        return {s: np.array([p[field] for p in per_seed])
+                for s, per_seed in zip(self.pool_sigmas, self.payload["ckn"]["profiles"])}
+
+    def scattering_profiles(self, field: str = "cosine") -> dict[int, np.ndarray]:
+        """``{J: (layers,)}`` per-layer profile (input, orders 0-2, all coefficients)."""
+        return {j: np.array(p[field]) for j, p in zip(self.scattering_J, self.payload["scattering"]["profiles"])}
+
+    def accuracies(self) -> dict[str, dict[str, Any]]:
+        """``{"pixels": ..., "scattering": ..., "ckn sigma=<s>": ...}``: each a linear probe's JSON
+        (``test_accuracy``, ``train_accuracy``, ``l2``, ...)."""
+        out = {"pixels": self.payload["pixels"]["accuracy"],
+               "scattering": self.payload["scattering"]["accuracy"]}
+        for s, acc in zip(self.pool_sigmas, self.payload["ckn"]["accuracy"]):
+            out[f"ckn sigma={s:g}"] = acc
+        return out
+
+
+def _float_list(name: str, values: Sequence[float], *, minimum: float = 0.0, strict: bool = False) -> list[float]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+        raise ValueError(f"{name} must be a non-empty list of numbers, got {values!r}")
+    out = [_checks.nonnegative_float(name, v, strict=strict) for v in values]
+    if any(v < minimum for v in out):
+        raise ValueError(f"{name} must be >= {minimum}, got {values!r}")
+    return out
+
+
+def kernel_baselines(
+    *,
+    dataset: str = "fashion-mnist",
+    profile: str = "cpu",
+    strengths: Sequence[float] | None = None,
+    pool_sigmas: Sequence[float] = (0.0, 0.5, 1.0, 2.0, 4.0),
+    seeds: int = 3,
+    n_anchors: int = 64,
+    scattering_J: Sequence[int] = (1, 2, 3),
+    scattering_L: int = 8,
+    n_train: int = 5000,
+    n_fit_images: int = 1000,
+    n_patches: int = 5000,
+    kmeans_iter: int = 20,
+    device: str = "auto",
+    store=None,
+    force: bool = False,
+) -> KernelBaselines:
+    """Measure (or load) the kernel baselines; see the module doc.
+
+    Args:
+        dataset: the ``pooling`` runs' dataset (``"fashion-mnist"``, ``"mnist"``, ``"cifar10"``).
+        profile: the ``pooling`` runs' profile (``"smoke"``, ``"cpu"``, ``"paper"``): fixes the probe images, the
+            deformations, the training subset and the test subset.
+        strengths: deformation strengths ``C`` (pixels) of the bound sweep; ``None``: the runs' own
+            ``bound_strengths`` (then the deformations are exactly the runs').
+        pool_sigmas: the CKN's per-layer Gaussian pooling std (pixels of each layer's input), each ``>= 0``
+            (0: subsampling without pooling).
+        seeds: anchor draws (k-means initialisations and patch samples) per ``sigma``.
+        n_anchors: anchors (= channels) of every CKN layer.
+        scattering_J: averaging scales ``2^J`` of the scattering transforms (``2^J <= image size``).
+        scattering_L: orientations per octave.
+        n_train: training images of the linear probes (at most the runs' training subset).
+        n_fit_images, n_patches, kmeans_iter: images whose patches the anchors are fitted on, patches sampled per
+            layer, k-means iterations.
+        device: where to compute (``"auto"``: CUDA when present); not part of the stored key.
+        store: the results store (default: :class:`~defstab_lib.runs.ResultsStore` at its default root).
+        force: measure again even if stored.
+
+    Raises:
+        ValueError: a bad parameter, before any work.
+    """
+    from .. import runs
+
+    if strengths is not None:
+        strengths = _float_list("strengths", strengths, strict=True)
+    pool_sigmas = _float_list("pool_sigmas", pool_sigmas)
+    seeds = _checks.positive_int("seeds", seeds)
+    n_anchors = _checks.positive_int("n_anchors", n_anchors)
+    if isinstance(scattering_J, (str, bytes)) or not isinstance(scattering_J, Sequence) or not scattering_J:
+        raise ValueError(f"scattering_J must be a non-empty list of ints >= 1, got {scattering_J!r}")
+    scattering_J = sorted({_checks.positive_int("scattering_J", j) for j in scattering_J})
+    scattering_L = _checks.positive_int("scattering_L", scattering_L)
+    n_train = _checks.positive_int("n_train", n_train, minimum=10)
+    n_fit_images = _checks.positive_int("n_fit_images", n_fit_images)
+    n_patches = _checks.positive_int("n_patches", n_patches)
+    kmeans_iter = _checks.positive_int("kmeans_iter", kmeans_iter)
+    if n_patches < n_anchors:
+        raise ValueError(f"n_patches must be at least n_anchors={n_anchors}, got {n_patches}")
+    config = runs.experiment_configs("pooling", profile, dataset=dataset, seeds=1)[0]
+    if strengths is not None:
+        config = dataclasses.replace(config, probe=dataclasses.replace(config.probe, bound_strengths=tuple(strengths)))
+    size = config.data.image_size
+    if 2 ** scattering_J[-1] > size:
+        raise ValueError(f"scattering_J must satisfy 2**J <= {size} (the image size), got {scattering_J}")
+    params = {
+        "dataset": dataset, "profile": profile, "run": runs.run_key(config),
+        "strengths": list(config.probe.bound_strengths), "pool_sigmas": pool_sigmas, "seeds": seeds,
+        "n_anchors": n_anchors, "ckn": {"layers": CKN_LAYERS, "patch": CKN_PATCH, "subsampling": CKN_SUBSAMPLING,
+                                        "alpha": CKN_ALPHA},
+        "scattering_J": scattering_J, "scattering_L": scattering_L, "n_train": n_train,
+        "n_fit_images": n_fit_images, "n_patches": n_patches, "kmeans_iter": kmeans_iter,
+    }
+
+    def compute() -> dict[str, Any]:
+        return _compute(config, params, runs.execute.resolve_device(device))
+
+    record = (store or runs.ResultsStore()).computed(EXPERIMENT, params, compute, force=force, device=device)
+    return KernelBaselines(params=record["params"], payload=record["payload"], provenance=record["provenance"])
+
+
+def _profile(model: nn.Module, layers: list, data) -> dict[str, list[float]]:
+    from ..metrics import sensitivity_profile
+
+    p = sensitivity_profile(model, data.probe, data.deformed, noise=data.noisy, layers=layers)
+    return {"cosine": p.normalized_cosine.tolist(), "noise_cosine": p.noise_normalized_cosine.tolist(),
+            "median": p.cosine_median.tolist()}
+
+
+def _compute(config, params: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    from ..runs import build_run_data
+    from .ckn import CKN, fit_anchors
+    from .linear import linear_probe
+    from .scattering import Scattering
+
+    timing: dict[str, float] = {}
+    start = time.perf_counter()
+    data = build_run_data(config, device)
+    m = data.bound[0][1].shape[0]
+    probe_images = data.probe[:m]
+    moved = [b[1] for b in data.bound]
+    train_x = data.batches.images[: params["n_train"]]
+    train_y = data.batches.labels[: params["n_train"]].to(device)
+    fit_images = data.batches.images[: params["n_fit_images"]].to(device).float() / 255.0
+    timing["data_s"] = time.perf_counter() - start
+
+    def probe_accuracy(model: nn.Module, seed: int) -> dict[str, Any]:
+        t = time.perf_counter()
+        result = linear_probe(_features(model, train_x, device), train_y, _features(model, data.test_x, device),
+                              data.test_y, generator=torch.Generator().manual_seed(seed)).to_json()
+        timing["linear_probe_s"] = timing.get("linear_probe_s", 0.0) + time.perf_counter() - t
+        return result
+
+    pixels = probe_accuracy(nn.Identity(), 0)
+    ckn = {"pool_sigmas": params["pool_sigmas"], "pooling_scales": [], "sweeps": [], "profiles": [], "accuracy": []}
+    for sigma in params["pool_sigmas"]:
+        sweeps, profiles = [], []
+        for seed in range(params["seeds"]):
+            t = time.perf_counter()
+            g = torch.Generator().manual_seed(seed)
+            net = CKN(fit_images.shape[1], (params["n_anchors"],) * CKN_LAYERS, patch_sizes=CKN_PATCH,
+                      subsamplings=CKN_SUBSAMPLING, pool_sigmas=sigma, alphas=CKN_ALPHA, generator=g).to(device)
+            fit_anchors(net, fit_images, n_patches=params["n_patches"], n_iter=params["kmeans_iter"], generator=g)
+            timing["ckn_fit_s"] = timing.get("ckn_fit_s", 0.0) + time.perf_counter() - t
+            t = time.perf_counter()
+            taps = FeatureTaps(net, CKN_LAYERS)
+            sweeps.append(change_sweep(taps, probe_images, moved, taps.layer_keys()))
+            profiles.append(_profile(taps, taps.layer_keys(), data))
+            timing["ckn_measure_s"] = timing.get("ckn_measure_s", 0.0) + time.perf_counter() - t
+            if seed == 0:
+                ckn["pooling_scales"].append(net.pooling_scales()[-1])
+                ckn["accuracy"].append(probe_accuracy(net, seed))
+        ckn["sweeps"].append(sweeps)
+        ckn["profiles"].append(profiles)
+
+    scattering = {"J": params["scattering_J"], "L": params["scattering_L"], "sweeps": [], "profiles": []}
+    shape = tuple(data.probe.shape[-2:])
+    for j in params["scattering_J"]:
+        t = time.perf_counter()
+        transform = Scattering(shape, J=j, L=params["scattering_L"]).to(device)
+        taps = FeatureTaps(transform, 3, concat=True)
+        scattering["sweeps"].append(change_sweep(taps, probe_images, moved, taps.layer_keys()))
+        scattering["profiles"].append(_profile(taps, taps.layer_keys(), data))
+        timing["scattering_measure_s"] = timing.get("scattering_measure_s", 0.0) + time.perf_counter() - t
+        if j == params["scattering_J"][-1]:
+            scattering["accuracy"] = probe_accuracy(transform, 0)
+
+    return {
+        "dataset": data.description,
+        "probe": {"n_images": int(data.probe.shape[0]), "bound_images": int(m), "grid": config.probe.grid,
+                  "strength": config.probe.strength},
+        "sweep": {"strengths": [b[0] for b in data.bound], "max_displacement": [b[2] for b in data.bound],
+                  "max_jacobian": [b[3] for b in data.bound]},
+        "ckn": ckn,
+        "scattering": scattering,
+        "pixels": {"accuracy": pixels},
+        "n_train": int(train_x.shape[0]), "n_test": int(data.test_x.shape[0]),
+        "timing": {k: round(v, 2) for k, v in timing.items()},
+    }

@@ -1,0 +1,177 @@
+"""Figures of the chapter "The kernel view of stability": the bound's fitted slopes and the kernel baselines
+beside the CNNs of Figure 3.
+
+The functions draw numbers they are given (fits are computed by :mod:`defstab_lib.kernels.bound`); each takes an
+optional ``ax`` so that chapters can compose panels, and returns the ``Figure``.
+
+>>> import matplotlib
+>>> matplotlib.use("Agg")
+>>> fig = plot_change_scatter({"σ = 1": ([0.1, 0.2, 0.3], [0.01, 0.02, 0.04])})
+>>> len(fig.axes[0].collections)
+1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from . import DOWNSAMPLING_COLORS
+from .profiles import LAYER_XLABEL, plot_profile, plot_profiles
+
+__all__ = ["plot_change_scatter", "plot_coefficients", "plot_coefficients_by_group", "plot_profiles_with_baselines"]
+
+
+def _axes(ax, figsize):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def plot_change_scatter(groups: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, ax=None,
+                        colors: Mapping[str, object] | None = None, xlabel: str = "‖∇τ‖∞ (pixels per pixel)",
+                        ylabel: str = "relative change ‖Φ(τx) − Φ(x)‖ / ‖Φ(x)‖", title: str | None = None,
+                        legend_title: str | None = None, limit: float | None = None,
+                        figsize: tuple[float, float] = (5.0, 4.0)):
+    """Representation change against a deformation norm, one point per sample, one colour per group.
+
+    Args:
+        groups: ``{label: (x, change)}`` with ``x`` and ``change`` of one length each.
+        colors: ``{label: colour}`` (default: matplotlib's cycle).
+        limit: draw a vertical dotted line at this ``x`` (e.g. the theorem's ``||grad tau||_inf <= 1/2``).
+    """
+    fig, ax = _axes(ax, figsize)
+    if not groups:
+        raise ValueError("groups must hold at least one {label: (x, change)} entry")
+    for label, (x, y) in groups.items():
+        x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
+        if x.shape != y.shape:
+            raise ValueError(f"group {label!r}: x has {x.size} values but change has {y.size}")
+        ax.scatter(x, y, s=9, alpha=0.55, label=label, color=(colors or {}).get(label), linewidths=0)
+    if limit is not None:
+        ax.axvline(limit, color="black", linestyle=":", linewidth=1.2, label=f"‖∇τ‖∞ = {limit:g}")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    if title:
+        ax.set_title(title)
+    ax.legend(title=legend_title, frameon=False, markerscale=1.8)
+    return fig
+
+
+def plot_coefficients(series: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float]]], *, ax=None,
+                      colors: Mapping[str, object] | None = None, xlabel: str = "pooling scale σₙ (input pixels)",
+                      ylabel: str = "coefficient", title: str | None = None, n_se: float = 2.0,
+                      reference: tuple[Sequence[float], Sequence[float]] | None = None,
+                      reference_label: str | None = None, logx: bool = False,
+                      figsize: tuple[float, float] = (5.0, 4.0)):
+    """Fitted coefficients against a scale, with ``±n_se`` standard-error bars, one line per series.
+
+    Args:
+        series: ``{label: (scales, coefficients, standard_errors)}``.
+        reference: ``(x, y)`` of a dotted black reference curve (e.g. ``k / sigma``).
+        logx: a logarithmic x axis.
+    """
+    fig, ax = _axes(ax, figsize)
+    if not series:
+        raise ValueError("series must hold at least one {label: (scales, coefficients, standard errors)} entry")
+    for label, (x, c, se) in series.items():
+        x, c, se = (np.asarray(v, dtype=float).ravel() for v in (x, c, se))
+        if not x.shape == c.shape == se.shape:
+            raise ValueError(f"series {label!r}: scales, coefficients and errors must have one length, got "
+                             f"{x.size}, {c.size}, {se.size}")
+        ax.errorbar(x, c, yerr=n_se * se, marker="o", markersize=5, capsize=3, linewidth=1.6, label=label,
+                    color=(colors or {}).get(label))
+    if reference is not None:
+        ax.plot(*reference, color="black", linestyle=":", linewidth=1.4, label=reference_label)
+    ax.axhline(0.0, color="0.6", linewidth=0.8)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(frameon=False)
+    return fig
+
+
+def plot_coefficients_by_group(groups: Mapping[str, Mapping[str, Sequence[float]]], *, ax=None,
+                               references: Mapping[str, float] | None = None, ylabel: str = "coefficient",
+                               title: str | None = None, n_std: float = 2.0,
+                               markers: Sequence[str] = ("o", "s", "^", "D"),
+                               figsize: tuple[float, float] = (6.0, 4.0)):
+    """One column per group (e.g. a downsampling variant), one marker per series in it (e.g. at initialisation,
+    after training): the mean over seeds with a ``±n_std`` standard-deviation bar (no bar for one seed).
+
+    Args:
+        groups: ``{group: {series: values over seeds}}``; groups named after a downsampling variant get its
+            colour.
+        references: ``{label: value}`` drawn as horizontal lines (e.g. a kernel baseline's coefficient).
+    """
+    fig, ax = _axes(ax, figsize)
+    if not groups:
+        raise ValueError("groups must hold at least one {group: {series: values}} entry")
+    series = list(dict.fromkeys(s for g in groups.values() for s in g))
+    width = 0.6 / max(len(series), 1)
+    for gi, (group, by_series) in enumerate(groups.items()):
+        color = DOWNSAMPLING_COLORS.get(group, "0.3")
+        for si, name in enumerate(series):
+            if name not in by_series:
+                continue
+            v = np.asarray(by_series[name], dtype=float).ravel()
+            err = n_std * v.std(ddof=1) if v.size > 1 else None
+            filled = si == len(series) - 1
+            ax.errorbar(gi + (si - (len(series) - 1) / 2) * width, v.mean(), yerr=err, marker=markers[si % len(markers)],
+                        markersize=7, capsize=3, color=color, markerfacecolor=color if filled else "white",
+                        linestyle="none")
+    styles = ["--", "-.", ":", (0, (5, 1, 1, 1))]
+    for ri, (label, value) in enumerate((references or {}).items()):
+        ax.axhline(value, color="black", linestyle=styles[ri % len(styles)], linewidth=1.2, label=label)
+    ax.axhline(0.0, color="0.6", linewidth=0.8)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels(list(groups), rotation=20)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    from matplotlib.lines import Line2D
+
+    # legend: the series' markers in neutral grey (the colour belongs to the group), then the reference lines
+    handles = [Line2D([], [], marker=markers[si % len(markers)], color="0.3", linestyle="none", markersize=7,
+                      markerfacecolor="0.3" if si == len(series) - 1 else "white") for si in range(len(series))]
+    labels = list(series)
+    ref_handles, ref_labels = ax.get_legend_handles_labels()
+    keep = [i for i, lab in enumerate(ref_labels) if lab in (references or {})]
+    handles += [ref_handles[i] for i in keep]
+    labels += [ref_labels[i] for i in keep]
+    ax.legend(handles, labels, frameon=False, fontsize=9)
+    return fig
+
+
+def plot_profiles_with_baselines(profiles: Mapping[str, object], baselines: Mapping[str, tuple[Sequence[float], object]],
+                                 *, ax=None, baseline_colors: Mapping[str, object] | None = None,
+                                 title: str | None = None, ylabel: str = "normalized cosine distance",
+                                 logy: bool = False, legend: bool = True,
+                                 figsize: tuple[float, float] = (7.6, 4.2)):
+    """Per-layer profiles of the CNNs (``plot_profiles``: one line per variant, bands over seeds) and of baselines
+    drawn at chosen layer positions (dashed, square markers).
+
+    Args:
+        profiles: ``{variant: (seeds, layers)}`` of the CNNs (x = layer number).
+        baselines: ``{label: (x, values)}`` with ``values`` ``(seeds, k)`` or ``(k,)`` at positions ``x``
+            (e.g. a CKN's layer ``k`` at the CNN layer of the same resolution).
+        baseline_colors: ``{label: colour}`` (default: shades of grey).
+    """
+    fig, ax = _axes(ax, figsize)
+    plot_profiles(profiles, ax=ax, legend_loc=None, title=title, ylabel=ylabel, logy=logy, xlabel=LAYER_XLABEL)
+    greys = [str(v) for v in np.linspace(0.0, 0.65, max(len(baselines), 1))]
+    for i, (label, (x, values)) in enumerate(baselines.items()):
+        color = (baseline_colors or {}).get(label, greys[i])
+        plot_profile(ax, values, x=np.asarray(x, dtype=float), label=label, color=color, linestyle="--", marker="s")
+    if legend:
+        ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False, fontsize=9)
+    return fig

@@ -1,0 +1,284 @@
+"""The library behind the chapter "The kernel view of stability": fitting the bound, the linear probe, the
+representation changes of the kernel baselines, their stored computation, and the chapter's figures."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+from defstab_lib import metrics, runs
+from defstab_lib.kernels import CKN, Scattering, baselines, bound, fit_anchors
+from defstab_lib.kernels.linear import linear_probe, train_linear_classifier
+from defstab_lib.models import make_vgg
+
+matplotlib.use("Agg")
+
+
+# ------------------------------------------------------------------------------------------------ bound fits
+
+
+def synthetic_sweep(a: float, b: float, noise: float, n: int = 400, seed: int = 0):
+    """Samples like a deformation sweep: strengths scale both norms, their ratio varies per sample."""
+    rng = np.random.default_rng(seed)
+    strength = rng.choice([0.5, 1.0, 2.0, 4.0], size=n)
+    disp = strength * rng.uniform(1.0, 1.4, size=n)
+    jac = disp * rng.uniform(0.07, 0.19, size=n)
+    change = a * jac + b * disp + noise * rng.standard_normal(n)
+    return change, jac, disp
+
+
+def test_fit_bound_recovers_known_slopes_exactly_without_noise():
+    change, jac, disp = synthetic_sweep(1.7, 0.03, noise=0.0)
+    fit = bound.fit_bound(change, jac, disp)
+    assert fit.coef["jacobian"] == pytest.approx(1.7, rel=1e-9)
+    assert fit.coef["displacement"] == pytest.approx(0.03, rel=1e-9)
+    assert fit.r2 == pytest.approx(1.0) and fit.rmse < 1e-12 and fit.n == 400
+    assert fit.correlation > 0.85  # the regressors are strongly correlated, as in a real sweep
+
+
+def test_fit_bound_recovers_known_slopes_within_their_standard_errors():
+    hits, n_trials = 0, 40
+    for seed in range(n_trials):
+        change, jac, disp = synthetic_sweep(1.2, 0.05, noise=0.02, seed=seed)
+        fit = bound.fit_bound(change, jac, disp)
+        hits += abs(fit.coef["displacement"] - 0.05) < 2 * fit.se["displacement"]
+        assert 0 < fit.se["jacobian"] < 1 and 0 < fit.r2 < 1
+    assert hits >= 0.8 * n_trials  # ~95 % coverage expected of a 2-standard-error interval
+
+
+def test_fit_bound_with_intercept_and_jacobian_limit():
+    change, jac, disp = synthetic_sweep(2.0, 0.01, noise=0.0)
+    fit = bound.fit_bound(change + 0.3, jac, disp, intercept=True)
+    assert fit.intercept == pytest.approx(0.3) and fit.coef["jacobian"] == pytest.approx(2.0)
+    limited = bound.fit_bound(change, jac, disp, jacobian_limit=0.3)
+    assert limited.n == int((jac <= 0.3).sum()) < jac.size
+    assert limited.coef["displacement"] == pytest.approx(0.01)
+
+
+def test_fit_predict_and_summary():
+    change, jac, disp = synthetic_sweep(1.0, 0.1, noise=0.0, n=20)
+    fit = bound.fit_bound(change, jac, disp)
+    np.testing.assert_allclose(fit.predict(jacobian=jac, displacement=disp), change, atol=1e-12)
+    assert set(fit.summary()) >= {"jacobian", "jacobian_se", "displacement", "displacement_se", "r2", "n"}
+    with pytest.raises(ValueError, match="regressors"):
+        fit.predict(jacobian=jac)
+    table = bound.coefficient_table([fit, fit])
+    assert table["jacobian"].shape == (2,)
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (([1.0, 2.0, 3.0], [0.1, 0.2], [1.0, 2.0, 3.0]), "same number"),
+        (([1.0, np.nan, 3.0, 4.0], [0.1, 0.2, 0.1, 0.3], [1.0, 2.0, 3.0, 1.0]), "finite"),
+        (([1.0, 2.0], [0.1, 0.2], [1.0, 3.0]), "more samples"),
+        (([1.0, 2.0, 3.0, 4.0], [0.1, 0.2, 0.3, 0.4], [1.0, 2.0, 3.0, 4.0]), "linearly dependent"),
+        (([1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.0, 0.0], [1.0, 2.0, 3.0, 4.0]), "linearly dependent"),
+        (([1.0, 2.0, 3.0, 4.0], [0.1, -0.2, 0.1, 0.3], [1.0, 2.0, 3.0, 1.0]), ">= 0"),
+    ],
+)
+def test_fit_bound_rejects_bad_input(args, match):
+    with pytest.raises(ValueError, match=match):
+        bound.fit_bound(*args)
+
+
+def test_fit_bound_rejects_a_limit_that_leaves_too_few_samples():
+    change, jac, disp = synthetic_sweep(1.0, 0.1, noise=0.0, n=20)
+    with pytest.raises(ValueError, match="too few"):
+        bound.fit_bound(change, jac, disp, jacobian_limit=1e-6)
+    with pytest.raises(TypeError):
+        bound.fit_linear(["a", "b", "c"], {"x": [1.0, 2.0, 3.0]})
+    with pytest.raises(ValueError, match="non-empty"):
+        bound.fit_linear([1.0, 2.0], {})
+
+
+def test_sweep_samples_reads_a_stored_layout_and_checks_it():
+    sweep = {"strengths": [1.0, 2.0], "max_displacement": [[1.0, 1.5], [2.0, 3.0]],
+             "max_jacobian": [[0.1, 0.2], [0.2, 0.4]],
+             "change": [[[0.0, 0.0], [0.1, 0.2]], [[0.0, 0.0], [0.3, 0.5]]]}
+    change, jac, disp = bound.sweep_samples(sweep, layer=1)
+    assert change.tolist() == [0.1, 0.2, 0.3, 0.5] and disp.tolist() == [1.0, 1.5, 2.0, 3.0]
+    with pytest.raises(ValueError, match="layer"):
+        bound.sweep_samples(sweep, layer=2)
+    with pytest.raises(ValueError, match="no 'change_over_input'"):
+        bound.sweep_samples(sweep, field="change_over_input")
+    with pytest.raises(ValueError, match="shapes"):
+        bound.sweep_samples({**sweep, "change": [[0.1, 0.2]]})
+
+
+# ------------------------------------------------------------------------------------------------ linear probe
+
+
+def test_linear_probe_separates_separable_classes_and_chooses_l2_on_held_out_images():
+    g = torch.Generator().manual_seed(0)
+    centres = 3 * torch.randn(3, 5, generator=g)
+    labels = torch.randint(0, 3, (600,), generator=g)
+    x = centres[labels] + torch.randn(600, 5, generator=g)
+    r = linear_probe(x[:400], labels[:400], x[400:], labels[400:], generator=g, l2_grid=(1e-3, 1e2))
+    assert r.test_accuracy > 0.9 and r.l2 == 1e-3  # a huge penalty shrinks the weights to chance
+    assert r.validation_accuracy[1e-3] > r.validation_accuracy[1e2]
+    json.dumps(r.to_json())
+
+
+def test_linear_classifier_is_invariant_to_feature_scale_and_rejects_bad_labels():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(100, 4, generator=g)
+    y = (x[:, 0] + x[:, 1] > 0).long()
+    a = train_linear_classifier(x, y, l2=1e-2)
+    b = train_linear_classifier(1000 * x, y, l2=1e-2)  # standardised features: the same classifier
+    torch.testing.assert_close(a.weight, b.weight, rtol=1e-3, atol=1e-4)
+    with pytest.raises(ValueError, match="labels"):
+        train_linear_classifier(x, y.float(), l2=1e-2)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        linear_probe(x, y, x, y, validation_fraction=1.0)
+
+
+# ------------------------------------------------------------------------------------------------ changes
+
+
+def small_ckn(sigma: float = 1.0) -> CKN:
+    g = torch.Generator().manual_seed(0)
+    return fit_anchors(CKN(1, (6, 6), pool_sigmas=sigma, generator=g), torch.rand(4, 1, 16, 16, generator=g),
+                       n_patches=100, generator=g)
+
+
+def test_feature_taps_expose_forward_features_to_the_probe():
+    net = small_ckn()
+    taps = baselines.FeatureTaps(net, 2)
+    x = torch.rand(3, 1, 16, 16, generator=torch.Generator().manual_seed(2))
+    from defstab_lib.probe import representations
+
+    reps = representations(taps, x, taps.layer_keys())
+    for got, want in zip(reps, net.forward_features(x)):
+        torch.testing.assert_close(got, want)
+    with pytest.raises(TypeError, match="forward_features"):
+        baselines.FeatureTaps(torch.nn.Conv2d(1, 1, 3), 1)
+
+
+def test_change_sweep_agrees_with_the_runs_relative_change():
+    model = make_vgg("cifar", in_channels=1, width=0.125, generator=torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(4, 1, 32, 32, generator=g)
+    moved = [x.roll(1, dims=3), x.roll(2, dims=2)]
+    out = baselines.change_sweep(model, x, moved, list(range(13)))
+    for s, deformed in enumerate(moved):
+        expected = metrics.relative_change(model, x, deformed)
+        np.testing.assert_allclose(out["change"][s], expected.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(out["change"][0][0], out["change_over_input"][0][0])  # layer 0: the input itself
+
+
+def test_change_sweep_of_a_ckn_is_zero_for_no_deformation_and_homogeneous():
+    taps = baselines.FeatureTaps(small_ckn(), 2)
+    x = torch.rand(3, 1, 16, 16, generator=torch.Generator().manual_seed(4))
+    moved = x.roll(1, dims=3)
+    same = baselines.change_sweep(taps, x, [x], taps.layer_keys())
+    assert np.abs(same["change"]).max() == 0.0
+    once = baselines.change_sweep(taps, x, [moved], taps.layer_keys())
+    twice = baselines.change_sweep(taps, 2 * x, [2 * moved], taps.layer_keys())  # the CKN is 1-homogeneous
+    np.testing.assert_allclose(once["change_over_input"], twice["change_over_input"], rtol=1e-4)
+    with pytest.raises(ValueError, match="shape"):
+        baselines.change_sweep(taps, x, [x[:2]], taps.layer_keys())
+
+
+def test_more_pooling_makes_a_ckn_more_stable_to_translation():
+    """The mechanism the chapter measures, on a tiny case: the same image shifted by 1 px changes a CKN with wide
+    Gaussian pooling less than one without pooling."""
+    x = torch.zeros(2, 1, 16, 16)
+    x[:, :, 5:11, 6:9] = 1.0
+    moved = x.roll(1, dims=3)
+    change = {}
+    for sigma in (0.0, 2.0):
+        taps = baselines.FeatureTaps(small_ckn(sigma), 2)
+        change[sigma] = baselines.change_sweep(taps, x, [moved], taps.layer_keys())["change"][0][-1]
+    assert np.mean(change[2.0]) < 0.5 * np.mean(change[0.0])
+
+
+# ------------------------------------------------------------------------------------------------ stored computation
+
+
+TINY = dict(profile="smoke", pool_sigmas=[1.0], seeds=1, n_anchors=4, scattering_J=[1], n_train=60,
+            n_fit_images=40, n_patches=60, kmeans_iter=2, device="cpu")
+
+
+@pytest.mark.slow
+def test_kernel_baselines_are_computed_once_then_loaded(tmp_path, monkeypatch):
+    store = runs.ResultsStore(tmp_path)
+    first = baselines.kernel_baselines(store=store, **TINY)
+    files = list((tmp_path / baselines.EXPERIMENT).glob("*.json"))
+    assert len(files) == 1
+    p = first.payload
+    m = p["probe"]["bound_images"]
+    n_strengths = len(first.params["strengths"])
+    assert np.array(p["ckn"]["sweeps"][0][0]["change"]).shape == (n_strengths, 4, m)  # input + 3 layers
+    assert np.array(p["scattering"]["sweeps"][0]["change"]).shape == (n_strengths, 5, m)  # input, 3 orders, all
+    assert first.ckn_profiles()[1.0].shape == (1, 4)
+    assert set(first.accuracies()) == {"pixels", "scattering", "ckn sigma=1"}
+    assert all(0.0 <= a["test_accuracy"] <= 1.0 for a in first.accuracies().values())
+    # the same probe as the smoke pooling runs: the input layer's sensitivity equals theirs
+    config = runs.experiment_configs("pooling", "smoke", seeds=1)[0]
+    data = runs.build_run_data(config, torch.device("cpu"))
+    direct = metrics.normalized_distance(data.probe, data.deformed)
+    assert first.ckn_profiles()[1.0][0, 0] == pytest.approx(direct)
+    assert first.payload["sweep"]["max_jacobian"] == [b[3] for b in data.bound]
+    fit = bound.fit_sweep(first.ckn_sweep(0))
+    assert np.isfinite(fit.coef["displacement"])
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a stored computation was computed again")
+
+    monkeypatch.setattr(baselines, "_compute", fail)
+    again = baselines.kernel_baselines(store=store, **TINY)
+    assert json.dumps(again.payload) == json.dumps(first.payload) and again.provenance == first.provenance
+    with pytest.raises(AssertionError, match="computed again"):  # other parameters: another key, computed
+        baselines.kernel_baselines(store=store, **{**TINY, "n_anchors": 5})
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"pool_sigmas": [-1.0]}, "pool_sigmas"),
+        ({"pool_sigmas": []}, "pool_sigmas"),
+        ({"scattering_J": [6]}, "2\\*\\*J"),
+        ({"n_patches": 2}, "n_patches"),
+        ({"profile": "huge"}, "profile"),
+        ({"strengths": [0.0]}, "strengths"),
+    ],
+)
+def test_kernel_baselines_reject_bad_parameters_before_any_work(tmp_path, change, match):
+    with pytest.raises(ValueError, match=match):
+        baselines.kernel_baselines(store=runs.ResultsStore(tmp_path), **{**TINY, **change})
+    assert not (tmp_path / baselines.EXPERIMENT).exists()
+
+
+def test_scattering_taps_concatenate_all_orders():
+    s = Scattering((16, 16), J=2, L=4)
+    taps = baselines.FeatureTaps(s, 3, concat=True)
+    x = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(taps(x), s(x).flatten(1))
+
+
+# ------------------------------------------------------------------------------------------------ figures
+
+
+def test_figures_draw_and_check_their_input():
+    from defstab_lib.plots import kernel_view
+
+    fig = kernel_view.plot_coefficients({"CKN": ([1.0, 2.0], [0.1, 0.05], [0.01, 0.01])},
+                                        reference=([1.0, 2.0], [0.1, 0.05]), reference_label="1/σ")
+    assert len(fig.axes[0].lines) >= 2
+    with pytest.raises(ValueError, match="one length"):
+        kernel_view.plot_coefficients({"CKN": ([1.0, 2.0], [0.1], [0.01, 0.01])})
+    fig = kernel_view.plot_coefficients_by_group(
+        {"maxpool": {"init": [0.1, 0.12], "trained": [0.2, 0.22]}, "subsample": {"init": [0.3], "trained": [0.2]}},
+        references={"CKN": 0.05})
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["maxpool", "subsample"]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["init", "trained", "CKN"]
+    fig = kernel_view.plot_profiles_with_baselines(
+        {"maxpool": np.ones((2, 13))}, {"CKN σ=1": ([0, 3, 6, 9], np.ones((2, 4)))})
+    assert len(fig.axes[0].lines) == 2
+    with pytest.raises(ValueError, match="one length|values"):
+        kernel_view.plot_change_scatter({"a": ([0.1, 0.2], [0.1])})
