@@ -248,6 +248,23 @@ for _name, _title, _experiments in (
     )
 
 
+_register(
+    ChapterSpec(
+        name="report",
+        title="Does it reproduce?",
+        params=(
+            TRAIN_DATASET_PARAM, PROFILE_PARAM, RUN_SEEDS_PARAM,
+            Param("sigmas", list, "Figure 4: smoothing standard deviations, pixels", item_kind=float, minimum=0.0,
+                  min_length=2),
+            Param("smooth_seeds", int, "Figure 4: random networks per sigma", minimum=1),
+            TRAIN_DEVICE_PARAM,
+        ),
+        smoke={**_RUN_SMOKE, "sigmas": [0.0, 2.0], "smooth_seeds": 2},
+        experiments=("pooling", "random-labels", "synthetic", "smooth-init"),
+    )
+)
+
+
 def get(name: str) -> ChapterSpec:
     """The registered chapter called ``name`` (a ``ValueError`` lists the known names otherwise)."""
     try:
