@@ -265,6 +265,27 @@ _register(
 )
 
 
+_register(
+    ChapterSpec(
+        name="kernel_view",
+        title="The kernel view of stability",
+        params=(
+            TRAIN_DATASET_PARAM, PROFILE_PARAM,
+            Param("seeds", int, "pooling runs per downsampling layer (read from the store) and anchor draws per CKN",
+                  minimum=1),
+            Param("strengths", list, "deformation strengths C (pixels) of the kernel baselines' bound sweep (the "
+                  "runs' own sweep is at 0.5, 1, 2, 4)", item_kind=float, minimum=0.1),
+            Param("pool_sigmas", list, "per-layer Gaussian pooling std of the CKNs, pixels of each layer's input "
+                  "(0: subsampling only)", item_kind=float, minimum=0.0, min_length=2),
+            Param("n_anchors", int, "anchors (channels) of every CKN layer", minimum=1),
+            TRAIN_DEVICE_PARAM,
+        ),
+        smoke={**_RUN_SMOKE, "pool_sigmas": [0.0, 1.0, 2.0], "n_anchors": 8},
+        experiments=("pooling", "kernel-baselines"),
+    )
+)
+
+
 def get(name: str) -> ChapterSpec:
     """The registered chapter called ``name`` (a ``ValueError`` lists the known names otherwise)."""
     try:

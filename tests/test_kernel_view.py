@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from defstab_lib import metrics, runs
-from defstab_lib.kernels import CKN, Scattering, baselines, bound, fit_anchors
+from defstab_lib.kernels import CKN, Scattering, baselines, bound, fit_anchors, translations
 from defstab_lib.kernels.linear import linear_probe, train_linear_classifier
 from defstab_lib.models import make_vgg
 
@@ -110,6 +110,20 @@ def test_sweep_samples_reads_a_stored_layout_and_checks_it():
         bound.sweep_samples({**sweep, "change": [[0.1, 0.2]]})
 
 
+def test_fit_sweep_averages_the_networks_of_one_setting_over_the_same_deformations():
+    change, jac, disp = synthetic_sweep(1.5, 0.04, noise=0.0, n=40)
+    as_sweep = lambda c: {"max_jacobian": jac.reshape(4, 10), "max_displacement": disp.reshape(4, 10),  # noqa: E731
+                          "change": c.reshape(4, 1, 10)}
+    up, down = as_sweep(change + 0.01 * jac), as_sweep(change - 0.01 * jac)  # two "seeds" around the truth
+    fit = bound.fit_sweep([up, down])
+    assert fit.n == 40 and fit.coef["jacobian"] == pytest.approx(1.5) and fit.coef["displacement"] == pytest.approx(0.04)
+    other = {**down, "max_jacobian": 2 * jac.reshape(4, 10)}
+    with pytest.raises(ValueError, match="same deformations"):
+        bound.fit_sweep([up, other])
+    with pytest.raises(ValueError, match="non-empty"):
+        bound.fit_sweep([])
+
+
 # ------------------------------------------------------------------------------------------------ linear probe
 
 
@@ -122,6 +136,18 @@ def test_linear_probe_separates_separable_classes_and_chooses_l2_on_held_out_ima
     assert r.test_accuracy > 0.9 and r.l2 == 1e-3  # a huge penalty shrinks the weights to chance
     assert r.validation_accuracy[1e-3] > r.validation_accuracy[1e2]
     json.dumps(r.to_json())
+
+
+def test_a_warm_start_converges_to_the_cold_start_optimum():
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(300, 6, generator=g) * torch.arange(1.0, 7.0) + 3.0
+    y = (x[:, 0] - 0.3 * x[:, 3] + torch.randn(300, generator=g) > 3.0).long()
+    cold = train_linear_classifier(x, y, l2=0.1, max_iter=300)
+    start = train_linear_classifier(x[:100], y[:100], l2=1.0, max_iter=300)  # another standardisation and penalty
+    warm = train_linear_classifier(x, y, l2=0.1, max_iter=300, init=start)
+    torch.testing.assert_close(warm.logits(x), cold.logits(x), rtol=1e-3, atol=1e-3)
+    with pytest.raises(ValueError, match="init"):
+        train_linear_classifier(x[:, :3], y, l2=0.1, init=start)
 
 
 def test_linear_classifier_is_invariant_to_feature_scale_and_rejects_bad_labels():
@@ -204,7 +230,6 @@ TINY = dict(profile="smoke", pool_sigmas=[1.0], seeds=1, n_anchors=4, scattering
             n_fit_images=40, n_patches=60, kmeans_iter=2, device="cpu")
 
 
-@pytest.mark.slow
 def test_kernel_baselines_are_computed_once_then_loaded(tmp_path, monkeypatch):
     store = runs.ResultsStore(tmp_path)
     first = baselines.kernel_baselines(store=store, **TINY)
@@ -213,8 +238,13 @@ def test_kernel_baselines_are_computed_once_then_loaded(tmp_path, monkeypatch):
     p = first.payload
     m = p["probe"]["bound_images"]
     n_strengths = len(first.params["strengths"])
-    assert np.array(p["ckn"]["sweeps"][0][0]["change"]).shape == (n_strengths, 4, m)  # input + 3 layers
-    assert np.array(p["scattering"]["sweeps"][0]["change"]).shape == (n_strengths, 5, m)  # input, 3 orders, all
+    assert np.array(first.ckn_sweep(0)["change"]).shape == (n_strengths, 4, m)  # input + 3 layers
+    assert np.array(first.scattering_sweep(0)["change"]).shape == (n_strengths, 5, m)  # input, 3 orders, all
+    both = first.ckn_sweep(0, family="both")
+    assert np.array(both["change"]).shape == (n_strengths, 4, 2 * m)
+    assert np.all(np.array(first.ckn_sweep(0, family="translations")["max_jacobian"]) == 0)
+    with pytest.raises(ValueError, match="family"):
+        first.ckn_sweep(0, family="rotations")
     assert first.ckn_profiles()[1.0].shape == (1, 4)
     assert set(first.accuracies()) == {"pixels", "scattering", "ckn sigma=1"}
     assert all(0.0 <= a["test_accuracy"] <= 1.0 for a in first.accuracies().values())
@@ -261,6 +291,50 @@ def test_scattering_taps_concatenate_all_orders():
     torch.testing.assert_close(taps(x), s(x).flatten(1))
 
 
+# ------------------------------------------------------------------------------------------------ translations
+
+
+def test_translation_sweep_moves_images_rigidly_and_measures_its_norms():
+    x = torch.zeros(3, 1, 16, 16)
+    x[:, :, 6:10, 5:11] = torch.rand(3, 1, 4, 6, generator=torch.Generator().manual_seed(6))
+    out = translations.translation_sweep(x, [1.0, 2.5], generator=torch.Generator().manual_seed(0))
+    again = translations.translation_sweep(x, [1.0, 2.5], generator=torch.Generator().manual_seed(0))
+    for (t, moved, disp, jac), (_, moved2, _, _) in zip(out, again):
+        np.testing.assert_allclose(disp, [t] * 3, rtol=1e-6)
+        assert jac == [0.0, 0.0, 0.0]
+        torch.testing.assert_close(moved, moved2)  # reproducible from the generator
+        torch.testing.assert_close(moved.sum(dim=(1, 2, 3)), x.sum(dim=(1, 2, 3)), rtol=1e-5, atol=1e-5)  # rigid
+        assert (moved - x).abs().sum() > 0
+    with pytest.raises(ValueError, match="strengths"):
+        translations.translation_sweep(x, [0.0])
+
+
+def test_cnn_translation_sweeps_measure_stored_runs_once(tmp_path, monkeypatch):
+    store = runs.ResultsStore(tmp_path)
+    configs = runs.experiment_configs("pooling", "smoke", seeds=1, downsampling=["avgpool"], epochs=1)
+    with pytest.raises(ValueError, match="not stored"):
+        translations.cnn_translation_sweeps(configs, store=store, device="cpu")
+    results = runs.run_configs(configs, store=store, device="cpu", progress=False)
+    first = translations.cnn_translation_sweeps(configs, store=store, device="cpu")
+    init, final = first.sweep(results[0], "init"), first.sweep(results[0].key, "final")
+    m = configs[0].probe.bound_images
+    assert np.array(final["change"]).shape == (len(configs[0].probe.bound_strengths), 13, m)
+    assert np.all(np.array(init["max_jacobian"]) == 0)
+    assert init["change"][0][0] == final["change"][0][0]  # layer 0 is the translated input itself
+    assert not np.allclose(init["change"][0][-1], final["change"][0][-1])  # training changed the network
+    fit = bound.fit_sweep(bound.join_sweeps(results[0].at("final").bound, final))
+    assert np.isfinite(fit.coef["displacement"]) and fit.n == 2 * m * len(configs[0].probe.bound_strengths)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(translations, "translation_sweep", fail)
+    again = translations.cnn_translation_sweeps(configs, store=store, device="cpu")
+    assert again.payload == first.payload
+    with pytest.raises(ValueError, match="no stored translation sweep"):
+        again.sweep("0123456789abcdef", "init")
+
+
 # ------------------------------------------------------------------------------------------------ figures
 
 
@@ -273,7 +347,7 @@ def test_figures_draw_and_check_their_input():
     with pytest.raises(ValueError, match="one length"):
         kernel_view.plot_coefficients({"CKN": ([1.0, 2.0], [0.1], [0.01, 0.01])})
     fig = kernel_view.plot_coefficients_by_group(
-        {"maxpool": {"init": [0.1, 0.12], "trained": [0.2, 0.22]}, "subsample": {"init": [0.3], "trained": [0.2]}},
+        {"maxpool": {"init": (0.1, 0.02), "trained": (0.2, 0.01)}, "subsample": {"init": (0.3, 0.0), "trained": (0.2, 0.1)}},
         references={"CKN": 0.05})
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["maxpool", "subsample"]
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["init", "trained", "CKN"]

@@ -17,6 +17,9 @@ and for each of them
   runs' own random deformations when ``strengths`` are the runs' ``bound_strengths``): per layer and image the
   change ``||r(tau x) - r(x)||`` relative to ``||r(x)||`` (``"change"``, as the runs store it) and relative to
   ``||x||`` (``"change_over_input"``, the bound's own normalisation);
+- the same for **translations** of the same images by the same lengths (``||grad tau||_inf = 0``;
+  :func:`~defstab_lib.kernels.translations.translation_sweep`, the translations that
+  :func:`~defstab_lib.kernels.translations.cnn_translation_sweeps` measures for the CNNs);
 - the **per-layer sensitivity** (the paper's normalized cosine distance, with the runs' noise-matched control);
 - the **test accuracy of a linear classifier** on the last layer's features (CKN: one per ``sigma``, anchors of
   seed 0; scattering: the largest ``J``; and the raw pixels as a reference), trained on the first ``n_train``
@@ -44,9 +47,13 @@ from torch import nn
 
 from . import _checks
 
-__all__ = ["FeatureTaps", "change_sweep", "KernelBaselines", "kernel_baselines", "EXPERIMENT", "CKN_LAYERS"]
+__all__ = ["FeatureTaps", "change_sweep", "KernelBaselines", "kernel_baselines", "EXPERIMENT", "CKN_LAYERS",
+           "FAMILIES"]
 
+#: The results store's folder of the chapter's stored measurements (these and the CNNs' translation sweeps).
 EXPERIMENT = "kernel-baselines"
+#: Which samples a sweep accessor returns: the runs' deformations, the translations, or both joined.
+FAMILIES = ("deformations", "translations", "both")
 #: Architecture of the CKN (fixed: part of every stored key through :func:`kernel_baselines`' parameters).
 CKN_LAYERS = 3
 CKN_PATCH = 3
@@ -139,7 +146,7 @@ def change_sweep(model: nn.Module, images: torch.Tensor, moved: Sequence[torch.T
 
 
 @torch.no_grad()
-def _features(model: nn.Module, images: torch.Tensor, device: torch.device, batch_size: int = 500) -> torch.Tensor:
+def _features(model: nn.Module, images: torch.Tensor, device: torch.device, batch_size: int) -> torch.Tensor:
     """``(N, D)`` float32 flattened outputs of ``model`` for uint8 or float images, computed in batches."""
     out = []
     for start in range(0, images.shape[0], batch_size):
@@ -183,17 +190,25 @@ class KernelBaselines:
         (kymatio's)."""
         return [0.8 * 2**j for j in self.scattering_J]
 
-    def _sweep(self, changes: dict[str, Any]) -> dict[str, Any]:
-        return {**self.payload["sweep"], **changes}
+    def _sweep(self, entry: dict[str, Any], family: str) -> dict[str, Any]:
+        from .bound import join_sweeps
 
-    def ckn_sweep(self, sigma_index: int, seed: int = 0) -> dict[str, Any]:
-        """The bound sweep of the CKN with ``pool_sigmas[sigma_index]`` and anchors of ``seed``, in the layout of
-        a run's ``Measurement.bound`` (for :func:`~defstab_lib.kernels.bound.fit_sweep`)."""
-        return self._sweep(self.payload["ckn"]["sweeps"][sigma_index][seed])
+        _checks.choice("family", family, FAMILIES)
+        deformations = {**self.payload["sweep"], **entry["deformations"]}
+        translations = {**self.payload["translation_sweep"], **entry["translations"]}
+        return {"deformations": deformations, "translations": translations}.get(family) or \
+            join_sweeps(deformations, translations)
 
-    def scattering_sweep(self, j_index: int) -> dict[str, Any]:
-        """The bound sweep of the scattering transform with ``J = scattering_J[j_index]``."""
-        return self._sweep(self.payload["scattering"]["sweeps"][j_index])
+    def ckn_sweep(self, sigma_index: int, seed: int = 0, family: str = "deformations") -> dict[str, Any]:
+        """The sweep of the CKN with ``pool_sigmas[sigma_index]`` and anchors of ``seed``, in the layout of a run's
+        ``Measurement.bound`` (for :func:`~defstab_lib.kernels.bound.fit_sweep`): the runs' deformations, the
+        translations, or ``"both"`` joined."""
+        return self._sweep(self.payload["ckn"]["sweeps"][sigma_index][seed], family)
+
+    def scattering_sweep(self, j_index: int, family: str = "deformations") -> dict[str, Any]:
+        """The sweep of the scattering transform with ``J = scattering_J[j_index]`` (``family`` as
+        :meth:`ckn_sweep`)."""
+        return self._sweep(self.payload["scattering"]["sweeps"][j_index], family)
 
     def ckn_profiles(self, field: str = "cosine") -> dict[float, np.ndarray]:
         """``{sigma: (seeds, layers)}`` per-layer normalized cosine distance (``"cosine"``) or its noise-matched
@@ -235,7 +250,7 @@ def kernel_baselines(
     scattering_J: Sequence[int] = (1, 2, 3),
     scattering_L: int = 8,
     n_train: int = 5000,
-    n_fit_images: int = 1000,
+    n_fit_images: int = 500,
     n_patches: int = 5000,
     kmeans_iter: int = 20,
     device: str = "auto",
@@ -290,7 +305,7 @@ def kernel_baselines(
     if 2 ** scattering_J[-1] > size:
         raise ValueError(f"scattering_J must satisfy 2**J <= {size} (the image size), got {scattering_J}")
     params = {
-        "dataset": dataset, "profile": profile, "run": runs.run_key(config),
+        "layout": 2, "dataset": dataset, "profile": profile, "run": runs.run_key(config),
         "strengths": list(config.probe.bound_strengths), "pool_sigmas": pool_sigmas, "seeds": seeds,
         "n_anchors": n_anchors, "ckn": {"layers": CKN_LAYERS, "patch": CKN_PATCH, "subsampling": CKN_SUBSAMPLING,
                                         "alpha": CKN_ALPHA},
@@ -305,10 +320,10 @@ def kernel_baselines(
     return KernelBaselines(params=record["params"], payload=record["payload"], provenance=record["provenance"])
 
 
-def _profile(model: nn.Module, layers: list, data) -> dict[str, list[float]]:
+def _profile(model: nn.Module, layers: list, data, batch_size: int = 128) -> dict[str, list[float]]:
     from ..metrics import sensitivity_profile
 
-    p = sensitivity_profile(model, data.probe, data.deformed, noise=data.noisy, layers=layers)
+    p = sensitivity_profile(model, data.probe, data.deformed, noise=data.noisy, layers=layers, batch_size=batch_size)
     return {"cosine": p.normalized_cosine.tolist(), "noise_cosine": p.noise_normalized_cosine.tolist(),
             "median": p.cosine_median.tolist()}
 
@@ -318,6 +333,7 @@ def _compute(config, params: dict[str, Any], device: torch.device) -> dict[str, 
     from .ckn import CKN, fit_anchors
     from .linear import linear_probe
     from .scattering import Scattering
+    from .translations import TRANSLATION_SEED_OFFSET, translation_sweep
 
     timing: dict[str, float] = {}
     start = time.perf_counter()
@@ -325,19 +341,30 @@ def _compute(config, params: dict[str, Any], device: torch.device) -> dict[str, 
     m = data.bound[0][1].shape[0]
     probe_images = data.probe[:m]
     moved = [b[1] for b in data.bound]
+    translations = translation_sweep(probe_images, [b[0] for b in data.bound],
+                                     generator=torch.Generator().manual_seed(config.probe.seed + TRANSLATION_SEED_OFFSET))
+    shifted = [t[1] for t in translations]
+
+    def sweeps_of(model: nn.Module, layers: list, batch_size: int) -> dict[str, Any]:
+        return {"deformations": change_sweep(model, probe_images, moved, layers, batch_size=batch_size),
+                "translations": change_sweep(model, probe_images, shifted, layers, batch_size=batch_size)}
     train_x = data.batches.images[: params["n_train"]]
     train_y = data.batches.labels[: params["n_train"]].to(device)
     fit_images = data.batches.images[: params["n_fit_images"]].to(device).float() / 255.0
     timing["data_s"] = time.perf_counter() - start
 
-    def probe_accuracy(model: nn.Module, seed: int) -> dict[str, Any]:
+    # small batches on the CPU: the CKN's first layer makes (B, p, H, W) maps that leave the cache at B ~ 100
+    small, large = (32, 256) if device.type == "cpu" else (256, 256)
+
+    def probe_accuracy(model: nn.Module, seed: int, batch_size: int) -> dict[str, Any]:
         t = time.perf_counter()
-        result = linear_probe(_features(model, train_x, device), train_y, _features(model, data.test_x, device),
-                              data.test_y, generator=torch.Generator().manual_seed(seed)).to_json()
+        result = linear_probe(_features(model, train_x, device, batch_size), train_y,
+                              _features(model, data.test_x, device, batch_size), data.test_y,
+                              generator=torch.Generator().manual_seed(seed)).to_json()
         timing["linear_probe_s"] = timing.get("linear_probe_s", 0.0) + time.perf_counter() - t
         return result
 
-    pixels = probe_accuracy(nn.Identity(), 0)
+    pixels = probe_accuracy(nn.Identity(), 0, large)
     ckn = {"pool_sigmas": params["pool_sigmas"], "pooling_scales": [], "sweeps": [], "profiles": [], "accuracy": []}
     for sigma in params["pool_sigmas"]:
         sweeps, profiles = [], []
@@ -346,16 +373,17 @@ def _compute(config, params: dict[str, Any], device: torch.device) -> dict[str, 
             g = torch.Generator().manual_seed(seed)
             net = CKN(fit_images.shape[1], (params["n_anchors"],) * CKN_LAYERS, patch_sizes=CKN_PATCH,
                       subsamplings=CKN_SUBSAMPLING, pool_sigmas=sigma, alphas=CKN_ALPHA, generator=g).to(device)
-            fit_anchors(net, fit_images, n_patches=params["n_patches"], n_iter=params["kmeans_iter"], generator=g)
+            fit_anchors(net, fit_images, n_patches=params["n_patches"], n_iter=params["kmeans_iter"], generator=g,
+                        batch_size=small)
             timing["ckn_fit_s"] = timing.get("ckn_fit_s", 0.0) + time.perf_counter() - t
             t = time.perf_counter()
             taps = FeatureTaps(net, CKN_LAYERS)
-            sweeps.append(change_sweep(taps, probe_images, moved, taps.layer_keys()))
-            profiles.append(_profile(taps, taps.layer_keys(), data))
+            sweeps.append(sweeps_of(taps, taps.layer_keys(), small))
+            profiles.append(_profile(taps, taps.layer_keys(), data, small))
             timing["ckn_measure_s"] = timing.get("ckn_measure_s", 0.0) + time.perf_counter() - t
             if seed == 0:
                 ckn["pooling_scales"].append(net.pooling_scales()[-1])
-                ckn["accuracy"].append(probe_accuracy(net, seed))
+                ckn["accuracy"].append(probe_accuracy(net, seed, small))
         ckn["sweeps"].append(sweeps)
         ckn["profiles"].append(profiles)
 
@@ -365,11 +393,11 @@ def _compute(config, params: dict[str, Any], device: torch.device) -> dict[str, 
         t = time.perf_counter()
         transform = Scattering(shape, J=j, L=params["scattering_L"]).to(device)
         taps = FeatureTaps(transform, 3, concat=True)
-        scattering["sweeps"].append(change_sweep(taps, probe_images, moved, taps.layer_keys()))
+        scattering["sweeps"].append(sweeps_of(taps, taps.layer_keys(), 128))
         scattering["profiles"].append(_profile(taps, taps.layer_keys(), data))
         timing["scattering_measure_s"] = timing.get("scattering_measure_s", 0.0) + time.perf_counter() - t
         if j == params["scattering_J"][-1]:
-            scattering["accuracy"] = probe_accuracy(transform, 0)
+            scattering["accuracy"] = probe_accuracy(transform, 0, large)
 
     return {
         "dataset": data.description,
@@ -377,6 +405,9 @@ def _compute(config, params: dict[str, Any], device: torch.device) -> dict[str, 
                   "strength": config.probe.strength},
         "sweep": {"strengths": [b[0] for b in data.bound], "max_displacement": [b[2] for b in data.bound],
                   "max_jacobian": [b[3] for b in data.bound]},
+        "translation_sweep": {"strengths": [t[0] for t in translations],
+                              "max_displacement": [t[2] for t in translations],
+                              "max_jacobian": [t[3] for t in translations]},
         "ckn": ckn,
         "scattering": scattering,
         "pixels": {"accuracy": pixels},

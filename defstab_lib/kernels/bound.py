@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LinearFit", "fit_linear", "fit_bound", "sweep_samples", "fit_sweep", "coefficient_table",
+__all__ = ["LinearFit", "fit_linear", "fit_bound", "sweep_samples", "fit_sweep", "join_sweeps", "coefficient_table",
            "THEOREM_JACOBIAN_LIMIT"]
 
 #: The bound is proven for deformations with ``||grad tau||_inf <= 1/2``.
@@ -233,10 +233,58 @@ def sweep_samples(sweep: Mapping[str, Any], layer: int = -1, *, field: str = "ch
     return change[:, layer, :].reshape(-1), jac.reshape(-1), disp.reshape(-1)
 
 
-def fit_sweep(sweep: Mapping[str, Any], layer: int = -1, *, field: str = "change", intercept: bool = False,
-              jacobian_limit: float | None = None) -> LinearFit:
-    """:func:`fit_bound` on one layer of a stored sweep (see :func:`sweep_samples`)."""
-    return fit_bound(*sweep_samples(sweep, layer, field=field), intercept=intercept, jacobian_limit=jacobian_limit)
+def fit_sweep(sweep: Mapping[str, Any] | Sequence[Mapping[str, Any]], layer: int = -1, *, field: str = "change",
+              intercept: bool = False, jacobian_limit: float | None = None) -> LinearFit:
+    """:func:`fit_bound` on one layer of a stored sweep (see :func:`sweep_samples`), or of several sweeps of the
+    *same* images and deformations (e.g. the runs of every seed of one setting), whose changes are then averaged
+    per sample: one fit, the slopes of the average network, with standard errors from the samples (images and
+    deformations), not inflated by counting each deformation once per network.
+
+    Raises:
+        ValueError: as :func:`fit_bound`, no sweep, or sweeps whose deformations differ.
+
+    >>> s = {"max_displacement": [[1.0, 2.0, 2.0]], "max_jacobian": [[0.1, 0.1, 0.3]],
+    ...      "change": [[[0.1, 0.2, 0.4]]]}
+    >>> t = {**s, "change": [[[0.3, 0.4, 0.6]]]}
+    >>> fit = fit_sweep([s, t])          # changes averaged: [0.2, 0.3, 0.5]
+    >>> fit.n, round(fit.coef["jacobian"], 6), round(fit.coef["displacement"], 6)
+    (3, 1.0, 0.1)
+    """
+    sweeps = [sweep] if isinstance(sweep, Mapping) else list(sweep)
+    if not sweeps:
+        raise ValueError("sweep must be a stored sweep or a non-empty sequence of them")
+    samples = [sweep_samples(s, layer, field=field) for s in sweeps]
+    change, jac, disp = samples[0]
+    for other in samples[1:]:
+        if other[1].shape != jac.shape or not (np.array_equal(other[1], jac) and np.array_equal(other[2], disp)):
+            raise ValueError("sweeps can only be averaged over the same deformations (their max_jacobian and "
+                             "max_displacement differ)")
+    change = np.mean([s[0] for s in samples], axis=0)
+    return fit_bound(change, jac, disp, intercept=intercept, jacobian_limit=jacobian_limit)
+
+
+def join_sweeps(*sweeps: Mapping[str, Any]) -> dict[str, Any]:
+    """Several sweeps of one model with the same number of strengths ``S`` as one sweep over all their samples
+    (e.g. deformations and translations): every ``(S, M_k)`` norm and ``(S, L, M_k)`` change array is concatenated
+    along the image axis.  Keeps the fields every sweep has.
+
+    >>> a = {"max_displacement": [[1.0]], "max_jacobian": [[0.2]], "change": [[[0.0], [0.3]]]}
+    >>> b = {"max_displacement": [[1.0]], "max_jacobian": [[0.0]], "change": [[[0.0], [0.1]]]}
+    >>> joined = join_sweeps(a, b)
+    >>> joined["max_jacobian"], joined["change"]
+    ([[0.2, 0.0]], [[[0.0, 0.0], [0.3, 0.1]]])
+    """
+    if not sweeps:
+        raise ValueError("join_sweeps needs at least one sweep")
+    keys = [k for k in sweeps[0] if k != "strengths" and all(k in s for s in sweeps)]
+    out: dict[str, Any] = {}
+    for k in keys:
+        arrays = [np.asarray(s[k], dtype=float) for s in sweeps]
+        if any(a.shape[:-1] != arrays[0].shape[:-1] for a in arrays):
+            raise ValueError(f"sweeps to join must agree in every axis but the images; {k!r} has shapes "
+                             f"{[a.shape for a in arrays]}")
+        out[k] = np.concatenate(arrays, axis=-1).tolist()
+    return out
 
 
 def coefficient_table(fits: Sequence[LinearFit]) -> dict[str, np.ndarray]:

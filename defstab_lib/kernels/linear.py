@@ -46,6 +46,21 @@ class LinearClassifier:
         x = (features.to(self.weight) - self.mean) / self.scale
         return x @ self.weight + self.bias
 
+    def restandardised(self, mean: torch.Tensor, scale: torch.Tensor) -> LinearClassifier:
+        """The same function of the raw features with another standardisation ``(mean, scale)``, each ``(D,)``:
+        ``((f - m0) / s0) W0 + b0 == ((f - m) / s) (s / s0 W0) + (b0 + ((m - m0) / s0) W0)``.
+
+        >>> clf = LinearClassifier(torch.ones(2, 3), torch.zeros(3), torch.zeros(2), torch.ones(2), 0.0, 0.0)
+        >>> f = torch.rand(4, 2)
+        >>> other = clf.restandardised(torch.tensor([0.5, -1.0]), torch.tensor([2.0, 0.1]))
+        >>> torch.allclose(other.logits(f), clf.logits(f), atol=1e-5)
+        True
+        """
+        mean, scale = mean.to(self.weight), scale.to(self.weight)
+        weight = (scale / self.scale)[:, None] * self.weight
+        bias = self.bias + ((mean - self.mean) / self.scale) @ self.weight
+        return LinearClassifier(weight, bias, mean, scale, self.l2, self.converged_loss)
+
     def accuracy(self, features: torch.Tensor, labels: torch.Tensor) -> float:
         """Fraction of ``(N, D)`` features whose arg-max logit is their ``(N,)`` label."""
         _check_labels(labels, features.shape[0])
@@ -60,7 +75,7 @@ def _check_labels(labels: torch.Tensor, n: int) -> None:
 
 
 def train_linear_classifier(features: torch.Tensor, labels: torch.Tensor, *, l2: float, n_classes: int | None = None,
-                            max_iter: int = 100) -> LinearClassifier:
+                            max_iter: int = 100, init: LinearClassifier | None = None) -> LinearClassifier:
     """Multinomial logistic regression on standardised features, by full-batch L-BFGS (see the module doc).
 
     Args:
@@ -69,6 +84,8 @@ def train_linear_classifier(features: torch.Tensor, labels: torch.Tensor, *, l2:
         l2: the penalty ``l2 / 2 ||W||^2`` (the bias is not penalised), ``>= 0``.
         n_classes: ``K`` (default: ``labels.max() + 1``).
         max_iter: L-BFGS iterations, ``>= 1``.
+        init: start from this classifier's function (a warm start: its weights are re-expressed for this
+            standardisation, so the starting logits are exactly its logits); default: all-zero weights.
 
     >>> g = torch.Generator().manual_seed(0)
     >>> x = torch.randn(200, 2, generator=g); y = (x[:, 0] > 0).long()
@@ -90,8 +107,14 @@ def train_linear_classifier(features: torch.Tensor, labels: torch.Tensor, *, l2:
     scale = x.std(0).clamp_min(1e-6 * float(x.std(0).max().clamp_min(1e-30)))  # constant features: no division by 0
     x = (x - mean) / scale
     y = labels.to(x.device)
-    weight = torch.zeros(x.shape[1], k, device=x.device, requires_grad=True)
-    bias = torch.zeros(k, device=x.device, requires_grad=True)
+    if init is None:
+        weight, bias = torch.zeros(x.shape[1], k, device=x.device), torch.zeros(k, device=x.device)
+    else:
+        if tuple(init.weight.shape) != (x.shape[1], k):
+            raise ValueError(f"init must have weights of shape ({x.shape[1]}, {k}), got {tuple(init.weight.shape)}")
+        start = init.restandardised(mean, scale)
+        weight, bias = start.weight.to(x), start.bias.to(x)
+    weight, bias = weight.clone().requires_grad_(True), bias.clone().requires_grad_(True)
     optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=max_iter, history_size=20,
                                   line_search_fn="strong_wolfe", tolerance_grad=1e-6, tolerance_change=1e-10)
 
@@ -135,12 +158,13 @@ class LinearProbeResult:
 def linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
                  test_labels: torch.Tensor, *, generator: torch.Generator | None = None,
                  l2_grid: Sequence[float] = (1e-4, 1e-3, 1e-2), validation_fraction: float = 0.2,
-                 max_iter: int = 100) -> LinearProbeResult:
+                 max_iter: int = 50) -> LinearProbeResult:
     """Test accuracy of a linear classifier on fixed features, its penalty chosen on held-out training images.
 
     A random ``validation_fraction`` of the training images (drawn with ``generator``) is held out; a classifier
-    is trained on the rest for every ``l2`` in ``l2_grid``; the ``l2`` with the best held-out accuracy (the
-    smallest on ties) is used to train on all training images, which is then tested.
+    is trained on the rest for every ``l2`` in ``l2_grid`` (from the largest down, each fit warm-started from the
+    previous one); the ``l2`` with the best held-out accuracy (the smallest on ties) is used to train on all
+    training images (warm-started from its held-out fit), which is then tested.
 
     Args:
         train_features, test_features: ``(N, D)`` and ``(N', D)`` float features.
@@ -176,12 +200,16 @@ def linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_
     k = int(max(train_labels.max(), test_labels.max())) + 1
     order = torch.randperm(n, generator=generator, device=generator.device).to(train_features.device)
     val, fit = order[:n_val], order[n_val:]
-    scores = {}
-    for l2 in grid:
-        clf = train_linear_classifier(train_features[fit], train_labels[fit], l2=l2, n_classes=k, max_iter=max_iter)
-        scores[l2] = clf.accuracy(train_features[val], train_labels[val])
+    scores, fitted, previous = {}, {}, None
+    for l2 in reversed(grid):
+        previous = train_linear_classifier(train_features[fit], train_labels[fit], l2=l2, n_classes=k,
+                                           max_iter=max_iter, init=previous)
+        fitted[l2] = previous
+        scores[l2] = previous.accuracy(train_features[val], train_labels[val])
+    scores = {l2: scores[l2] for l2 in grid}
     best = max(grid, key=lambda v: (scores[v], -v))
-    clf = train_linear_classifier(train_features, train_labels, l2=best, n_classes=k, max_iter=max_iter)
+    clf = train_linear_classifier(train_features, train_labels, l2=best, n_classes=k, max_iter=max_iter,
+                                  init=fitted[best])
     return LinearProbeResult(
         test_accuracy=clf.accuracy(test_features, test_labels), train_accuracy=clf.accuracy(train_features, train_labels),
         l2=best, validation_accuracy=scores, n_train=n, n_test=test_features.shape[0],

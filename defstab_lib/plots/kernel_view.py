@@ -100,55 +100,50 @@ def plot_coefficients(series: Mapping[str, tuple[Sequence[float], Sequence[float
     return fig
 
 
-def plot_coefficients_by_group(groups: Mapping[str, Mapping[str, Sequence[float]]], *, ax=None,
+def plot_coefficients_by_group(groups: Mapping[str, Mapping[str, tuple[float, float]]], *, ax=None,
                                references: Mapping[str, float] | None = None, ylabel: str = "coefficient",
-                               title: str | None = None, n_std: float = 2.0,
-                               markers: Sequence[str] = ("o", "s", "^", "D"),
-                               figsize: tuple[float, float] = (6.0, 4.0)):
+                               title: str | None = None, markers: Sequence[str] = ("o", "s", "^", "D"),
+                               legend: bool = True, figsize: tuple[float, float] = (6.0, 4.0)):
     """One column per group (e.g. a downsampling variant), one marker per series in it (e.g. at initialisation,
-    after training): the mean over seeds with a ``±n_std`` standard-deviation bar (no bar for one seed).
+    after training), each a value with an error bar (e.g. a fitted coefficient and 2 standard errors).
 
     Args:
-        groups: ``{group: {series: values over seeds}}``; groups named after a downsampling variant get its
-            colour.
-        references: ``{label: value}`` drawn as horizontal lines (e.g. a kernel baseline's coefficient).
+        groups: ``{group: {series: (value, half_width)}}``; groups named after a downsampling variant get its
+            colour; the last series is drawn with filled markers, the others open.
+        references: ``{label: value}`` drawn as horizontal black lines (e.g. a kernel baseline's coefficient).
     """
+    from matplotlib.lines import Line2D
+
     fig, ax = _axes(ax, figsize)
     if not groups:
-        raise ValueError("groups must hold at least one {group: {series: values}} entry")
+        raise ValueError("groups must hold at least one {group: {series: (value, half_width)}} entry")
     series = list(dict.fromkeys(s for g in groups.values() for s in g))
-    width = 0.6 / max(len(series), 1)
+    width = 0.5 / max(len(series), 1)
     for gi, (group, by_series) in enumerate(groups.items()):
         color = DOWNSAMPLING_COLORS.get(group, "0.3")
         for si, name in enumerate(series):
             if name not in by_series:
                 continue
-            v = np.asarray(by_series[name], dtype=float).ravel()
-            err = n_std * v.std(ddof=1) if v.size > 1 else None
+            value, err = (float(v) for v in by_series[name])
             filled = si == len(series) - 1
-            ax.errorbar(gi + (si - (len(series) - 1) / 2) * width, v.mean(), yerr=err, marker=markers[si % len(markers)],
+            ax.errorbar(gi + (si - (len(series) - 1) / 2) * width, value, yerr=err, marker=markers[si % len(markers)],
                         markersize=7, capsize=3, color=color, markerfacecolor=color if filled else "white",
                         linestyle="none")
     styles = ["--", "-.", ":", (0, (5, 1, 1, 1))]
+    handles = [Line2D([], [], marker=markers[si % len(markers)], color="0.3", linestyle="none", markersize=7,
+                      markerfacecolor="0.3" if si == len(series) - 1 else "white") for si in range(len(series))]
+    labels = list(series)
     for ri, (label, value) in enumerate((references or {}).items()):
-        ax.axhline(value, color="black", linestyle=styles[ri % len(styles)], linewidth=1.2, label=label)
+        handles.append(ax.axhline(value, color="black", linestyle=styles[ri % len(styles)], linewidth=1.2))
+        labels.append(label)
     ax.axhline(0.0, color="0.6", linewidth=0.8)
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels(list(groups), rotation=20)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    from matplotlib.lines import Line2D
-
-    # legend: the series' markers in neutral grey (the colour belongs to the group), then the reference lines
-    handles = [Line2D([], [], marker=markers[si % len(markers)], color="0.3", linestyle="none", markersize=7,
-                      markerfacecolor="0.3" if si == len(series) - 1 else "white") for si in range(len(series))]
-    labels = list(series)
-    ref_handles, ref_labels = ax.get_legend_handles_labels()
-    keep = [i for i, lab in enumerate(ref_labels) if lab in (references or {})]
-    handles += [ref_handles[i] for i in keep]
-    labels += [ref_labels[i] for i in keep]
-    ax.legend(handles, labels, frameon=False, fontsize=9)
+    if legend:
+        ax.legend(handles, labels, frameon=False, fontsize=9)
     return fig
 
 
