@@ -59,6 +59,17 @@ def test_fit_bound_with_intercept_and_jacobian_limit():
     assert limited.coef["displacement"] == pytest.approx(0.01)
 
 
+def test_fit_bound_fits_one_term_when_asked():
+    change, jac, disp = synthetic_sweep(0.0, 0.07, noise=0.0)
+    only = bound.fit_bound(change, np.zeros_like(jac), disp, terms=("displacement",))  # translations: no gradient
+    assert list(only.coef) == ["displacement"] and only.coef["displacement"] == pytest.approx(0.07)
+    assert np.isnan(only.correlation)
+    with pytest.raises(ValueError, match="linearly dependent"):  # both terms, but the gradient is always 0
+        bound.fit_bound(change, np.zeros_like(jac), disp)
+    with pytest.raises(ValueError, match="terms"):
+        bound.fit_bound(change, jac, disp, terms=("rotation",))
+
+
 def test_fit_predict_and_summary():
     change, jac, disp = synthetic_sweep(1.0, 0.1, noise=0.0, n=20)
     fit = bound.fit_bound(change, jac, disp)

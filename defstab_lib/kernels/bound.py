@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["LinearFit", "fit_linear", "fit_bound", "sweep_samples", "fit_sweep", "join_sweeps", "coefficient_table",
-           "THEOREM_JACOBIAN_LIMIT"]
+           "THEOREM_JACOBIAN_LIMIT", "TERMS"]
 
 #: The bound is proven for deformations with ``||grad tau||_inf <= 1/2``.
 THEOREM_JACOBIAN_LIMIT = 0.5
@@ -83,6 +83,16 @@ class LinearFit:
             raise ValueError(f"predict needs exactly the regressors {list(self.coef)}, got {sorted(regressors)}")
         out = self.intercept + sum(c * np.asarray(regressors[k], dtype=float) for k, c in self.coef.items())
         return np.asarray(out, dtype=float)
+
+    def text(self, name: str, *, n_se: float = 2.0, digits: int = 3) -> str:
+        """``"coef ± n_se * se"`` of one coefficient, for tables.
+
+        >>> fit_linear([1.0, 2.1, 2.9, 4.2], {"x": [1.0, 2.0, 3.0, 4.0]}).text("x")
+        '1.023 ± 0.044'
+        """
+        if name not in self.coef:
+            raise ValueError(f"no coefficient {name!r}; the fit has {list(self.coef)}")
+        return f"{self.coef[name]:.{digits}f} ± {n_se * self.se[name]:.{digits}f}"
 
     def summary(self) -> dict[str, float]:
         """Flat JSON-ready numbers: ``<name>``, ``<name>_se`` per regressor, ``intercept``, ``r2``, ``rmse``,
@@ -165,8 +175,12 @@ def fit_linear(y: Any, regressors: Mapping[str, Any], *, intercept: bool = False
     )
 
 
+#: The bound's two terms, by the names of their coefficients.
+TERMS = ("jacobian", "displacement")
+
+
 def fit_bound(change: Any, max_jacobian: Any, max_displacement: Any, *, intercept: bool = False,
-              jacobian_limit: float | None = None) -> LinearFit:
+              jacobian_limit: float | None = None, terms: Sequence[str] = TERMS) -> LinearFit:
     """Fit ``change ~ a ||grad tau||_inf + b ||tau||_inf`` (the bound's right-hand side); see the module doc.
 
     Args:
@@ -176,14 +190,21 @@ def fit_bound(change: Any, max_jacobian: Any, max_displacement: Any, *, intercep
         intercept: also fit a constant (the bound has none).
         jacobian_limit: keep only samples with ``||grad tau||_inf <= jacobian_limit`` (e.g.
             :data:`THEOREM_JACOBIAN_LIMIT`, the bound's domain); ``None`` keeps all.
+        terms: which of the two terms to fit, a non-empty subset of :data:`TERMS`: e.g. ``("displacement",)``
+            for translations, whose ``||grad tau||_inf`` is 0, or ``("jacobian",)`` for the growth with
+            ``||grad tau||_inf`` alone.
 
     Returns:
         a :class:`LinearFit` with coefficients ``"jacobian"`` (``a``, in units of the change) and
-        ``"displacement"`` (``b``, in units of the change per pixel).
+        ``"displacement"`` (``b``, in units of the change per pixel), those of ``terms``.
 
     Raises:
-        ValueError: as :func:`fit_linear`, negative norms, or too few samples within ``jacobian_limit``.
+        ValueError: as :func:`fit_linear`, negative norms, unknown terms, or too few samples within
+            ``jacobian_limit``.
     """
+    terms = tuple(terms) if not isinstance(terms, str) else (terms,)
+    if not terms or any(t not in TERMS for t in terms) or len(set(terms)) != len(terms):
+        raise ValueError(f"terms must be a non-empty subset of {TERMS}, got {terms!r}")
     jac, disp = _as_vector("max_jacobian", max_jacobian), _as_vector("max_displacement", max_displacement)
     y = _as_vector("change", change)
     if jac.shape != y.shape or disp.shape != y.shape:
@@ -199,7 +220,8 @@ def fit_bound(change: Any, max_jacobian: Any, max_displacement: Any, *, intercep
             raise ValueError(f"only {int(keep.sum())} of {jac.size} samples have ||grad tau||_inf <= "
                              f"{jacobian_limit}; too few to fit")
         y, jac, disp = y[keep], jac[keep], disp[keep]
-    return fit_linear(y, {"jacobian": jac, "displacement": disp}, intercept=intercept)
+    columns = {"jacobian": jac, "displacement": disp}
+    return fit_linear(y, {t: columns[t] for t in TERMS if t in terms}, intercept=intercept)
 
 
 def sweep_samples(sweep: Mapping[str, Any], layer: int = -1, *, field: str = "change"
@@ -234,7 +256,7 @@ def sweep_samples(sweep: Mapping[str, Any], layer: int = -1, *, field: str = "ch
 
 
 def fit_sweep(sweep: Mapping[str, Any] | Sequence[Mapping[str, Any]], layer: int = -1, *, field: str = "change",
-              intercept: bool = False, jacobian_limit: float | None = None) -> LinearFit:
+              intercept: bool = False, jacobian_limit: float | None = None, terms: Sequence[str] = TERMS) -> LinearFit:
     """:func:`fit_bound` on one layer of a stored sweep (see :func:`sweep_samples`), or of several sweeps of the
     *same* images and deformations (e.g. the runs of every seed of one setting), whose changes are then averaged
     per sample: one fit, the slopes of the average network, with standard errors from the samples (images and
@@ -260,7 +282,7 @@ def fit_sweep(sweep: Mapping[str, Any] | Sequence[Mapping[str, Any]], layer: int
             raise ValueError("sweeps can only be averaged over the same deformations (their max_jacobian and "
                              "max_displacement differ)")
     change = np.mean([s[0] for s in samples], axis=0)
-    return fit_bound(change, jac, disp, intercept=intercept, jacobian_limit=jacobian_limit)
+    return fit_bound(change, jac, disp, intercept=intercept, jacobian_limit=jacobian_limit, terms=terms)
 
 
 def join_sweeps(*sweeps: Mapping[str, Any]) -> dict[str, Any]:
