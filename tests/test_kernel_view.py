@@ -251,8 +251,7 @@ def test_kernel_baselines_are_computed_once_then_loaded(tmp_path, monkeypatch):
     n_strengths = len(first.params["strengths"])
     assert np.array(first.ckn_sweep(0)["change"]).shape == (n_strengths, 4, m)  # input + 3 layers
     assert np.array(first.scattering_sweep(0)["change"]).shape == (n_strengths, 5, m)  # input, 3 orders, all
-    both = first.ckn_sweep(0, family="both")
-    assert np.array(both["change"]).shape == (n_strengths, 4, 2 * m)
+    assert np.array(first.ckn_sweep(0, family="translations")["change"]).shape == (4, 4, m)
     assert np.all(np.array(first.ckn_sweep(0, family="translations")["max_jacobian"]) == 0)
     with pytest.raises(ValueError, match="family"):
         first.ckn_sweep(0, family="rotations")
@@ -305,19 +304,25 @@ def test_scattering_taps_concatenate_all_orders():
 # ------------------------------------------------------------------------------------------------ translations
 
 
-def test_translation_sweep_moves_images_rigidly_and_measures_its_norms():
-    x = torch.zeros(3, 1, 16, 16)
-    x[:, :, 6:10, 5:11] = torch.rand(3, 1, 4, 6, generator=torch.Generator().manual_seed(6))
-    out = translations.translation_sweep(x, [1.0, 2.5], generator=torch.Generator().manual_seed(0))
-    again = translations.translation_sweep(x, [1.0, 2.5], generator=torch.Generator().manual_seed(0))
+def test_translation_sweep_shifts_whole_pixels_along_an_axis_and_measures_its_norms():
+    x = torch.zeros(8, 1, 16, 16)
+    x[:, :, 5:11, 5:11] = torch.rand(8, 1, 6, 6, generator=torch.Generator().manual_seed(6))
+    out = translations.translation_sweep(x, [1, 3], generator=torch.Generator().manual_seed(0))
+    again = translations.translation_sweep(x, [1, 3], generator=torch.Generator().manual_seed(0))
+    directions = set()
     for (t, moved, disp, jac), (_, moved2, _, _) in zip(out, again):
-        np.testing.assert_allclose(disp, [t] * 3, rtol=1e-6)
-        assert jac == [0.0, 0.0, 0.0]
+        assert disp == [t] * 8 and jac == [0.0] * 8
         torch.testing.assert_close(moved, moved2)  # reproducible from the generator
-        torch.testing.assert_close(moved.sum(dim=(1, 2, 3)), x.sum(dim=(1, 2, 3)), rtol=1e-5, atol=1e-5)  # rigid
-        assert (moved - x).abs().sum() > 0
-    with pytest.raises(ValueError, match="strengths"):
-        translations.translation_sweep(x, [0.0])
+        for i in range(8):  # exactly one of the four whole-pixel shifts (the content stays inside the image)
+            shifts = [(int(t), 2), (-int(t), 2), (int(t), 1), (-int(t), 1)]  # x[i] is (C, H, W)
+            match = [k for k, (step, dim) in enumerate(shifts) if torch.equal(moved[i], x[i].roll(-step, dims=dim))]
+            assert len(match) == 1
+            directions.add(match[0])
+    assert len(directions) > 1
+    with pytest.raises(ValueError, match="lengths"):
+        translations.translation_sweep(x, [0])
+    with pytest.raises(TypeError, match="lengths"):
+        translations.translation_sweep(x, [0.5])
 
 
 def test_cnn_translation_sweeps_measure_stored_runs_once(tmp_path, monkeypatch):
@@ -329,12 +334,12 @@ def test_cnn_translation_sweeps_measure_stored_runs_once(tmp_path, monkeypatch):
     first = translations.cnn_translation_sweeps(configs, store=store, device="cpu")
     init, final = first.sweep(results[0], "init"), first.sweep(results[0].key, "final")
     m = configs[0].probe.bound_images
-    assert np.array(final["change"]).shape == (len(configs[0].probe.bound_strengths), 13, m)
+    assert np.array(final["change"]).shape == (len(translations.TRANSLATION_LENGTHS), 13, m)
     assert np.all(np.array(init["max_jacobian"]) == 0)
     assert init["change"][0][0] == final["change"][0][0]  # layer 0 is the translated input itself
     assert not np.allclose(init["change"][0][-1], final["change"][0][-1])  # training changed the network
-    fit = bound.fit_sweep(bound.join_sweeps(results[0].at("final").bound, final))
-    assert np.isfinite(fit.coef["displacement"]) and fit.n == 2 * m * len(configs[0].probe.bound_strengths)
+    fit = bound.fit_sweep(final, terms=("displacement",))
+    assert fit.coef["displacement"] > 0 and fit.n == m * len(translations.TRANSLATION_LENGTHS)
 
     def fail(*args, **kwargs):
         raise AssertionError("computed again")

@@ -17,7 +17,7 @@ and for each of them
   runs' own random deformations when ``strengths`` are the runs' ``bound_strengths``): per layer and image the
   change ``||r(tau x) - r(x)||`` relative to ``||r(x)||`` (``"change"``, as the runs store it) and relative to
   ``||x||`` (``"change_over_input"``, the bound's own normalisation);
-- the same for **translations** of the same images by the same lengths (``||grad tau||_inf = 0``;
+- the same for **translations** of the same images by whole pixels (``||grad tau||_inf = 0``;
   :func:`~defstab_lib.kernels.translations.translation_sweep`, the translations that
   :func:`~defstab_lib.kernels.translations.cnn_translation_sweeps` measures for the CNNs);
 - the **per-layer sensitivity** (the paper's normalized cosine distance, with the runs' noise-matched control);
@@ -52,8 +52,8 @@ __all__ = ["FeatureTaps", "change_sweep", "KernelBaselines", "kernel_baselines",
 
 #: The results store's folder of the chapter's stored measurements (these and the CNNs' translation sweeps).
 EXPERIMENT = "kernel-baselines"
-#: Which samples a sweep accessor returns: the runs' deformations, the translations, or both joined.
-FAMILIES = ("deformations", "translations", "both")
+#: Which samples a sweep accessor returns: the runs' deformations or the translations.
+FAMILIES = ("deformations", "translations")
 #: Architecture of the CKN (fixed: part of every stored key through :func:`kernel_baselines`' parameters).
 CKN_LAYERS = 3
 CKN_PATCH = 3
@@ -191,18 +191,14 @@ class KernelBaselines:
         return [0.8 * 2**j for j in self.scattering_J]
 
     def _sweep(self, entry: dict[str, Any], family: str) -> dict[str, Any]:
-        from .bound import join_sweeps
-
         _checks.choice("family", family, FAMILIES)
-        deformations = {**self.payload["sweep"], **entry["deformations"]}
-        translations = {**self.payload["translation_sweep"], **entry["translations"]}
-        return {"deformations": deformations, "translations": translations}.get(family) or \
-            join_sweeps(deformations, translations)
+        shared = self.payload["sweep" if family == "deformations" else "translation_sweep"]
+        return {**shared, **entry[family]}
 
     def ckn_sweep(self, sigma_index: int, seed: int = 0, family: str = "deformations") -> dict[str, Any]:
         """The sweep of the CKN with ``pool_sigmas[sigma_index]`` and anchors of ``seed``, in the layout of a run's
-        ``Measurement.bound`` (for :func:`~defstab_lib.kernels.bound.fit_sweep`): the runs' deformations, the
-        translations, or ``"both"`` joined."""
+        ``Measurement.bound`` (for :func:`~defstab_lib.kernels.bound.fit_sweep`): the runs' deformations or the
+        translations."""
         return self._sweep(self.payload["ckn"]["sweeps"][sigma_index][seed], family)
 
     def scattering_sweep(self, j_index: int, family: str = "deformations") -> dict[str, Any]:
@@ -249,6 +245,7 @@ def kernel_baselines(
     n_anchors: int = 64,
     scattering_J: Sequence[int] = (1, 2, 3),
     scattering_L: int = 8,
+    translation_lengths: Sequence[int] = (1, 2, 3, 4),
     n_train: int = 5000,
     n_fit_images: int = 500,
     n_patches: int = 5000,
@@ -271,6 +268,7 @@ def kernel_baselines(
         n_anchors: anchors (= channels) of every CKN layer.
         scattering_J: averaging scales ``2^J`` of the scattering transforms (``2^J <= image size``).
         scattering_L: orientations per octave.
+        translation_lengths: lengths of the translations, whole pixels.
         n_train: training images of the linear probes (at most the runs' training subset).
         n_fit_images, n_patches, kmeans_iter: images whose patches the anchors are fitted on, patches sampled per
             layer, k-means iterations.
@@ -292,6 +290,11 @@ def kernel_baselines(
         raise ValueError(f"scattering_J must be a non-empty list of ints >= 1, got {scattering_J!r}")
     scattering_J = sorted({_checks.positive_int("scattering_J", j) for j in scattering_J})
     scattering_L = _checks.positive_int("scattering_L", scattering_L)
+    if isinstance(translation_lengths, (str, bytes)) or not isinstance(translation_lengths, Sequence) \
+            or not translation_lengths:
+        raise ValueError(f"translation_lengths must be a non-empty list of whole pixels >= 1, got "
+                         f"{translation_lengths!r}")
+    translation_lengths = [_checks.positive_int("translation_lengths", t) for t in translation_lengths]
     n_train = _checks.positive_int("n_train", n_train, minimum=10)
     n_fit_images = _checks.positive_int("n_fit_images", n_fit_images)
     n_patches = _checks.positive_int("n_patches", n_patches)
@@ -309,7 +312,8 @@ def kernel_baselines(
         "strengths": list(config.probe.bound_strengths), "pool_sigmas": pool_sigmas, "seeds": seeds,
         "n_anchors": n_anchors, "ckn": {"layers": CKN_LAYERS, "patch": CKN_PATCH, "subsampling": CKN_SUBSAMPLING,
                                         "alpha": CKN_ALPHA},
-        "scattering_J": scattering_J, "scattering_L": scattering_L, "n_train": n_train,
+        "scattering_J": scattering_J, "scattering_L": scattering_L, "translation_lengths": translation_lengths,
+        "n_train": n_train,
         "n_fit_images": n_fit_images, "n_patches": n_patches, "kmeans_iter": kmeans_iter,
     }
 
@@ -341,7 +345,7 @@ def _compute(config, params: dict[str, Any], device: torch.device) -> dict[str, 
     m = data.bound[0][1].shape[0]
     probe_images = data.probe[:m]
     moved = [b[1] for b in data.bound]
-    translations = translation_sweep(probe_images, [b[0] for b in data.bound],
+    translations = translation_sweep(probe_images, params["translation_lengths"],
                                      generator=torch.Generator().manual_seed(config.probe.seed + TRANSLATION_SEED_OFFSET))
     shifted = [t[1] for t in translations]
 

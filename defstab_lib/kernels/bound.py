@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LinearFit", "fit_linear", "fit_bound", "sweep_samples", "fit_sweep", "join_sweeps", "coefficient_table",
+__all__ = ["LinearFit", "fit_linear", "fit_bound", "sweep_samples", "fit_sweep", "coefficient_table",
            "THEOREM_JACOBIAN_LIMIT", "TERMS"]
 
 #: The bound is proven for deformations with ``||grad tau||_inf <= 1/2``.
@@ -283,30 +283,6 @@ def fit_sweep(sweep: Mapping[str, Any] | Sequence[Mapping[str, Any]], layer: int
                              "max_displacement differ)")
     change = np.mean([s[0] for s in samples], axis=0)
     return fit_bound(change, jac, disp, intercept=intercept, jacobian_limit=jacobian_limit, terms=terms)
-
-
-def join_sweeps(*sweeps: Mapping[str, Any]) -> dict[str, Any]:
-    """Several sweeps of one model with the same number of strengths ``S`` as one sweep over all their samples
-    (e.g. deformations and translations): every ``(S, M_k)`` norm and ``(S, L, M_k)`` change array is concatenated
-    along the image axis.  Keeps the fields every sweep has.
-
-    >>> a = {"max_displacement": [[1.0]], "max_jacobian": [[0.2]], "change": [[[0.0], [0.3]]]}
-    >>> b = {"max_displacement": [[1.0]], "max_jacobian": [[0.0]], "change": [[[0.0], [0.1]]]}
-    >>> joined = join_sweeps(a, b)
-    >>> joined["max_jacobian"], joined["change"]
-    ([[0.2, 0.0]], [[[0.0, 0.0], [0.3, 0.1]]])
-    """
-    if not sweeps:
-        raise ValueError("join_sweeps needs at least one sweep")
-    keys = [k for k in sweeps[0] if k != "strengths" and all(k in s for s in sweeps)]
-    out: dict[str, Any] = {}
-    for k in keys:
-        arrays = [np.asarray(s[k], dtype=float) for s in sweeps]
-        if any(a.shape[:-1] != arrays[0].shape[:-1] for a in arrays):
-            raise ValueError(f"sweeps to join must agree in every axis but the images; {k!r} has shapes "
-                             f"{[a.shape for a in arrays]}")
-        out[k] = np.concatenate(arrays, axis=-1).tolist()
-    return out
 
 
 def coefficient_table(fits: Sequence[LinearFit]) -> dict[str, np.ndarray]:

@@ -6,9 +6,13 @@ both cannot tell their slopes apart (:mod:`~defstab_lib.kernels.bound`).  A tran
 ``||tau||_inf = t`` and ``grad tau = 0``: the bound then reads ``||Phi(L_tau x) - Phi(x)|| <= C2 t / sigma_n ||x||``,
 the term that pooling controls.  Adding translations to the sweep separates the two slopes.
 
-- :func:`translation_sweep` translates images by ``t`` pixels in a random direction per image (bilinear, with the
-  deformations' reflection fill: :func:`defstab_lib.deform.warp` of a constant field), in the layout of a run's
-  sweep;
+- :func:`translation_sweep` shifts images by a whole number ``t`` of pixels along a random axis direction per
+  image (:func:`defstab_lib.deform.warp` of a constant field, with the deformations' reflection fill), in the
+  layout of a run's sweep.  Whole pixels, because a sub-pixel shift on the pixel grid is not a pure translation:
+  bilinear resampling also blurs the image (by ``f (1 - f)`` of the second difference at a fractional offset
+  ``f``), and a representation with wide pooling, nearly invariant to the shift, still sees the blur: measured,
+  the change of such a representation at a 0.5 px shift can exceed its change at 1 px.  An integer shift samples
+  pixel centres exactly;
 - :func:`cnn_translation_sweeps` measures the translation sweep of the ``pooling`` runs' stored networks, at
   initialisation and after training, from their checkpoints (no training), stored in the results store
   (``kernel-baselines/<key>.json``, keyed by the runs and the bytes of their checkpoints).
@@ -25,48 +29,54 @@ import torch
 from .. import _random
 from . import _checks
 
-__all__ = ["translation_sweep", "TRANSLATION_SEED_OFFSET", "CNNTranslations", "cnn_translation_sweeps"]
+__all__ = ["translation_sweep", "TRANSLATION_LENGTHS", "TRANSLATION_SEED_OFFSET", "CNNTranslations",
+           "cnn_translation_sweeps"]
+
+#: Default translation lengths, whole pixels.
+TRANSLATION_LENGTHS = (1, 2, 3, 4)
 
 #: The translations of a probe with seed ``s`` are drawn with ``torch.Generator().manual_seed(s + 300)`` (the runs'
 #: deformation sweep uses ``s + 100 + i``).
 TRANSLATION_SEED_OFFSET = 300
 
 
-def translation_sweep(images: torch.Tensor, strengths: Sequence[float], *, generator: torch.Generator | None = None
+def translation_sweep(images: torch.Tensor, lengths: Sequence[int] = TRANSLATION_LENGTHS, *,
+                      generator: torch.Generator | None = None
                       ) -> list[tuple[float, torch.Tensor, list[float], list[float]]]:
-    """Every image translated by ``t`` pixels, for each ``t`` in ``strengths``, in a direction drawn uniformly per
-    image and strength.
+    """Every image shifted by ``t`` whole pixels, for each ``t`` in ``lengths``, along one of the four axis
+    directions (right, left, down, up) drawn uniformly per image and length.
 
     Args:
         images: ``(M, C, H, W)`` float images.
-        strengths: translation lengths ``t`` in pixels, each ``> 0``.
+        lengths: translation lengths ``t``, whole pixels, each ``>= 1``.
         generator: draws the directions (on the CPU; ``None``: a fresh OS-seeded generator).
 
     Returns:
-        per strength ``(t, translated (M, C, H, W), ||tau||_inf (M,) = t, ||grad tau||_inf (M,) = 0)``, the
+        per length ``(t, translated (M, C, H, W), ||tau||_inf (M,) = t, ||grad tau||_inf (M,) = 0)``, the
         layout of :attr:`defstab_lib.runs.RunData.bound`; the norms are measured on the field
         (:func:`defstab_lib.deform.field_norms`).
 
-    >>> out = translation_sweep(torch.rand(2, 1, 8, 8), [1.0], generator=torch.Generator().manual_seed(0))
-    >>> t, moved, disp, jac = out[0]
-    >>> t, tuple(moved.shape), [round(d, 5) for d in disp], jac
-    (1.0, (2, 1, 8, 8), [1.0, 1.0], [0.0, 0.0])
+    >>> x = torch.arange(16.0).view(1, 1, 4, 4)
+    >>> t, moved, disp, jac = translation_sweep(x, [1], generator=torch.Generator().manual_seed(0))[0]
+    >>> t, disp, jac, moved[0, 0].tolist()      # shifted by one pixel to the right (reflection at the edge)
+    (1.0, [1.0], [0.0], [[1.0, 2.0, 3.0, 3.0], [5.0, 6.0, 7.0, 7.0], [9.0, 10.0, 11.0, 11.0], [13.0, 14.0, 15.0, 15.0]])
     """
     from ..deform import field_norms, warp
 
     _checks.tensor("images", images, ndim=4, what="(M, C, H, W)")
-    if isinstance(strengths, (str, bytes)) or not isinstance(strengths, Sequence) or not strengths:
-        raise ValueError(f"strengths must be a non-empty list of lengths > 0 (pixels), got {strengths!r}")
-    strengths = [_checks.nonnegative_float("strengths", t, strict=True) for t in strengths]
+    if isinstance(lengths, (str, bytes)) or not isinstance(lengths, Sequence) or not lengths:
+        raise ValueError(f"lengths must be a non-empty list of whole pixels >= 1, got {lengths!r}")
+    lengths = [_checks.positive_int("lengths", t) for t in lengths]
     generator = _random.check_generator(generator)
     m, _, h, w = images.shape
+    axes = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])  # (dx, dy) unit steps
     out = []
-    for t in strengths:
-        angle = 2 * torch.pi * torch.rand(m, generator=generator, device=generator.device, dtype=torch.float64)
-        vector = t * torch.stack([angle.cos(), angle.sin()], dim=1)  # (M, 2): (dx, dy) pixels
-        field = vector[:, None, None, :].expand(m, h, w, 2).to(device=images.device, dtype=images.dtype)
+    for t in lengths:
+        direction = torch.randint(0, 4, (m,), generator=generator, device=generator.device).cpu()
+        field = (t * axes[direction])[:, None, None, :].expand(m, h, w, 2)
+        field = field.to(device=images.device, dtype=images.dtype).contiguous()
         disp, jac = field_norms(field)
-        out.append((t, warp(images, field.contiguous()), disp.tolist(), jac.tolist()))
+        out.append((float(t), warp(images, field), disp.tolist(), jac.tolist()))
     return out
 
 
@@ -94,7 +104,7 @@ def _file_digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def cnn_translation_sweeps(configs: Sequence, *, strengths: Sequence[float] | None = None, store=None,
+def cnn_translation_sweeps(configs: Sequence, *, lengths: Sequence[int] = TRANSLATION_LENGTHS, store=None,
                            device: str = "auto", force: bool = False) -> CNNTranslations:
     """Measure (or load) the translation sweep of stored ``pooling`` runs at initialisation and after training.
 
@@ -107,7 +117,7 @@ def cnn_translation_sweeps(configs: Sequence, *, strengths: Sequence[float] | No
     Args:
         configs: runs of one experiment sharing one probe (e.g. ``experiment_configs("pooling", profile)``), all
             stored with their checkpoints.
-        strengths: translation lengths (pixels); ``None``: the runs' ``bound_strengths``.
+        lengths: translation lengths, whole pixels (see :func:`translation_sweep`).
         store: the results store (default: the one at :func:`~defstab_lib.runs.results_root`).
         device: where to compute (``"auto"``: CUDA when present); not part of the stored key.
         force: measure again even if stored.
@@ -130,10 +140,11 @@ def cnn_translation_sweeps(configs: Sequence, *, strengths: Sequence[float] | No
     if missing:
         raise ValueError(f"these runs are not stored (run them first): {missing[:3]}"
                          + (f" and {len(missing) - 3} more" if len(missing) > 3 else ""))
-    strengths = list(probe.bound_strengths) if strengths is None else \
-        [_checks.nonnegative_float("strengths", t, strict=True) for t in strengths]
+    if isinstance(lengths, (str, bytes)) or not isinstance(lengths, Sequence) or not lengths:
+        raise ValueError(f"lengths must be a non-empty list of whole pixels >= 1, got {lengths!r}")
+    lengths = [_checks.positive_int("lengths", t) for t in lengths]
     params = {
-        "measurement": "translation sweeps of stored runs", "strengths": strengths,
+        "measurement": "translation sweeps of stored runs", "lengths": lengths,
         "runs": {runs.run_key(c): {w: _file_digest(store.checkpoint_path(c, w)) for w in ("init", "final")}
                  for c in configs},
     }
@@ -142,7 +153,7 @@ def cnn_translation_sweeps(configs: Sequence, *, strengths: Sequence[float] | No
         dev = runs.execute.resolve_device(device)
         data = runs.build_run_data(configs[0], dev)
         images = data.probe[: probe.bound_images]
-        sweep = translation_sweep(images, strengths,
+        sweep = translation_sweep(images, lengths,
                                   generator=torch.Generator().manual_seed(probe.seed + TRANSLATION_SEED_OFFSET))
         moved = [s[1] for s in sweep]
         out = {}
@@ -155,7 +166,7 @@ def cnn_translation_sweeps(configs: Sequence, *, strengths: Sequence[float] | No
             for which in ("init", "final"):
                 model.load_state_dict(store.load_checkpoint(config, which))
                 out[runs.run_key(config)][which] = change_sweep(model, images, moved, list(range(model.num_layers)))
-        return {"sweep": {"strengths": strengths, "max_displacement": [s[2] for s in sweep],
+        return {"sweep": {"strengths": [float(t) for t in lengths], "max_displacement": [s[2] for s in sweep],
                           "max_jacobian": [s[3] for s in sweep]},
                 "runs": out}
 

@@ -68,14 +68,13 @@ def plot_coefficients(series: Mapping[str, tuple[Sequence[float], Sequence[float
                       colors: Mapping[str, object] | None = None, xlabel: str = "pooling scale σₙ (input pixels)",
                       ylabel: str = "coefficient", title: str | None = None, n_se: float = 2.0,
                       reference: tuple[Sequence[float], Sequence[float]] | None = None,
-                      reference_label: str | None = None, logx: bool = False,
+                      reference_label: str | None = None,
                       figsize: tuple[float, float] = (5.0, 4.0)):
     """Fitted coefficients against a scale, with ``±n_se`` standard-error bars, one line per series.
 
     Args:
         series: ``{label: (scales, coefficients, standard_errors)}``.
         reference: ``(x, y)`` of a dotted black reference curve (e.g. ``k / sigma``).
-        logx: a logarithmic x axis.
     """
     fig, ax = _axes(ax, figsize)
     if not series:
@@ -90,8 +89,6 @@ def plot_coefficients(series: Mapping[str, tuple[Sequence[float], Sequence[float
     if reference is not None:
         ax.plot(*reference, color="black", linestyle=":", linewidth=1.4, label=reference_label)
     ax.axhline(0.0, color="0.6", linewidth=0.8)
-    if logx:
-        ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
