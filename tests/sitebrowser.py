@@ -100,7 +100,7 @@ def chromium_paths() -> tuple[str, str]:
     missing = [name for name, path in (("chromium", browser), ("chromium-driver", driver)) if not path]
     if missing:
         raise FileNotFoundError(
-            f"the browser suite needs Debian's {' and '.join(missing)}: run `make browser` as root "
+            f"the browser suite needs Debian's {' and '.join(missing)}: run `make site-deps` as root "
             "(apt-get install chromium chromium-driver), or set DEFSTAB_CHROMIUM / DEFSTAB_CHROMEDRIVER")
     return browser, driver
 
