@@ -36,6 +36,8 @@ __all__ = [
     "stronger_tasks_smoother",
     "training_smooths",
     "random_labels_depend_on_architecture",
+    "accuracy_rows",
+    "compute_note",
 ]
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
@@ -181,6 +183,15 @@ def training_changes_pattern(results: Sequence[Results]) -> Verdict:
     some architecture shows no clear change.
     """
     groups = group_by(results)
+    if min(len(v) for v in groups.values()) < 2:
+        return Verdict(
+            claim="Training changes the pattern of stability across layers, and in some layers sensitivity "
+                  "increases (section 3.2).",
+            statistic="per architecture and layer: change of mean sensitivity, in standard errors over seeds",
+            value="not computed: it needs at least 2 seeds per architecture",
+            rule="a change is clear only against the spread between seeds", verdict=INCONCLUSIVE, runs=_n(groups),
+            numbers={"increases": 0, "decreases": 0, "cells": 0, "per_architecture": {}},
+        )
     increases, decreases, per_arch = 0, 0, {}
     for name, runs in groups.items():
         init, final = profile_array(runs, epoch="init")[:, 1:], profile_array(runs, epoch="final")[:, 1:]
@@ -230,9 +241,9 @@ def convergence_after_training(results: Sequence[Results]) -> Verdict:
               "(Figure 3b/d).",
         statistic="relative spread between architectures (coefficient of variation of their mean profiles, mean "
                   "over layers 1..L): after training / at initialisation",
-        value=f"{ratio:.2f} ({final.mean():.3f} / {init.mean():.3f}; spread between seeds after training "
-              f"{np.nanmean(within):.3f}); smaller after training in {int((final < init).sum())} of {init.size} "
-              f"layers",
+        value=f"{ratio:.2f} ({final.mean():.3f} / {init.mean():.3f}"
+              + (f"; spread between seeds after training {np.nanmean(within):.3f}" if np.isfinite(within).any()
+                 else "") + f"); smaller after training in {int((final < init).sum())} of {init.size} layers",
         rule="supported if below 0.5; not supported if 1 or above; otherwise inconclusive",
         verdict=verdict, runs=_n(groups),
         numbers={"ratio": float(ratio), "init": float(init.mean()), "final": float(final.mean()),
@@ -339,7 +350,7 @@ def random_labels_depend_on_architecture(random: Sequence[Results], real: Sequen
     spread_real = between_spread(profiles(g_real))[1:].mean()
     within = np.nanmean(_within_spread(profiles(g_random))[1:])
     ratio = spread_random / spread_real
-    seed_ratio = spread_random / within if within > 0 else float("inf")
+    seed_ratio = spread_random / within if np.isfinite(within) and within > 0 else float("nan")
     tv_random = between_spread(profiles(g_random, "smoothness"))[0:].mean()
     tv_real = between_spread(profiles(g_real, "smoothness"))[0:].mean()
     verdict = SUPPORTED if ratio > 1.5 and seed_ratio > 2 else (NOT_SUPPORTED if ratio <= 1 else INCONCLUSIVE)
@@ -348,7 +359,8 @@ def random_labels_depend_on_architecture(random: Sequence[Results], real: Sequen
               "little on the seed (Figures 6c, 7).",
         statistic="relative spread between architectures after training, random / real labels; and with random "
                   "labels, spread between architectures / spread between seeds",
-        value=f"{ratio:.2f} ({spread_random:.3f} / {spread_real:.3f}); between/within seeds {seed_ratio:.1f}; "
+        value=f"{ratio:.2f} ({spread_random:.3f} / {spread_real:.3f}); between/within seeds "
+              + (f"{seed_ratio:.1f}" if np.isfinite(seed_ratio) else "not computed (needs 2 seeds)") + "; "
               f"for filter smoothness the spread ratio is {tv_random / tv_real:.2f}",
         rule="supported if the first ratio > 1.5 and the second > 2; not supported if the first ≤ 1; otherwise "
              "inconclusive",
@@ -356,3 +368,36 @@ def random_labels_depend_on_architecture(random: Sequence[Results], real: Sequen
         numbers={"ratio": float(ratio), "spread_random": float(spread_random), "spread_real": float(spread_real),
                  "seed_ratio": float(seed_ratio), "tv_ratio": float(tv_random / tv_real)},
     )
+
+
+# ------------------------------------------------------------------------------------------------ tables
+
+
+def accuracy_rows(groups: Mapping[Any, Sequence[Results]]) -> list[dict[str, str]]:
+    """One row per group: runs, final train and test accuracy (mean ± standard deviation over seeds)."""
+    rows = []
+    for name, runs in groups.items():
+        train = np.array([r.final.train_accuracy for r in runs])
+        test = np.array([r.final.test_accuracy for r in runs])
+        sd = (lambda a: f" ± {a.std(ddof=1):.3f}" if a.size > 1 else "")  # noqa: E731
+        rows.append({"network": str(name), "runs": str(len(runs)),
+                     "train accuracy": f"{train.mean():.3f}{sd(train)}", "test accuracy": f"{test.mean():.3f}{sd(test)}"})
+    return rows
+
+
+def compute_note(results: Sequence[Results], trained_now: int = 0) -> str:
+    """One sentence on where and how long the results took to compute, and whether this render trained any.
+
+    >>> compute_note([])
+    'no runs'
+    """
+    if not results:
+        return "no runs"
+    seconds = sum(float(r.provenance.get("wall_time_s", 0.0)) for r in results)
+    devices = sorted({str(r.provenance.get("device_name", "unknown device")) for r in results})
+    dates = sorted(str(r.provenance.get("date", ""))[:10] for r in results)
+    when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
+    trained = (f"{trained_now} of them were trained while rendering this page" if trained_now
+               else "all were loaded from the results store")
+    return (f"{len(results)} runs, {seconds / 60:.1f} min of training and measuring in total on "
+            f"{' and '.join(devices)} ({when}); {trained}")

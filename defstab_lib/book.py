@@ -42,6 +42,7 @@ __all__ = [
     "chapter_names",
     "colab_cell_source",
     "notebook_parameters",
+    "glued_values",
     "input_key",
     "execute_chapter",
     "stage",
@@ -232,14 +233,22 @@ def notebook_parameters(nb) -> dict[str, Any]:
     return values
 
 
-def _glued_values(nb) -> dict[str, str]:
-    """``{name: text/plain}`` of the values a notebook glued with myst-nb."""
+def glued_values(nb) -> dict[str, str]:
+    """``{name: text}`` of the values a notebook glued with myst-nb (their ``text/plain``, quotes removed, as
+    ``{glue:text}`` shows them)."""
+    import ast
+
     values = {}
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             meta = out.get("metadata", {}).get("scrapbook", {})
             if "name" in meta:
-                values[meta["name"]] = out.get("data", {}).get("text/plain", "")
+                text = out.get("data", {}).get(f"{meta.get('mime_prefix', '')}text/plain", "")
+                try:
+                    text = str(ast.literal_eval(text))
+                except (SyntaxError, ValueError):
+                    pass
+                values[meta["name"]] = text
     return values
 
 
@@ -279,8 +288,7 @@ def status_markdown(executed: Mapping[str, Path], root: Path | None = None) -> s
         nb = nbformat.read(path, as_version=4)
         pm = nb.metadata.get("papermill", {})
         shown = ", ".join(f"`{k}={v!r}`" for k, v in notebook_parameters(nb).items())
-        glued = _glued_values(nb)
-        device = glued.get("device", "").strip("'\"") or "cpu"
+        device = glued_values(nb).get("device") or "cpu (computed nothing on a device)"
         end = (pm.get("end_time") or "")[:16].replace("T", " ")
         duration = pm.get("duration")
         wall = f"{duration:.1f} s" if isinstance(duration, (int, float)) else "unknown"

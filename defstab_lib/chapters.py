@@ -192,6 +192,79 @@ _register(
 )
 
 
+#: Parameters of the chapters that train (or load) runs of ``defstab_lib.runs``.
+PROFILE_PARAM = Param("profile", str, "how big the runs are: smoke (seconds), cpu (about an hour for the whole book on "
+                      "2 cores) or paper (GPU); see defstab_lib.runs.profiles", choices=("smoke", "cpu", "paper"))
+TRAIN_DATASET_PARAM = Param("dataset", str, "training data (mnist and cifar10 are downloaded where a network is "
+                            "reachable)", choices=("fashion-mnist", "mnist", "cifar10"))
+RUN_SEEDS_PARAM = Param("seeds", int, "training runs per setting (bands: +-2 standard deviations over them)",
+                        minimum=1)
+RUN_DOWNSAMPLING_PARAM = Param("downsampling", list, "the networks compared, by downsampling layer",
+                               item_kind=str, choices=DOWNSAMPLING_CHOICES)
+TRAIN_DEVICE_PARAM = Param("device", str, "where to train what is not stored: 'auto' picks CUDA when present")
+_RUN_SMOKE = {"profile": "smoke", "seeds": 1, "device": "cpu"}
+
+_register(
+    ChapterSpec(
+        name="pooling",
+        title="Pooling and learned stability",
+        params=(TRAIN_DATASET_PARAM, PROFILE_PARAM, RUN_SEEDS_PARAM, RUN_DOWNSAMPLING_PARAM, TRAIN_DEVICE_PARAM),
+        smoke=_RUN_SMOKE,
+        experiments=("pooling",),
+    )
+)
+
+
+_register(
+    ChapterSpec(
+        name="synthetic_tasks",
+        title="Tasks that demand stability",
+        params=(
+            PROFILE_PARAM,
+            Param("seeds", int, "training runs per strength (bands: +-2 standard deviations over them)", minimum=1),
+            Param("strengths", list, "deformation strengths C of the tasks, pixels", item_kind=float, minimum=0.0,
+                  min_length=2),
+            Param("classes", int, "classes K of each task, each one real MNIST image (at most 20)", minimum=2),
+            TRAIN_DEVICE_PARAM,
+        ),
+        smoke={**_RUN_SMOKE, "strengths": [1.0, 4.0]},
+        experiments=("synthetic",),
+    )
+)
+
+
+for _name, _title, _experiments in (
+    ("smoothness", "Training smooths filters", ("pooling", "random-labels")),
+    ("random_labels", "Random labels", ("random-labels", "pooling")),
+):
+    _register(
+        ChapterSpec(
+            name=_name,
+            title=_title,
+            params=(TRAIN_DATASET_PARAM, PROFILE_PARAM, RUN_SEEDS_PARAM, RUN_DOWNSAMPLING_PARAM, TRAIN_DEVICE_PARAM),
+            smoke=_RUN_SMOKE,
+            experiments=_experiments,
+        )
+    )
+
+
+_register(
+    ChapterSpec(
+        name="report",
+        title="Does it reproduce?",
+        params=(
+            TRAIN_DATASET_PARAM, PROFILE_PARAM, RUN_SEEDS_PARAM,
+            Param("sigmas", list, "Figure 4: smoothing standard deviations, pixels", item_kind=float, minimum=0.0,
+                  min_length=2),
+            Param("smooth_seeds", int, "Figure 4: random networks per sigma", minimum=1),
+            TRAIN_DEVICE_PARAM,
+        ),
+        smoke={**_RUN_SMOKE, "sigmas": [0.0, 2.0], "smooth_seeds": 2},
+        experiments=("pooling", "random-labels", "synthetic", "smooth-init"),
+    )
+)
+
+
 def get(name: str) -> ChapterSpec:
     """The registered chapter called ``name`` (a ``ValueError`` lists the known names otherwise)."""
     try:

@@ -38,6 +38,7 @@ from torch import nn
 from ._random import check_generator
 
 __all__ = [
+    "downsampling_layers",
     "SPECS",
     "DOWNSAMPLING",
     "VGG",
@@ -224,6 +225,19 @@ def _downsampling_layer(name: str, channels: int) -> nn.Module:
     if name == "strided-relu":
         return _conv_layer(channels, channels, 2, stride=2)
     raise ValueError(f"downsampling {name!r} is not allowed; allowed: {', '.join(repr(d) for d in DOWNSAMPLING)}")
+
+
+def downsampling_layers(spec: str = "cifar") -> list[int]:
+    """The numbers of the downsampling layers in the paper's layer numbering (0 = input), without building a model.
+
+    >>> downsampling_layers("cifar")
+    [3, 6, 9, 12]
+    """
+    numbers, k = [], 0
+    for n, _ in parse_spec(spec):
+        k += n + 1
+        numbers.append(k)
+    return numbers
 
 
 class VGG(nn.Module):

@@ -51,12 +51,14 @@ def synthetic_templates(classes: int, source: str = "foolbox-mnist", *, size: in
         raise ValueError(f"template source {source!r} is not allowed; allowed: {', '.join(TEMPLATE_SOURCES)}")
     if source == "foolbox-mnist":
         ds = sample_images("mnist")
+        where = "shipped in foolbox's package data"
     else:
         if locate("mnist", "test") is None:
             raise DatasetNotFoundError("template source 'mnist' needs the MNIST test set; use 'foolbox-mnist' "
                                        "offline or let torchvision download MNIST")
         ds = load_dataset("mnist", "test")
         ds = ds.subset(range(min(len(ds), 1000)))
+        where = f"from the MNIST test set in {ds.source}"
     if not isinstance(classes, int) or not 2 <= classes <= len(ds):
         raise ValueError(f"classes must be an int in [2, {len(ds)}] for template source {source!r}, got {classes!r}")
     labels = ds.labels.tolist()
@@ -65,7 +67,7 @@ def synthetic_templates(classes: int, source: str = "foolbox-mnist", *, size: in
     chosen = order[:classes]
     templates = pad_to_size(ds.float_images(chosen), size)
     digits = ", ".join(str(labels[i]) for i in chosen)
-    return templates, f"{ds.source}: {len(chosen)} real MNIST test images (digits {digits})"
+    return templates, f"{len(chosen)} real MNIST test images {where} (digits {digits})"
 
 
 class SyntheticDeformationTask:

@@ -76,3 +76,24 @@ def test_bad_parameter_stops_the_chapter_before_any_work(tmp_path, results_store
     nb = nbformat.read(tmp_path / "bad.ipynb", as_version=4)
     failed = [c for c in nb.cells if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.outputs)]
     assert "chapters.validate" in failed[0].source
+
+
+@pytest.mark.chapter
+@pytest.mark.timeout(300)
+def test_a_training_chapter_reruns_with_other_parameters(tmp_path, results_store):
+    """A re-runner's command from the README: other networks, more seeds."""
+    out = tmp_path / "pooling.ipynb"
+    papermill.execute_notebook(
+        str(ROOT / "book" / "pooling.ipynb"), str(out),
+        parameters={"profile": "smoke", "device": "cpu", "downsampling": ["maxpool", "strided"], "seeds": 2},
+        cwd=str(ROOT / "book"), kernel_name="python3", progress_bar=False,
+    )
+    nb = nbformat.read(out, as_version=4)
+    assert figures(nb) >= 1
+    stored = sorted(p.name for p in (results_store / "pooling").glob("*.json"))
+    assert len(stored) == 4, "two networks x two seeds were trained and stored"
+    from defstab_lib.book import glued_values
+
+    glued = glued_values(nb)
+    assert glued["compute_note"].startswith("4 runs") and "4 of them were trained while rendering" in glued["compute_note"]
+    assert glued["verdict2"] in ("supported", "not supported", "inconclusive")

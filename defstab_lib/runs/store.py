@@ -308,7 +308,8 @@ class ResultsStore:
             return record
 
     def stored(self, experiment: str | None = None) -> list[Results]:
-        """Every readable result (of one experiment, or of all), sorted by path; corrupt files raise."""
+        """Every stored training run (of one experiment, or of all), sorted by path; stored computations
+        (:meth:`computed`) are left out; corrupt files raise."""
         pattern = f"{experiment}/*.json" if experiment else "*/*.json"
         out = []
         for path in sorted(self.root.glob(pattern)):
@@ -316,5 +317,7 @@ class ResultsStore:
                 d = json.loads(path.read_text())
             except json.JSONDecodeError as exc:
                 raise CorruptResultError(f"{path}: not valid JSON ({exc})") from exc
+            if isinstance(d, dict) and d.get("schema") == COMPUTED_SCHEMA:
+                continue
             out.append(Results.from_json(d, source=str(path)))
         return out
