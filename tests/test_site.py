@@ -42,7 +42,7 @@ MIN_FIGURE_GROUND_DARK = 0.6
 FIGURE_RING_PX = 4
 #: The book's smallest text in a figure (defstab_lib.plots.RC_PARAMS: ticks and legends), in CSS pixels as the
 #: page draws it, at least this: font points x the PNG's dpi / 72 x (shown width / pixel width).
-MIN_FIGURE_TEXT_PX = 9.0
+MIN_FIGURE_TEXT_PX = 10.0
 
 
 def _check(ok, message: str) -> None:
