@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -96,7 +96,6 @@ class Visit:
     problems: sb.PageProblems
     screenshot: Path
     size: tuple[int, int]
-    notes: list[str] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
