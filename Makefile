@@ -12,15 +12,16 @@ TORCH_PAIR := torch==2.11.0 torchvision==0.26.0
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install test book bench data site-deps clean help
+.PHONY: install test book bench data site-deps site-test clean help
 
 help:
 	@echo "make book    build the site into _build/html (executes every chapter with papermill)"
-	@echo "make test    unit tests and every chapter at its smoke parameters"
+	@echo "make test    unit tests and every chapter at its smoke parameters (and the browser suite, if _build/html exists)"
+	@echo "make site-test  the browser suite over the built site (headless Chromium); fails when there is no site"
 	@echo "make bench   benchmarks (speed targets live here, never in timed tests)"
 	@echo "make install create .venv with the library, the book and test tools, and the offline data"
 
-install: $(STAMP) data
+install: $(STAMP) data site-deps
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,8 +46,30 @@ data:
 	  echo "      or let torchvision download Fashion-MNIST where a network is reachable"; \
 	fi
 
+# Browser for the site tests: Debian's chromium and chromium-driver (the suite drives the system browser through
+# its chromedriver with Selenium; nothing downloads a browser of its own).  Installed like the data above.
+site-deps:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+	  echo "site-deps: $$(chromium --version 2>/dev/null | head -n1) and chromedriver found"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "site-deps: installing Debian's chromium and chromium-driver"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; } || \
+	  echo "site-deps: could not install chromium and chromium-driver with apt-get; make site-test will fail"; \
+	else \
+	  echo "site-deps: cannot install Debian's chromium and chromium-driver (needs root and apt-get);"; \
+	  echo "           run 'sudo apt-get install chromium chromium-driver', or make site-test will fail"; \
+	fi
+
+# The browser suite (pytest marker `site`, tests/test_site.py) runs in `make test` only when _build/html exists
+# (tests/conftest.py deselects it otherwise, and says so); `make site-test` always runs it, and fails without a site.
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+site-test: install
+	@test -f _build/html/index.html || { echo "site-test: no built site in _build/html: run 'make book' first"; exit 1; }
+	$(PY) -m pytest --site -m site tests/test_site.py $(PYTEST_ARGS)
+	@echo "site-test: screenshots in _build/screenshots/"
 
 book: install
 	$(PY) -m defstab_lib.book build

@@ -172,6 +172,10 @@ def pooling_at_init(results: Sequence[Results]) -> Verdict:
     )
 
 
+_CLAIM_2 = ("Training changes the pattern of stability across layers, and in some layers sensitivity increases "
+            "(section 3.2).")
+
+
 def training_changes_pattern(results: Sequence[Results]) -> Verdict:
     """Claim 2 (section 3.2): training changes the pattern of stability, and in some layers increases
     sensitivity.
@@ -185,8 +189,7 @@ def training_changes_pattern(results: Sequence[Results]) -> Verdict:
     groups = group_by(results)
     if min(len(v) for v in groups.values()) < 2:
         return Verdict(
-            claim="Training changes the pattern of stability across layers, and in some layers sensitivity "
-                  "increases (section 3.2).",
+            claim=_CLAIM_2,
             statistic="per architecture and layer: change of mean sensitivity, in standard errors over seeds",
             value="not computed: it needs at least 2 seeds per architecture",
             rule="a change is clear only against the spread between seeds", verdict=INCONCLUSIVE, runs=_n(groups),
@@ -207,8 +210,7 @@ def training_changes_pattern(results: Sequence[Results]) -> Verdict:
     verdict = NOT_SUPPORTED if increases == 0 else (SUPPORTED if all_changed else INCONCLUSIVE)
     cells = sum(v["layers"] for v in per_arch.values())
     return Verdict(
-        claim="Training changes the pattern of stability across layers, and in some layers sensitivity increases "
-              "(section 3.2).",
+        claim=_CLAIM_2,
         statistic="per architecture and layer: change of mean sensitivity from initialisation to the end, "
                   "clear when larger than 2 standard errors over seeds",
         value=f"{increases} clear increases and {decreases} clear decreases among {cells} (architecture, layer) "

@@ -1,0 +1,378 @@
+"""The built site as a reader sees it: headless Chromium over every page of ``_toc.yml`` in ``_build/html``.
+
+Run by ``make site-test`` (``.ci/run`` calls it after ``make book``; a missing site fails there), and by
+``make test`` / plain ``pytest`` whenever ``_build/html`` exists (``tests/conftest.py`` deselects the ``site``
+marker, and says so, when it does not).  The site is served on 127.0.0.1 at a free port; Chromium resolves no
+other host, so a fetch from the internet fails at once and is reported as such (``KNOWN_EXTERNAL``).
+
+Screenshots of every page (light theme; chapters also in the dark theme) go to ``_build/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import sitebrowser as sb
+from defstab_lib import chapters as chapter_specs
+from defstab_lib.book import book_config, chapter_names, toc_files
+
+pytestmark = [pytest.mark.site, pytest.mark.timeout(180)]
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+PAGES = toc_files(ROOT)  # "book/intro", "book/data", ...
+CHAPTERS = chapter_names(ROOT)  # "data", ...
+
+#: Fetches of the internet the site makes on purpose, by URL prefix, with why.  They fail here (no network) and
+#: are not errors; any other external fetch is.
+KNOWN_EXTERNAL = {
+    "https://cdn.jsdelivr.net/npm/mathjax@3/": "MathJax, which typesets the math of a page that has any",
+}
+
+#: Dark-theme figures must sit on a light ground (matplotlib draws black labels): the median luminance (0..1), in
+#: the dark screenshot, of a band FIGURE_RING_PX wide along the inside of each figure's edge, where the figure's
+#: own background (or, for a transparent figure, the page behind it) shows.
+MIN_FIGURE_GROUND_DARK = 0.6
+FIGURE_RING_PX = 4
+#: The book's smallest text in a figure (defstab_lib.plots.RC_PARAMS: ticks and legends), in CSS pixels as the
+#: page draws it, at least this: font points x the PNG's dpi / 72 x (shown width / pixel width).
+MIN_FIGURE_TEXT_PX = 10.0
+
+
+def _check(ok, message: str) -> None:
+    """Fail the test with ``message`` alone (no dump of the page data an ``assert`` would print)."""
+    if not ok:
+        pytest.fail(message, pytrace=False)
+
+
+def _shot_path(page: str, mode: str) -> Path:
+    return SHOTS / f"{page.replace('/', '__')}-{mode}.png"
+
+
+# What a page shows, gathered once per page and theme in the browser.
+PAGE_SCRIPT = r"""
+const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+const col = article.getBoundingClientRect();
+const box = e => { const r = e.getBoundingClientRect();
+                   return {left: r.left, right: r.right, top: r.top + window.scrollY, width: r.width, height: r.height}; };
+return {
+  theme: document.documentElement.dataset.theme || '',
+  h1: (article.querySelector('h1') || {}).textContent || '',
+  column: {left: col.left, right: col.right, width: col.width},
+  images: Array.from(article.querySelectorAll('img')).map(i => Object.assign(box(i), {
+      src: i.currentSrc || i.src, complete: i.complete, naturalWidth: i.naturalWidth,
+      naturalHeight: i.naturalHeight, figure: !!i.closest('.cell_output')})),
+  pasted: Array.from(article.querySelectorAll('.pasted-text, .pasted-inline, .pasted-math')).map(e => e.textContent),
+  systemMessages: Array.from(document.querySelectorAll('.system-message, .problematic')).map(e => e.textContent),
+  paramsTables: Array.from(article.querySelectorAll('table.defstab-parameters')).map(t => Object.assign(box(t), {
+      names: Array.from(t.querySelectorAll('tbody tr td:first-child')).map(td => td.textContent.trim()),
+      visible: t.offsetParent !== null})),
+  tables: Array.from(article.querySelectorAll('table')).map(t => Object.assign(box(t), {cls: t.className,
+      hidden: t.scrollWidth - t.clientWidth})),
+  preBlocks: Array.from(article.querySelectorAll('pre')).map(p => Object.assign(box(p),
+      {scrolls: ['auto', 'scroll'].includes(getComputedStyle(p).overflowX)})),
+  tagged: Array.from(document.querySelectorAll('[class*="tag_"]')).map(e => e.className),
+  links: Array.from(document.querySelectorAll('a[href]')).map(a => ({href: a.href, text: a.textContent.trim()})),
+  articleLinks: Array.from(article.querySelectorAll('a[href]')).map(a => ({href: a.href, text: a.textContent.trim()})),
+  text: article.innerText,
+};
+"""
+
+
+@dataclass
+class Visit:
+    """One page in one theme, as the browser showed it."""
+
+    page: str
+    mode: str
+    url: str
+    info: dict
+    problems: sb.PageProblems
+    screenshot: Path
+    size: tuple[int, int]
+
+
+# ------------------------------------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+def site() -> Path:
+    """``_build/html``, which must exist and hold every page of ``_toc.yml``: a missing site is a failure."""
+    if not (SITE / "index.html").is_file():
+        pytest.fail(f"no built site in {SITE}: run `make book` first (make site-test needs it)")
+    missing = [p for p in PAGES if not (SITE / f"{p}.html").is_file()]
+    if missing:
+        pytest.fail(f"{SITE} lacks pages that _toc.yml lists: {missing}; it predates them: run `make book`")
+    return SITE
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    with sb.serve(site) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    driver = sb.start_chromium()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="module")
+def visit(browser, server):
+    """``visit(page, mode)``: load a page in the light or dark theme (once), screenshot it, return a Visit."""
+    cache: dict[tuple[str, str], Visit] = {}
+
+    def _visit(page: str, mode: str = "light") -> Visit:
+        if (page, mode) in cache:
+            return cache[(page, mode)]
+        url = urllib.parse.urljoin(server.base, f"{page}.html")
+        sb.network_events(browser)  # drain what earlier pages left
+        browser.get_log("browser")
+        sb.load(browser, url)
+        if browser.execute_script("return document.documentElement.dataset.theme") != mode:
+            sb.set_theme(browser, mode)
+            browser.get_log("browser")
+            sb.network_events(browser)
+            sb.load(browser, url)
+        problems = sb.classify(browser.get_log("browser"), sb.network_events(browser), server.base)
+        info = browser.execute_script(PAGE_SCRIPT)
+        shot = _shot_path(page, mode)
+        size = sb.full_page_screenshot(browser, shot)
+        cache[(page, mode)] = result = Visit(page, mode, url, info, problems, shot, size)
+        return result
+
+    return _visit
+
+
+def _chapter_page(name: str) -> str:
+    return next(p for p in PAGES if Path(p).name == name)
+
+
+# ------------------------------------------------------------------------------------------------ the build
+
+
+def test_every_toc_page_is_built(site):
+    for page in PAGES:
+        _check((site / f"{page}.html").is_file(), f"{site / page}.html is missing: run `make book`")
+    _check(CHAPTERS, "_toc.yml lists no chapter (book/<name>.ipynb)")
+
+
+# ------------------------------------------------------------------------------------------------ every page
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_loads_without_errors(visit, page):
+    v = visit(page, "light")
+    _check(v.info["theme"] == "light", f"the light theme did not take: data-theme={v.info['theme']!r}")
+    _check(not v.problems.errors, f"{page}: " + "\n".join(v.problems.errors))
+    unknown = [u for u in v.problems.external if not u.startswith(tuple(KNOWN_EXTERNAL))]
+    _check(not unknown, (f"{page} fetches from the internet (blocked here), which KNOWN_EXTERNAL does not list: "
+                         f"{unknown}"))
+    _check(v.screenshot.stat().st_size > 10_000, f"screenshot {v.screenshot} looks empty")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_nothing_spills_out_of_the_text_column(visit, page):
+    v = visit(page, "light")
+    right = v.info["column"]["right"] + 1
+    wide = [f"<table class={t['cls']!r}> right edge at {t['right']:.0f} px" for t in v.info["tables"]
+            if t["right"] > right]
+    wide += [f"<img src={i['src']!r}> right edge at {i['right']:.0f} px" for i in v.info["images"] if i["right"] > right]
+    wide += [f"<pre> right edge at {p['right']:.0f} px" for p in v.info["preBlocks"]
+             if p["right"] > right and not p["scrolls"]]
+    _check(not wide, f"{page}: wider than the text column (right edge {right - 1:.0f} px): {wide}")
+    # Our tables scroll sideways rather than spill; at a laptop's width they should not even need to.
+    hidden = [f"<table class={t['cls']!r}>: {t['hidden']} px out of sight" for t in v.info["tables"]
+              if t["cls"].startswith("defstab-") and t["hidden"] > 1]
+    _check(not hidden, f"{page}: tables that need scrolling sideways at {sb.WINDOW[0]} px: {hidden}")
+
+
+def test_no_internal_link_is_broken(server):
+    start = [server.base] + [urllib.parse.urljoin(server.base, f"{p}.html") for p in PAGES]
+    start.append(urllib.parse.urljoin(server.base, "search.html"))
+    result = sb.crawl(server.base, start)
+    _check(not result.broken, "broken internal links:\n" + "\n".join(result.broken))
+    _check(not result.missing_anchors, "links to anchors that their page lacks:\n" + "\n".join(result.missing_anchors))
+    built = {urllib.parse.urljoin(server.base, f"{p}.html") for p in PAGES}
+    _check(built <= result.pages, f"pages not reached: {sorted(built - result.pages)}")
+
+
+# ------------------------------------------------------------------------------------------------ chapters
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_figures_load_and_are_legible(visit, name):
+    v = visit(_chapter_page(name), "light")
+    images = v.info["images"]
+    broken = [i["src"] for i in images if not (i["complete"] and i["naturalWidth"] > 0)]
+    _check(not broken, f"{name}: images that did not load: {broken}")
+    figures = [i for i in images if i["figure"]]
+    _check(figures, f"{name}: the page shows no figure (no image in a cell output)")
+    small = []
+    for i in figures:
+        text_px = _smallest_text_px(i)
+        if text_px < MIN_FIGURE_TEXT_PX:
+            small.append(f"{Path(i['src']).name}: {i['naturalWidth']} px shown {i['width']:.0f} px wide, "
+                         f"its {_smallest_font_pt():g} pt labels {text_px:.1f} px high")
+    _check(not small, (f"{name}: figures shrunk until their labels are under {MIN_FIGURE_TEXT_PX} px: {small} "
+                       "(make the figure narrower in inches)"))
+
+
+def _smallest_font_pt() -> float:
+    from matplotlib import font_manager
+
+    from defstab_lib.plots import RC_PARAMS
+
+    sizes = [v for k, v in RC_PARAMS.items() if k.endswith(("size", "labelsize", "fontsize")) and k != "figure.figsize"]
+    return min(font_manager.FontProperties(size=s).get_size_in_points() for s in sizes)
+
+
+def _smallest_text_px(image: dict) -> float:
+    """The book's smallest figure text, in CSS pixels, in an image as the page shows it."""
+    from PIL import Image
+
+    from defstab_lib.plots import RC_PARAMS
+
+    path = SITE / urllib.parse.unquote(urllib.parse.urlsplit(image["src"]).path).lstrip("/")
+    with Image.open(path) as png:
+        dpi = float(png.info.get("dpi", (RC_PARAMS["figure.dpi"],))[0])
+    return _smallest_font_pt() * dpi / 72 * image["width"] / image["naturalWidth"]
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_figures_are_readable_in_the_dark_theme(visit, name):
+    import numpy as np
+    from PIL import Image
+
+    v = visit(_chapter_page(name), "dark")
+    _check(v.info["theme"] == "dark", f"the dark theme did not take: data-theme={v.info['theme']!r}")
+    _check(not v.problems.errors, f"{name} (dark): " + "\n".join(v.problems.errors))
+    shot = np.asarray(Image.open(v.screenshot).convert("L"))
+    dim = []
+    for i in (i for i in v.info["images"] if i["figure"]):
+        box = (int(i["left"]), int(i["top"]), int(i["left"] + i["width"]), int(i["top"] + i["height"]))
+        if box[3] > shot.shape[0]:
+            continue  # past the screenshot's height cap
+        ground = float(np.median(_ring(shot, box, FIGURE_RING_PX))) / 255
+        if ground < MIN_FIGURE_GROUND_DARK:
+            dim.append(f"{Path(i['src']).name}: ground luminance {ground:.2f}")
+    _check(not dim, f"{name}: figures on a dark ground in the dark theme (black labels unreadable): {dim}")
+
+
+def _ring(pixels, box: tuple[int, int, int, int], width: int):
+    """The values of ``pixels`` (an (H, W) array) in a band ``width`` wide along the inside of ``box``'s edge."""
+    import numpy as np
+
+    left, top, right, bottom = box
+    return np.concatenate([pixels[top:top + width, left:right].ravel(), pixels[bottom - width:bottom, left:right].ravel(),
+                           pixels[top:bottom, left:left + width].ravel(), pixels[top:bottom, right - width:right].ravel()])
+
+
+def _glue_roles(name: str) -> dict[str, int]:
+    """How many glue roles of each kind (``text``, ``any``, ...) the chapter's markdown uses."""
+    import nbformat
+
+    nb = nbformat.read(ROOT / "book" / f"{name}.ipynb", as_version=4)
+    counts: dict[str, int] = {}
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for kind in re.findall(r"\{glue(?::(\w+))?\}`", cell.source):
+                counts[kind or "any"] = counts.get(kind or "any", 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_glued_numbers_are_present(visit, name):
+    v = visit(_chapter_page(name), "light")
+    roles = _glue_roles(name)
+    unknown = set(roles) - {"text"}
+    _check(not unknown, f"{name} uses glue roles {unknown}: teach this test what they render to")
+    _check(not v.info["systemMessages"], f"{name}: rendering problems shown on the page: {v.info['systemMessages']}")
+    pasted = v.info["pasted"]
+    _check(len(pasted) == roles.get("text", 0), (
+        f"{name}: {roles.get('text', 0)} {{glue:text}} roles in the notebook, {len(pasted)} pasted values on the "
+        "page (a missing glue key renders nothing)"))
+    empty = [p for p in pasted if not p.strip() or p.strip() in ("None", "nan", "''")]
+    _check(not empty, f"{name}: glued values that show nothing: {empty}")
+    _check(not re.search(r"\{glue[:}]", v.info["text"]), f"{name}: an unrendered glue role shows as text")
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_parameters_table_and_no_parameter_cells(visit, name):
+    v = visit(_chapter_page(name), "light")
+    tables = v.info["paramsTables"]
+    _check(len(tables) == 1 and tables[0]["visible"], f"{name}: expected one visible table.defstab-parameters")
+    expected = [p.name for p in chapter_specs.get(name).params]
+    _check(tables[0]["names"] == expected, f"{name}: parameters table lists {tables[0]['names']}, not {expected}")
+    hidden = ("tag_parameters", "tag_injected-parameters", "tag_colab-install")
+    shown = [c for c in v.info["tagged"] if any(t in c.split() for t in hidden)]
+    _check(not shown, f"{name}: cells that should be hidden are on the page: {shown}")
+    for text in ("# Parameters", "google.colab", "papermill"):
+        _check(text not in v.info["text"], f"{name}: the page shows {text!r} (a parameters or Colab cell)")
+
+
+def _colab_url(name: str) -> str:
+    config = book_config(ROOT)
+    repo = config["repository"]
+    owner_repo = urllib.parse.urlsplit(repo["url"]).path.strip("/")
+    path = "/".join(p for p in (repo.get("path_to_book", "").strip("/"), "book", f"{name}.ipynb") if p)
+    colab = config["launch_buttons"]["colab_url"].rstrip("/")
+    return f"{colab}/github/{owner_repo}/blob/{repo.get('branch', 'main')}/{path}"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_colab_link_opens_this_notebook(visit, name):
+    v = visit(_chapter_page(name), "light")
+    colab = book_config(ROOT)["launch_buttons"]["colab_url"].rstrip("/")
+    links = {a["href"] for a in v.info["links"] if a["href"].startswith(colab)}
+    _check(links == {_colab_url(name)}, f"{name}: Colab links {links}, expected {_colab_url(name)}")
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_status_page_lists_the_chapter(visit, name):
+    status = next(p for p in PAGES if Path(p).name == "status")
+    v = visit(status, "light")
+    target = urllib.parse.urljoin(v.url, f"{name}.html")
+    title = chapter_specs.get(name).title
+    texts = [a["text"] for a in v.info["articleLinks"] if a["href"].split("#")[0] == target]
+    _check(title in texts, f"the status page's text has no link {title!r} to {target} (links there: {texts})")
+
+
+def _search_word(title: str) -> str:
+    """The longest word of a title: what a reader would type to find it."""
+    return max(re.findall(r"[A-Za-z]+", title), key=len).lower()
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_search_finds_the_chapter_by_a_word_of_its_title(browser, server, visit, name):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    title = visit(_chapter_page(name), "light").info["h1"].strip("#¶ \n")
+    word = _search_word(title)
+    url = urllib.parse.urljoin(server.base, f"search.html?q={urllib.parse.quote(word)}")
+    sb.network_events(browser)
+    browser.get_log("browser")
+    sb.load(browser, url)
+    summary = WebDriverWait(browser, 30, poll_frequency=0.2).until(lambda d: d.execute_script(
+        "const s = document.querySelector('#search-results .search-summary, #search-results p');"
+        "return s && !/preparing|searching/i.test(s.textContent) && "
+        "  !document.querySelector('#search-progress:not(:empty)') ? s.textContent : null;"))
+    problems = sb.classify(browser.get_log("browser"), sb.network_events(browser), server.base)
+    _check(not problems.errors, f"search page: {problems.errors}")
+    hits = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#search-results ul.search li a')).map(a => a.href);")
+    target = urllib.parse.urljoin(server.base, f"{_chapter_page(name)}.html")
+    _check(any(h.split("#")[0].split("?")[0] == target for h in hits), (
+        f"searching {word!r} (from the title {title!r}) did not find {target}: {summary!r}, hits {hits}"))
+    if name == CHAPTERS[0]:
+        sb.full_page_screenshot(browser, SHOTS / "search-light.png")
