@@ -35,7 +35,7 @@ def _axes(ax, figsize):
 def plot_change_scatter(groups: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, ax=None,
                         colors: Mapping[str, object] | None = None, xlabel: str = "‖∇τ‖∞ (pixels per pixel)",
                         ylabel: str = "relative change ‖Φ(τx) − Φ(x)‖ / ‖Φ(x)‖", title: str | None = None,
-                        legend_title: str | None = None, limit: float | None = None,
+                        legend_title: str | None = None, limit: float | None = None, dodge: float = 0.0,
                         figsize: tuple[float, float] = (5.0, 4.0)):
     """Representation change against a deformation norm, one point per sample, one colour per group.
 
@@ -43,15 +43,18 @@ def plot_change_scatter(groups: Mapping[str, tuple[Sequence[float], Sequence[flo
         groups: ``{label: (x, change)}`` with ``x`` and ``change`` of one length each.
         colors: ``{label: colour}`` (default: matplotlib's cycle).
         limit: draw a vertical dotted line at this ``x`` (e.g. the theorem's ``||grad tau||_inf <= 1/2``).
+        dodge: draw group ``k`` of ``K`` shifted by ``(k - (K - 1) / 2) * dodge`` along x, so that groups measured
+            at the same few x values (whole-pixel translations) do not hide each other; the data are unchanged.
     """
     fig, ax = _axes(ax, figsize)
     if not groups:
         raise ValueError("groups must hold at least one {label: (x, change)} entry")
-    for label, (x, y) in groups.items():
+    for k, (label, (x, y)) in enumerate(groups.items()):
         x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
         if x.shape != y.shape:
             raise ValueError(f"group {label!r}: x has {x.size} values but change has {y.size}")
-        ax.scatter(x, y, s=9, alpha=0.55, label=label, color=(colors or {}).get(label), linewidths=0)
+        shift = (k - (len(groups) - 1) / 2) * dodge
+        ax.scatter(x + shift, y, s=9, alpha=0.55, label=label, color=(colors or {}).get(label), linewidths=0)
     if limit is not None:
         ax.axvline(limit, color="black", linestyle=":", linewidth=1.2, label=f"‖∇τ‖∞ = {limit:g}")
     ax.set_xlabel(xlabel)
