@@ -372,3 +372,18 @@ def test_figures_draw_and_check_their_input():
     assert len(fig.axes[0].lines) == 2
     with pytest.raises(ValueError, match="one length|values"):
         kernel_view.plot_change_scatter({"a": ([0.1, 0.2], [0.1])})
+
+
+def test_cnn_translation_sweeps_load_without_checkpoints(tmp_path):
+    """A fresh clone has the stored results but not the checkpoints (not committed): the stored sweep still loads."""
+    from defstab_lib import runs
+    from defstab_lib.kernels.translations import cnn_translation_sweeps
+
+    store = runs.ResultsStore(tmp_path)
+    configs = runs.experiment_configs("pooling", "smoke", downsampling=["maxpool"])
+    runs.run_configs(configs, store=store, progress=False)
+    first = cnn_translation_sweeps(configs, store=store, device="cpu")
+    for path in tmp_path.glob("pooling/*.pt"):
+        path.unlink()
+    again = cnn_translation_sweeps(configs, store=store, device="cpu")
+    assert again.payload == first.payload and again.provenance == first.provenance

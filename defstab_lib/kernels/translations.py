@@ -15,7 +15,8 @@ the term that pooling controls.  Adding translations to the sweep separates the 
   pixel centres exactly;
 - :func:`cnn_translation_sweeps` measures the translation sweep of the ``pooling`` runs' stored networks, at
   initialisation and after training, from their checkpoints (no training), stored in the results store
-  (``kernel-baselines/<key>.json``, keyed by the runs and the bytes of their checkpoints).
+  (``kernel-baselines/<key>.json``, keyed by the runs and the bytes of their stored results, so that a clone
+  without the checkpoints still loads it).
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def cnn_translation_sweeps(configs: Sequence, *, lengths: Sequence[int] = TRANSL
 
     Args:
         configs: runs of one experiment sharing one probe (e.g. ``experiment_configs("pooling", profile)``), all
-            stored with their checkpoints.
+            stored (their checkpoints are needed only to compute the sweep, not to load it).
         lengths: translation lengths, whole pixels (see :func:`translation_sweep`).
         store: the results store (default: the one at :func:`~defstab_lib.runs.results_root`).
         device: where to compute (``"auto"``: CUDA when present); not part of the stored key.
@@ -145,8 +146,9 @@ def cnn_translation_sweeps(configs: Sequence, *, lengths: Sequence[int] = TRANSL
     lengths = [_checks.positive_int("lengths", t) for t in lengths]
     params = {
         "measurement": "translation sweeps of stored runs", "lengths": lengths,
-        "runs": {runs.run_key(c): {w: _file_digest(store.checkpoint_path(c, w)) for w in ("init", "final")}
-                 for c in configs},
+        # keyed by each run's stored result (committed), not by its checkpoints (not committed): a fresh clone
+        # loads this computation without the weights, and a run trained again (a new result) invalidates it
+        "runs": {runs.run_key(c): _file_digest(store.path(c)) for c in configs},
     }
 
     def compute() -> dict[str, Any]:
