@@ -6,7 +6,12 @@
 - :mod:`~defstab_lib.kernels.ckn` -- :class:`CKNLayer`, :class:`CKN` (``forward_features``: 0 = input, ``k`` =
   layer ``k``'s output) and layer-wise unsupervised :func:`fit_anchors`;
 - :mod:`~defstab_lib.kernels.training` -- end-to-end training of the anchors with a head;
-- :mod:`~defstab_lib.kernels.scattering` -- kymatio's 2-D scattering with the same probing interface.
+- :mod:`~defstab_lib.kernels.scattering` -- kymatio's 2-D scattering with the same probing interface;
+- :mod:`~defstab_lib.kernels.bound` -- least-squares fits of the Bietti-Mairal bound's terms, with standard errors;
+- :mod:`~defstab_lib.kernels.linear` -- a linear probe (logistic regression) on fixed features;
+- :mod:`~defstab_lib.kernels.translations` -- whole-pixel translation sweeps, of kernel networks and of stored runs;
+- :mod:`~defstab_lib.kernels.baselines` -- the stored kernel baselines of the kernel-view chapter (CKN pooling
+  sweep, scattering, linear-probe accuracies).
 
 >>> g = torch.Generator().manual_seed(0)
 >>> net = fit_anchors(CKN(1, (8, 16)), torch.rand(8, 1, 16, 16), n_patches=200, generator=g)
