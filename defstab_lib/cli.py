@@ -73,9 +73,18 @@ def status_rows(profiles: list[str] | None = None) -> list[dict[str, str]]:
     Counts the runs of each experiment at the profile's defaults on Fashion-MNIST; for a stored computation
     (an experiment that trains nothing, such as ``smooth-init``), how many parameter sets are stored.
     """
+    from . import book
+
     store = runs.ResultsStore()
     rows = []
+    root = book.repo_root()
     for spec in chapters.CHAPTERS.values():
+        notebook = root / "book" / f"{spec.name}.ipynb"
+        default_profile = None
+        if notebook.is_file():  # a checkout: the chapter's default parameters are in its notebook
+            import nbformat
+
+            default_profile = book.notebook_parameters(nbformat.read(notebook, as_version=4)).get("profile")
         for experiment in spec.experiments:
             if experiment not in runs.EXPERIMENTS:  # a stored computation (no training), keyed by its parameters
                 stored = sorted((store.root / experiment).glob("*.json"))
@@ -87,7 +96,8 @@ def status_rows(profiles: list[str] | None = None) -> list[dict[str, str]]:
                 configs = runs.experiment_configs(experiment, profile)
                 missing = [c for c in configs if not store.exists(c)]
                 rows.append({
-                    "chapter": spec.name, "experiment": experiment, "profile": profile,
+                    "chapter": spec.name, "experiment": experiment,
+                    "profile": profile + ("*" if profile == default_profile else ""),
                     "stored": f"{len(configs) - len(missing)}/{len(configs)}",
                     "missing": ", ".join(c.describe().split(": ", 1)[1] for c in missing[:3])
                     + (f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""),
@@ -104,9 +114,10 @@ def _status(args, parser) -> int:
     if not rows:
         print("no chapter reads stored results")
         return 0
-    print(f"{'chapter':<16} {'experiment':<14} {'profile':<7} {'stored':>7}  missing")
+    print(f"{'chapter':<16} {'experiment':<16} {'profile':<8} {'stored':>7}  missing")
     for r in rows:
-        print(f"{r['chapter']:<16} {r['experiment']:<14} {r['profile']:<7} {r['stored']:>7}  {r['missing']}")
+        print(f"{r['chapter']:<16} {r['experiment']:<16} {r['profile']:<8} {r['stored']:>7}  {r['missing']}")
+    print("* the profile a chapter renders by default (its parameters cell)")
     return 0
 
 
