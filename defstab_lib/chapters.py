@@ -193,7 +193,7 @@ _register(
 
 
 #: Parameters of the chapters that train (or load) runs of ``defstab_lib.runs``.
-PROFILE_PARAM = Param("profile", str, "how big the runs are: smoke (seconds), cpu (about an hour for the whole book on "
+PROFILE_PARAM = Param("profile", str, "how big the runs are: smoke (seconds), cpu (under two hours for the whole book on "
                       "2 cores) or paper (GPU); see defstab_lib.runs.profiles", choices=("smoke", "cpu", "paper"))
 TRAIN_DATASET_PARAM = Param("dataset", str, "training data (mnist and cifar10 are downloaded where a network is "
                             "reachable)", choices=("fashion-mnist", "mnist", "cifar10"))

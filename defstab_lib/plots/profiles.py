@@ -26,7 +26,7 @@ import numpy as np
 
 from . import DOWNSAMPLING_COLORS
 
-__all__ = ["band_stats", "shade_colors", "plot_profile", "plot_profiles", "LAYER_XLABEL", "CONV_XLABEL"]
+__all__ = ["band_stats", "shade_colors", "plot_profile", "plot_profiles", "shared_legend", "LAYER_XLABEL", "CONV_XLABEL"]
 
 #: x-axis label for the paper's layer numbering (:mod:`defstab_lib.probe`).
 LAYER_XLABEL = "layer number (0 = input)"
@@ -228,3 +228,24 @@ def plot_profiles(
         else:
             ax.legend(title=legend_title, loc=legend_loc, frameon=False)
     return fig
+
+
+def shared_legend(fig, ax, *, ncol: int | None = None, title: str | None = None):
+    """One legend for a multi-panel figure, below the panels, built from ``ax``'s labelled lines.
+
+    Call after ``fig.tight_layout()``; the legend sits under the figure (``bbox_inches="tight"`` keeps it when
+    the figure is saved or shown inline).  Returns the ``Legend``.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, axes = plt.subplots(1, 2)
+    >>> _ = axes[0].plot([0, 1], label="a"); _ = axes[0].plot([1, 0], label="b")
+    >>> [t.get_text() for t in shared_legend(fig, axes[0]).get_texts()]
+    ['a', 'b']
+    """
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        raise ValueError("ax has no labelled line to put in a legend")
+    return fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol or len(handles),
+                      frameon=False, title=title)
