@@ -268,8 +268,11 @@ def status_markdown(executed: Mapping[str, Path], root: Path | None = None) -> s
     import nbformat
     import torch
 
+    from .runs.execute import _device_name
+
     root = root or repo_root()
     commit = _git_commit(root)
+    cpu = _device_name(torch.device("cpu"))  # chapters that name no device computed on this build's CPU
     lines = [
         "# Build status",
         "",
@@ -281,14 +284,14 @@ def status_markdown(executed: Mapping[str, Path], root: Path | None = None) -> s
         f"{platform.node() or 'unknown host'} ({platform.system()} {platform.machine()}, Python "
         f"{platform.python_version()}, torch {torch.__version__})",
         "",
-        "| chapter | parameters | executed | wall time | device |",
+        "| chapter | parameters | executed | render time | device |",
         "|---|---|---|---|---|",
     ]
     for name, path in executed.items():
         nb = nbformat.read(path, as_version=4)
         pm = nb.metadata.get("papermill", {})
         shown = ", ".join(f"`{k}={v!r}`" for k, v in notebook_parameters(nb).items())
-        device = glued_values(nb).get("device") or "cpu (computed nothing on a device)"
+        device = glued_values(nb).get("device") or cpu
         end = (pm.get("end_time") or "")[:16].replace("T", " ")
         duration = pm.get("duration")
         wall = f"{duration:.1f} s" if isinstance(duration, (int, float)) else "unknown"
