@@ -252,27 +252,16 @@ def glued_values(nb) -> dict[str, str]:
     return values
 
 
-def _git_commit(root: Path) -> str:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return commit + (" (with uncommitted changes)" if dirty else "")
-
-
 def status_markdown(executed: Mapping[str, Path], root: Path | None = None) -> str:
     """The status page: for each chapter the parameters it was rendered with, wall time, device, versions."""
     import nbformat
     import torch
 
-    from .runs.execute import _device_name
+    from .provenance import device_name, git_commit
 
     root = root or repo_root()
-    commit = _git_commit(root)
-    cpu = _device_name(torch.device("cpu"))  # chapters that name no device computed on this build's CPU
+    commit = git_commit(root, dirty=True)
+    cpu = device_name(torch.device("cpu"))  # chapters that name no device computed on this build's CPU
     lines = [
         "# Build status",
         "",

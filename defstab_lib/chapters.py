@@ -321,18 +321,16 @@ def validate(chapter: str, **values: Any) -> dict[str, Any]:
 
 
 def resolve_device(device: str = "auto") -> str:
-    """``'auto'`` becomes ``'cuda'`` when a CUDA device is present and ``'cpu'`` otherwise; others pass through.
+    """A chapter's ``device`` parameter as a device name: ``'auto'`` becomes ``'cuda'`` when a CUDA device is
+    present and ``'cpu'`` otherwise (:func:`defstab_lib.provenance.resolve_device`, whose ``ValueError`` lists
+    the allowed names).
 
     >>> resolve_device("cpu")
     'cpu'
     """
-    import torch
+    from .provenance import resolve_device as _resolve
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.split(":")[0] not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"parameter 'device' = {device!r} is not allowed; allowed: 'auto', 'cpu', 'cuda[:N]', 'mps'")
-    return device
+    return str(_resolve(device))
 
 
 def html_table(rows: Sequence[Mapping[str, Any]], *, caption: str = "", css_class: str = "defstab-table",

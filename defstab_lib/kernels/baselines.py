@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..provenance import resolve_device
 from . import _checks
 
 __all__ = ["FeatureTaps", "change_sweep", "KernelBaselines", "kernel_baselines", "EXPERIMENT", "CKN_LAYERS",
@@ -318,7 +319,7 @@ def kernel_baselines(
     }
 
     def compute() -> dict[str, Any]:
-        return _compute(config, params, runs.execute.resolve_device(device))
+        return _compute(config, params, resolve_device(device))
 
     record = (store or runs.ResultsStore()).computed(EXPERIMENT, params, compute, force=force, device=device)
     return KernelBaselines(params=record["params"], payload=record["payload"], provenance=record["provenance"])

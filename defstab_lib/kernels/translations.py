@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from .. import _random
+from ..provenance import resolve_device
 from . import _checks
 
 __all__ = ["translation_sweep", "TRANSLATION_LENGTHS", "TRANSLATION_SEED_OFFSET", "CNNTranslations",
@@ -152,7 +153,7 @@ def cnn_translation_sweeps(configs: Sequence, *, lengths: Sequence[int] = TRANSL
     }
 
     def compute() -> dict[str, Any]:
-        dev = runs.execute.resolve_device(device)
+        dev = resolve_device(device)
         data = runs.build_run_data(configs[0], dev)
         images = data.probe[: probe.bound_images]
         sweep = translation_sweep(images, lengths,

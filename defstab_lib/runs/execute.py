@@ -23,7 +23,6 @@ import dataclasses
 import datetime as _dt
 import functools
 import platform
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from typing import Any
 import torch
 
 from .. import __version__
+from ..provenance import device_name, git_commit, resolve_device
 from ..train import TensorBatches, evaluate, make_optimizer, train_epoch
 from .config import RunConfig, run_key
 from .store import Measurement, Results, ResultsStore, atomic_torch_save
@@ -39,13 +39,6 @@ __all__ = ["run_or_load", "run_configs", "results_table", "measure", "RunData", 
 
 TEST_SUBSET_SEED = 20180412  # the test subset is the same for every run and seed (the paper's arXiv date)
 TRAIN_EVAL_SIZE = 5000  # training images on which train accuracy is measured (at most)
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None`` or ``"auto"``: CUDA when available, else the CPU."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 @dataclasses.dataclass
@@ -172,36 +165,14 @@ def measure(model: torch.nn.Module, data: RunData, epoch: int, *, bound: bool = 
     )
 
 
-@functools.lru_cache(maxsize=1)
-def _git_commit() -> str:
-    here = Path(__file__).resolve().parent
-    try:
-        return subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True, text=True,
-                              check=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"CPU: {line.split(':', 1)[1].strip()}"
-    except OSError:
-        pass
-    return f"CPU: {platform.processor() or platform.machine()}"
-
-
 def _provenance(config: RunConfig, data: RunData, device: torch.device, wall: float, resumed: int | None) -> dict:
     return {
         "library_version": __version__,
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "torch_version": torch.__version__,
         "python": platform.python_version(),
         "device": device.type,
-        "device_name": _device_name(device),
+        "device_name": device_name(device),
         "threads": torch.get_num_threads(),
         "host": platform.node(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

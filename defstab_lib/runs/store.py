@@ -295,14 +295,14 @@ class ResultsStore:
             start = time.perf_counter()
             payload = compute()
             from .. import __version__
-            from .execute import _device_name, _git_commit, resolve_device
+            from ..provenance import device_name, git_commit, resolve_device
 
             record = {
                 "schema": COMPUTED_SCHEMA, "protocol": PROTOCOL_VERSION, "key": key, "experiment": experiment,
                 "params": params, "payload": payload,
                 "provenance": {
-                    "library_version": __version__, "git_commit": _git_commit(), "torch_version": torch.__version__,
-                    "device_name": _device_name(resolve_device(device)),
+                    "library_version": __version__, "git_commit": git_commit(), "torch_version": torch.__version__,
+                    "device_name": device_name(resolve_device(device)),
                     "wall_time_s": round(time.perf_counter() - start, 2),
                     "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 },

@@ -84,7 +84,7 @@ def smooth_init(
               "downsampling": downsampling, "seed": int(seed)}
 
     def compute() -> dict:
-        from .execute import resolve_device
+        from ..provenance import resolve_device
 
         dev = resolve_device(device)
         source = data.load_dataset(dataset, "test")

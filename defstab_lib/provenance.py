@@ -1,0 +1,65 @@
+"""Where and from what a result was computed: the device, its name, the library's git commit.
+
+One implementation for the runs, the stored computations and the book's status page.
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+import subprocess
+from pathlib import Path
+
+import torch
+
+__all__ = ["resolve_device", "device_name", "git_commit"]
+
+_DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``None`` or ``"auto"``: CUDA when available, else the CPU; other names are checked and passed through.
+
+    Raises:
+        ValueError: a device name that is not ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``.
+
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if isinstance(device, torch.device):
+        return device
+    if not isinstance(device, str) or device.split(":")[0] not in _DEVICE_TYPES:
+        raise ValueError(f"device {device!r} is not allowed; allowed: 'auto', 'cpu', 'cuda[:N]', 'mps'")
+    return torch.device(device)
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or ``"CPU: <model name>"`` (from ``/proc/cpuinfo`` where there is one)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"CPU: {line.split(':', 1)[1].strip()}"
+    except OSError:
+        pass
+    return f"CPU: {platform.processor() or platform.machine()}"
+
+
+@functools.lru_cache(maxsize=8)
+def git_commit(path: Path | None = None, *, dirty: bool = False) -> str:
+    """The short commit of the git checkout holding ``path`` (default: this library), ``"unknown"`` outside one.
+
+    With ``dirty``, say so when tracked files have uncommitted changes.
+    """
+    cwd = Path(path) if path is not None else Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, capture_output=True,
+                                text=True, check=True, timeout=10).stdout.strip()
+        changed = dirty and subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                                           capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return commit + (" (with uncommitted changes)" if changed else "")
