@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import _checks
+from .. import checks
 from .functional import NORM_SQ_EPS, _patch_padding, normalize_rows
 
 __all__ = ["sample_patches", "spherical_kmeans"]
@@ -41,11 +41,11 @@ def sample_patches(x: torch.Tensor, patch_size: int, n_patches: int, *, generato
     >>> sample_patches(torch.rand(2, 1, 8, 8), 3, 10, generator=g).shape
     torch.Size([10, 9])
     """
-    _checks.tensor("x", x, ndim=4, what="(B, C, H, W)")
+    checks.check_tensor("x", x, "B C H W")
     pad = _patch_padding(patch_size, padding)
-    n_patches = _checks.positive_int("n_patches", n_patches)
-    min_norm = _checks.nonnegative_float("min_norm", min_norm)
-    chunk = _checks.positive_int("chunk", chunk)
+    n_patches = checks.positive_int("n_patches", n_patches)
+    min_norm = checks.nonnegative_float("min_norm", min_norm)
+    chunk = checks.positive_int("chunk", chunk)
     c = x.shape[1]
     box = torch.ones(1, c, patch_size, patch_size, dtype=x.dtype, device=x.device)
     valid = []
@@ -94,9 +94,9 @@ def spherical_kmeans(x: torch.Tensor, n_clusters: int, *, generator: torch.Gener
     >>> sorted(c.argmax(dim=1).tolist())
     [0, 1]
     """
-    _checks.tensor("x", x, ndim=2, what="(n, d)")
-    n_clusters = _checks.positive_int("n_clusters", n_clusters)
-    n_iter = _checks.positive_int("n_iter", n_iter)
+    checks.check_tensor("x", x, "n d")
+    n_clusters = checks.positive_int("n_clusters", n_clusters)
+    n_iter = checks.positive_int("n_iter", n_iter)
     if n_clusters > x.shape[0]:
         raise ValueError(f"n_clusters must be at most the number of points {x.shape[0]}, got {n_clusters!r}")
     if bool((x.pow(2).sum(1) <= NORM_SQ_EPS).any()):

@@ -46,7 +46,7 @@ import torch
 from torch import nn
 
 from ..provenance import resolve_device
-from . import _checks
+from .. import checks
 
 __all__ = ["FeatureTaps", "change_sweep", "KernelBaselines", "kernel_baselines", "EXPERIMENT", "CKN_LAYERS",
            "FAMILIES"]
@@ -84,7 +84,7 @@ class FeatureTaps(nn.Module):
         if not callable(getattr(model, "forward_features", None)):
             raise TypeError(f"model must have a forward_features method, got {type(model).__name__}")
         self.model = model
-        self.n_features = _checks.positive_int("n_features", n_features)
+        self.n_features = checks.positive_int("n_features", n_features)
         self.concat = bool(concat)
         self.taps = nn.ModuleList(nn.Identity() for _ in range(self.n_features + self.concat))
 
@@ -118,7 +118,7 @@ def change_sweep(model: nn.Module, images: torch.Tensor, moved: Sequence[torch.T
     """
     from ..probe import iter_representations
 
-    _checks.tensor("images", images, ndim=4, what="(M, C, H, W)")
+    checks.check_tensor("images", images, "M C H W")
     input_norm = images.flatten(1).to(torch.float64).norm(dim=1).cpu()
     flags = [(m, m.training) for m in model.modules()]
     model.eval()
@@ -192,7 +192,7 @@ class KernelBaselines:
         return [0.8 * 2**j for j in self.scattering_J]
 
     def _sweep(self, entry: dict[str, Any], family: str) -> dict[str, Any]:
-        _checks.choice("family", family, FAMILIES)
+        checks.choice("family", family, FAMILIES)
         shared = self.payload["sweep" if family == "deformations" else "translation_sweep"]
         return {**shared, **entry[family]}
 
@@ -230,7 +230,7 @@ class KernelBaselines:
 def _float_list(name: str, values: Sequence[float], *, minimum: float = 0.0, strict: bool = False) -> list[float]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
         raise ValueError(f"{name} must be a non-empty list of numbers, got {values!r}")
-    out = [_checks.nonnegative_float(name, v, strict=strict) for v in values]
+    out = [checks.nonnegative_float(name, v, strict=strict) for v in values]
     if any(v < minimum for v in out):
         raise ValueError(f"{name} must be >= {minimum}, got {values!r}")
     return out
@@ -285,21 +285,21 @@ def kernel_baselines(
     if strengths is not None:
         strengths = _float_list("strengths", strengths, strict=True)
     pool_sigmas = _float_list("pool_sigmas", pool_sigmas)
-    seeds = _checks.positive_int("seeds", seeds)
-    n_anchors = _checks.positive_int("n_anchors", n_anchors)
+    seeds = checks.positive_int("seeds", seeds)
+    n_anchors = checks.positive_int("n_anchors", n_anchors)
     if isinstance(scattering_J, (str, bytes)) or not isinstance(scattering_J, Sequence) or not scattering_J:
         raise ValueError(f"scattering_J must be a non-empty list of ints >= 1, got {scattering_J!r}")
-    scattering_J = sorted({_checks.positive_int("scattering_J", j) for j in scattering_J})
-    scattering_L = _checks.positive_int("scattering_L", scattering_L)
+    scattering_J = sorted({checks.positive_int("scattering_J", j) for j in scattering_J})
+    scattering_L = checks.positive_int("scattering_L", scattering_L)
     if isinstance(translation_lengths, (str, bytes)) or not isinstance(translation_lengths, Sequence) \
             or not translation_lengths:
         raise ValueError(f"translation_lengths must be a non-empty list of whole pixels >= 1, got "
                          f"{translation_lengths!r}")
-    translation_lengths = [_checks.positive_int("translation_lengths", t) for t in translation_lengths]
-    n_train = _checks.positive_int("n_train", n_train, minimum=10)
-    n_fit_images = _checks.positive_int("n_fit_images", n_fit_images)
-    n_patches = _checks.positive_int("n_patches", n_patches)
-    kmeans_iter = _checks.positive_int("kmeans_iter", kmeans_iter)
+    translation_lengths = [checks.positive_int("translation_lengths", t) for t in translation_lengths]
+    n_train = checks.positive_int("n_train", n_train, minimum=10)
+    n_fit_images = checks.positive_int("n_fit_images", n_fit_images)
+    n_patches = checks.positive_int("n_patches", n_patches)
+    kmeans_iter = checks.positive_int("kmeans_iter", kmeans_iter)
     if n_patches < n_anchors:
         raise ValueError(f"n_patches must be at least n_anchors={n_anchors}, got {n_patches}")
     config = runs.experiment_configs("pooling", profile, dataset=dataset, seeds=1)[0]

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from .. import _random
-from . import _checks
+from .. import checks
 from .anchors import sample_patches, spherical_kmeans
 from .functional import PADDINGS, gaussian_pool, kernel_map, nystrom_matrix, normalize_rows
 
@@ -47,7 +47,7 @@ def default_pool_sigma(subsampling: int) -> float:
     >>> round(default_pool_sigma(2), 4), default_pool_sigma(1)
     (1.4142, 0.0)
     """
-    s = _checks.positive_int("subsampling", subsampling)
+    s = checks.positive_int("subsampling", subsampling)
     return s / math.sqrt(2.0) if s > 1 else 0.0
 
 
@@ -80,17 +80,17 @@ class CKNLayer(nn.Module):
                  pool_sigma: float | None = None, *, alpha: float = 4.0, ridge: float = 1e-3,
                  padding: str = "same", generator: torch.Generator | None = None) -> None:
         super().__init__()
-        self.in_channels = _checks.positive_int("in_channels", in_channels)
-        self.n_anchors = _checks.positive_int("n_anchors", n_anchors)
-        self.patch_size = _checks.positive_int("patch_size", patch_size)
-        self.padding = _checks.choice("padding", padding, PADDINGS)
+        self.in_channels = checks.positive_int("in_channels", in_channels)
+        self.n_anchors = checks.positive_int("n_anchors", n_anchors)
+        self.patch_size = checks.positive_int("patch_size", patch_size)
+        self.padding = checks.choice("padding", padding, PADDINGS)
         if padding == "same" and patch_size % 2 == 0:
             raise ValueError(f"patch_size must be odd with padding='same', got {patch_size!r}")
-        self.subsampling = _checks.positive_int("subsampling", subsampling)
+        self.subsampling = checks.positive_int("subsampling", subsampling)
         self.pool_sigma = (default_pool_sigma(subsampling) if pool_sigma is None
-                           else _checks.nonnegative_float("pool_sigma", pool_sigma))
-        self.alpha = _checks.nonnegative_float("alpha", alpha, strict=True)
-        self.ridge = _checks.nonnegative_float("ridge", ridge)
+                           else checks.nonnegative_float("pool_sigma", pool_sigma))
+        self.alpha = checks.nonnegative_float("alpha", alpha, strict=True)
+        self.ridge = checks.nonnegative_float("ridge", ridge)
         generator = _random.check_generator(generator)
         init = torch.randn(n_anchors, in_channels * patch_size**2, generator=generator, device=generator.device)
         self.anchors = nn.Parameter(normalize_rows(init).cpu(), requires_grad=False)
@@ -108,7 +108,7 @@ class CKNLayer(nn.Module):
     @torch.no_grad()
     def set_anchors(self, anchors: torch.Tensor) -> None:
         """Replace the anchors (stored normalised; shape ``(p, C k^2)``) and drop the cached Nystrom matrix."""
-        _checks.tensor("anchors", anchors, ndim=2, what=f"({self.n_anchors}, {self.patch_dim})")
+        checks.check_tensor("anchors", anchors, f"{self.n_anchors} {self.patch_dim}")
         if tuple(anchors.shape) != (self.n_anchors, self.patch_dim):
             raise ValueError(f"anchors must have shape ({self.n_anchors}, {self.patch_dim}), "
                              f"got {tuple(anchors.shape)}")
@@ -134,7 +134,7 @@ class CKNLayer(nn.Module):
         return matrix
 
     def _check_input(self, x: torch.Tensor) -> None:
-        _checks.tensor("x", x, ndim=4, what=f"(B, {self.in_channels}, H, W)")
+        checks.check_tensor("x", x, f"B {self.in_channels} H W")
         if x.shape[1] != self.in_channels:
             raise ValueError(f"x must have {self.in_channels} channels, shape (B, {self.in_channels}, H, W); "
                              f"got shape {tuple(x.shape)}")
@@ -194,10 +194,10 @@ class CKN(nn.Module):
         if isinstance(channels, (str, bytes)) or not isinstance(channels, Sequence) or len(channels) == 0:
             raise ValueError(f"channels must be a non-empty sequence of ints (anchors per layer), got {channels!r}")
         n = len(channels)
-        patch_sizes = _checks.per_layer("patch_sizes", patch_sizes, n)
-        subsamplings = _checks.per_layer("subsamplings", subsamplings, n)
-        pool_sigmas = _checks.per_layer("pool_sigmas", pool_sigmas, n)
-        alphas = _checks.per_layer("alphas", alphas, n)
+        patch_sizes = checks.per_layer("patch_sizes", patch_sizes, n)
+        subsamplings = checks.per_layer("subsamplings", subsamplings, n)
+        pool_sigmas = checks.per_layer("pool_sigmas", pool_sigmas, n)
+        alphas = checks.per_layer("alphas", alphas, n)
         generator = _random.check_generator(generator)
         layers, c = [], in_channels
         for p, k, s, sigma, a in zip(channels, patch_sizes, subsamplings, pool_sigmas, alphas):
@@ -268,8 +268,8 @@ def fit_anchors(net: CKN, images: torch.Tensor, *, n_patches: int = 10000, gener
     >>> torch.allclose(net.layers[0].anchors.norm(dim=1), torch.ones(4))
     True
     """
-    _checks.tensor("images", images, ndim=4, what="(N, C, H, W)")
-    batch_size = _checks.positive_int("batch_size", batch_size)
+    checks.check_tensor("images", images, "N C H W")
+    batch_size = checks.positive_int("batch_size", batch_size)
     x = images
     for i, layer in enumerate(net.layers):
         if n_patches < layer.n_anchors:

@@ -26,7 +26,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from . import _checks
+from .. import checks
 
 __all__ = [
     "exp_kernel",
@@ -129,13 +129,13 @@ def extract_patches(x: torch.Tensor, patch_size: int, padding: str = "same") -> 
     torch.Size([1, 9, 9])
     """
     pad = _patch_padding(patch_size, padding)
-    _checks.tensor("x", x, ndim=4, what="(B, C, H, W)")
+    checks.check_tensor("x", x, "B C H W")
     return F.unfold(x, patch_size, padding=pad).transpose(1, 2)
 
 
 def _patch_padding(patch_size: int, padding: str) -> int:
-    _checks.positive_int("patch_size", patch_size)
-    _checks.choice("padding", padding, PADDINGS)
+    checks.positive_int("patch_size", patch_size)
+    checks.choice("padding", padding, PADDINGS)
     if padding == "same":
         if patch_size % 2 == 0:
             raise ValueError(f"patch_size must be odd with padding='same', got {patch_size!r}")
@@ -224,10 +224,10 @@ def inverse_sqrt_psd(a: torch.Tensor, ridge: float = 1e-3) -> torch.Tensor:
     tensor([[0.5000, 0.0000],
             [0.0000, 1.0000]])
     """
-    _checks.tensor("a", a, ndim=2, what="(p, p)")
+    checks.check_tensor("a", a, "p p")
     if a.shape[0] != a.shape[1]:
         raise ValueError(f"a must be square, shape (p, p), got shape {tuple(a.shape)}")
-    ridge = _checks.nonnegative_float("ridge", ridge)
+    ridge = checks.nonnegative_float("ridge", ridge)
     return _InverseSqrtPSD.apply(a, ridge)
 
 
@@ -301,8 +301,8 @@ def gaussian_window(sigma: float, *, truncate: float = 3.0, dtype: torch.dtype =
     >>> gaussian_window(1.0, truncate=1.0)
     tensor([0.2741, 0.4519, 0.2741])
     """
-    sigma = _checks.nonnegative_float("sigma", sigma, strict=True)
-    truncate = _checks.nonnegative_float("truncate", truncate, strict=True)
+    sigma = checks.nonnegative_float("sigma", sigma, strict=True)
+    truncate = checks.nonnegative_float("truncate", truncate, strict=True)
     radius = max(1, math.ceil(truncate * sigma))
     t = torch.arange(-radius, radius + 1, dtype=torch.float64, device=device)
     w = torch.exp(-0.5 * (t / sigma) ** 2)
@@ -326,9 +326,9 @@ def gaussian_pool(x: torch.Tensor, sigma: float, subsampling: int = 1, *, trunca
     >>> gaussian_pool(torch.ones(1, 2, 8, 8), sigma=1.0, subsampling=2).shape
     torch.Size([1, 2, 4, 4])
     """
-    _checks.tensor("x", x, ndim=4, what="(B, C, H, W)")
-    sigma = _checks.nonnegative_float("sigma", sigma)
-    s = _checks.positive_int("subsampling", subsampling)
+    checks.check_tensor("x", x, "B C H W")
+    sigma = checks.nonnegative_float("sigma", sigma)
+    s = checks.positive_int("subsampling", subsampling)
     if sigma == 0.0:
         return x[:, :, ::s, ::s]
     w = gaussian_window(sigma, truncate=truncate, dtype=x.dtype, device=x.device)

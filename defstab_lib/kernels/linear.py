@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import _random
-from . import _checks
+from .. import checks
 
 __all__ = ["LinearClassifier", "train_linear_classifier", "LinearProbeResult", "linear_probe"]
 
@@ -40,7 +40,7 @@ class LinearClassifier:
 
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         """``(N, K)`` logits of ``(N, D)`` features."""
-        _checks.tensor("features", features, ndim=2, what=f"(N, {self.weight.shape[0]})")
+        checks.check_tensor("features", features, f"N {self.weight.shape[0]}")
         if features.shape[1] != self.weight.shape[0]:
             raise ValueError(f"features must have {self.weight.shape[0]} columns, got shape {tuple(features.shape)}")
         x = (features.to(self.weight) - self.mean) / self.scale
@@ -93,13 +93,13 @@ def train_linear_classifier(features: torch.Tensor, labels: torch.Tensor, *, l2:
     >>> clf.accuracy(x, y) > 0.95
     True
     """
-    _checks.tensor("features", features, ndim=2, what="(N, D)")
+    checks.check_tensor("features", features, "N D")
     _check_labels(labels, features.shape[0])
-    l2 = _checks.nonnegative_float("l2", l2)
-    max_iter = _checks.positive_int("max_iter", max_iter)
+    l2 = checks.nonnegative_float("l2", l2)
+    max_iter = checks.positive_int("max_iter", max_iter)
     if features.shape[0] < 2:
         raise ValueError(f"features must hold at least 2 images, got {features.shape[0]}")
-    k = int(labels.max()) + 1 if n_classes is None else _checks.positive_int("n_classes", n_classes, minimum=2)
+    k = int(labels.max()) + 1 if n_classes is None else checks.positive_int("n_classes", n_classes, minimum=2)
     if int(labels.min()) < 0 or int(labels.max()) >= k:
         raise ValueError(f"labels must lie in 0..{k - 1}, got {int(labels.min())}..{int(labels.max())}")
     x = features.detach().float()
@@ -180,14 +180,14 @@ def linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_
     >>> r.test_accuracy > 0.9, r.n_train, r.n_features
     (True, 200, 3)
     """
-    _checks.tensor("train_features", train_features, ndim=2, what="(N, D)")
-    _checks.tensor("test_features", test_features, ndim=2, what=f"(N', {train_features.shape[1]})")
+    checks.check_tensor("train_features", train_features, "N D")
+    checks.check_tensor("test_features", test_features, f"N' {train_features.shape[1]}")
     if test_features.shape[1] != train_features.shape[1]:
         raise ValueError(f"test_features must have the {train_features.shape[1]} columns of train_features, "
                          f"got shape {tuple(test_features.shape)}")
     _check_labels(train_labels, train_features.shape[0])
     _check_labels(test_labels, test_features.shape[0])
-    grid = sorted(_checks.nonnegative_float("l2_grid", v) for v in l2_grid)
+    grid = sorted(checks.nonnegative_float("l2_grid", v) for v in l2_grid)
     if not grid:
         raise ValueError("l2_grid must hold at least one penalty")
     if not 0.0 < validation_fraction < 1.0:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import _checks
+from .. import checks
 
 __all__ = ["Scattering", "import_scattering2d"]
 
@@ -59,10 +59,10 @@ class Scattering(nn.Module):
         super().__init__()
         if not (isinstance(shape, (tuple, list)) and len(shape) == 2):
             raise ValueError(f"shape must be (H, W), got {shape!r}")
-        h, w = (_checks.positive_int("shape", v) for v in shape)
-        self.J = _checks.positive_int("J", J)
-        self.L = _checks.positive_int("L", L)
-        self.max_order = _checks.choice("max_order", max_order, (1, 2))
+        h, w = (checks.positive_int("shape", v) for v in shape)
+        self.J = checks.positive_int("J", J)
+        self.L = checks.positive_int("L", L)
+        self.max_order = checks.choice("max_order", max_order, (1, 2))
         if 2**J > min(h, w):
             raise ValueError(f"J must satisfy 2**J <= min(H, W) = {min(h, w)} for shape {tuple(shape)}, got J={J}")
         self.shape = (h, w)
@@ -76,10 +76,10 @@ class Scattering(nn.Module):
         return sizes
 
     def _coefficients(self, x: torch.Tensor) -> torch.Tensor:
-        _checks.tensor("x", x, ndim=4, what=f"(B, C, {self.shape[0]}, {self.shape[1]})")
+        checks.check_tensor("x", x, f"B C {self.shape[0]} {self.shape[1]}")
         if tuple(x.shape[-2:]) != self.shape:
             raise ValueError(f"x must have spatial shape {self.shape}, got shape {tuple(x.shape)}")
-        _checks.choice("x.dtype", x.dtype, (torch.float32, torch.float64))
+        checks.choice("x.dtype", x.dtype, (torch.float32, torch.float64))
         buffer = next(self.transform.buffers())
         if buffer.device != x.device or buffer.dtype != x.dtype:
             self.transform.to(device=x.device, dtype=x.dtype)

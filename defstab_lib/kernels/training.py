@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import _checks
+from .. import checks
 from .ckn import CKN
 from .functional import normalize_rows
 
@@ -34,7 +34,7 @@ def linear_head(net: CKN, image_shape: tuple[int, int, int], n_classes: int) -> 
     >>> linear_head(CKN(1, (8,), subsamplings=2), (1, 28, 28), 10)
     Linear(in_features=1568, out_features=10, bias=True)
     """
-    n_classes = _checks.positive_int("n_classes", n_classes)
+    n_classes = checks.positive_int("n_classes", n_classes)
     param = net.layers[0].anchors
     with torch.no_grad():
         dim = net(torch.zeros(1, *image_shape, dtype=param.dtype, device=param.device)).numel()
@@ -62,13 +62,13 @@ def train_end_to_end(net: CKN, head: nn.Module, images: torch.Tensor, labels: to
     Returns:
         the training loss of every step (before that step's update).
     """
-    _checks.tensor("images", images, ndim=4, what="(N, C, H, W)")
+    checks.check_tensor("images", images, "N C H W")
     if not isinstance(labels, torch.Tensor) or labels.shape != images.shape[:1] or labels.dtype != torch.int64:
         raise ValueError(f"labels must be an int64 tensor of shape ({images.shape[0]},) matching images, got "
                          f"{getattr(labels, 'dtype', type(labels).__name__)} {tuple(getattr(labels, 'shape', ()))}")
-    steps = _checks.positive_int("steps", steps)
-    lr = _checks.nonnegative_float("lr", lr, strict=True)
-    batch_size = min(_checks.positive_int("batch_size", batch_size), images.shape[0])
+    steps = checks.positive_int("steps", steps)
+    lr = checks.nonnegative_float("lr", lr, strict=True)
+    batch_size = min(checks.positive_int("batch_size", batch_size), images.shape[0])
     net.requires_grad_anchors_(True)
     params = [layer.anchors for layer in net.layers] + [p for p in head.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=lr)

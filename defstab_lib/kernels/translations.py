@@ -29,7 +29,7 @@ import torch
 
 from .. import _random
 from ..provenance import resolve_device
-from . import _checks
+from .. import checks
 
 __all__ = ["translation_sweep", "TRANSLATION_LENGTHS", "TRANSLATION_SEED_OFFSET", "CNNTranslations",
            "cnn_translation_sweeps"]
@@ -65,10 +65,10 @@ def translation_sweep(images: torch.Tensor, lengths: Sequence[int] = TRANSLATION
     """
     from ..deform import field_norms, warp
 
-    _checks.tensor("images", images, ndim=4, what="(M, C, H, W)")
+    checks.check_tensor("images", images, "M C H W")
     if isinstance(lengths, (str, bytes)) or not isinstance(lengths, Sequence) or not lengths:
         raise ValueError(f"lengths must be a non-empty list of whole pixels >= 1, got {lengths!r}")
-    lengths = [_checks.positive_int("lengths", t) for t in lengths]
+    lengths = [checks.positive_int("lengths", t) for t in lengths]
     generator = _random.check_generator(generator)
     m, _, h, w = images.shape
     axes = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])  # (dx, dy) unit steps
@@ -98,7 +98,7 @@ class CNNTranslations:
         key = result if isinstance(result, str) else result.key
         if key not in self.payload["runs"]:
             raise ValueError(f"run {key} has no stored translation sweep; stored: {sorted(self.payload['runs'])}")
-        _checks.choice("which", which, ("init", "final"))
+        checks.choice("which", which, ("init", "final"))
         return {**self.payload["sweep"], **self.payload["runs"][key][which]}
 
 
@@ -144,7 +144,7 @@ def cnn_translation_sweeps(configs: Sequence, *, lengths: Sequence[int] = TRANSL
                          + (f" and {len(missing) - 3} more" if len(missing) > 3 else ""))
     if isinstance(lengths, (str, bytes)) or not isinstance(lengths, Sequence) or not lengths:
         raise ValueError(f"lengths must be a non-empty list of whole pixels >= 1, got {lengths!r}")
-    lengths = [_checks.positive_int("lengths", t) for t in lengths]
+    lengths = [checks.positive_int("lengths", t) for t in lengths]
     params = {
         "measurement": "translation sweeps of stored runs", "lengths": lengths,
         # keyed by each run's stored result (committed), not by its checkpoints (not committed): a fresh clone
