@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .runs.store import Results
+from .vocabulary import POOLED, UNPOOLED
 
 __all__ = [
     "SUPPORTED", "NOT_SUPPORTED", "INCONCLUSIVE",
@@ -41,8 +42,6 @@ __all__ = [
 ]
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE = "supported", "not supported", "inconclusive"
-POOLED = ("maxpool", "avgpool")
-UNPOOLED = ("subsample", "strided", "strided-relu")
 
 
 @dataclasses.dataclass

@@ -24,6 +24,8 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .vocabulary import DOWNSAMPLING, TRAINING_DATASETS
+
 __all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "CHAPTERS", "get", "validate", "show_parameters", "glue", "resolve_device", "html_table"]
 
 
@@ -167,9 +169,6 @@ _register(
 )
 
 
-#: The downsampling layers of ``defstab_lib.models.DOWNSAMPLING`` (repeated here so that importing this module
-#: does not import torch; a test checks that the two agree).
-DOWNSAMPLING_CHOICES = ("subsample", "maxpool", "avgpool", "strided", "strided-relu")
 
 _register(
     ChapterSpec(
@@ -182,7 +181,7 @@ _register(
                   item_kind=float, minimum=0.0, min_length=2),
             Param("seeds", int, "random networks per sigma (bands: +-2 standard deviations over them)", minimum=1),
             Param("n_images", int, "images measured (the paper: 128)", minimum=2),
-            Param("downsampling", str, "downsampling layer of the CIFAR network", choices=DOWNSAMPLING_CHOICES),
+            Param("downsampling", str, "downsampling layer of the CIFAR network", choices=DOWNSAMPLING),
             SEED_PARAM,
             DEVICE_PARAM,
         ),
@@ -196,11 +195,11 @@ _register(
 PROFILE_PARAM = Param("profile", str, "how big the runs are: smoke (seconds), cpu (under two hours for the whole book on "
                       "2 cores) or paper (GPU); see defstab_lib.runs.profiles", choices=("smoke", "cpu", "paper"))
 TRAIN_DATASET_PARAM = Param("dataset", str, "training data (mnist and cifar10 are downloaded where a network is "
-                            "reachable)", choices=("fashion-mnist", "mnist", "cifar10"))
+                            "reachable)", choices=TRAINING_DATASETS)
 RUN_SEEDS_PARAM = Param("seeds", int, "training runs per setting (bands: +-2 standard deviations over them)",
                         minimum=1)
 RUN_DOWNSAMPLING_PARAM = Param("downsampling", list, "the networks compared, by downsampling layer",
-                               item_kind=str, choices=DOWNSAMPLING_CHOICES)
+                               item_kind=str, choices=DOWNSAMPLING)
 TRAIN_DEVICE_PARAM = Param("device", str, "where to train what is not stored: 'auto' picks CUDA when present")
 _RUN_SMOKE = {"profile": "smoke", "seeds": 1, "device": "cpu"}
 

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from ._random import check_generator
+from .vocabulary import DOWNSAMPLING
 
 __all__ = [
     "downsampling_layers",
@@ -56,8 +57,6 @@ SPECS: dict[str, str] = {
     "imagenet": "2x64, 2x128, 3x256, 3x512, 3x512",
 }
 
-#: The downsampling layers the paper compares, in the order of its figures.
-DOWNSAMPLING: tuple[str, ...] = ("subsample", "maxpool", "avgpool", "strided", "strided-relu")
 
 _BLOCK = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 

@@ -237,5 +237,5 @@ def test_make_vgg_smooths_only_the_3x3_filters_and_keeps_each_layers_norm():
 def test_the_chapter_registry_offers_exactly_these_downsampling_layers():
     from defstab_lib import chapters
 
-    assert chapters.DOWNSAMPLING_CHOICES == DOWNSAMPLING
+    assert chapters.DOWNSAMPLING == DOWNSAMPLING
     assert chapters.get("smooth_init").param("downsampling").choices == DOWNSAMPLING

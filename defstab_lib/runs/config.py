@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from ..train import OptimConfig
+from ..vocabulary import RUN_DATASETS
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -32,7 +33,7 @@ __all__ = [
 #: Version of the measurement protocol (what a run stores); part of every key.
 PROTOCOL_VERSION = 1
 
-DATASETS = ("fashion-mnist", "mnist", "cifar10", "synthetic")
+DATASETS = RUN_DATASETS
 LABEL_MODES = ("real", "random")
 AUGMENTATIONS = ("none", "flip-crop")
 

@@ -32,11 +32,11 @@ import dataclasses
 from collections.abc import Sequence
 
 from ..train import OptimConfig
+from ..vocabulary import DOWNSAMPLING, TRAINING_DATASETS
 from .config import ArchConfig, DataConfig, ProbeConfig, RunConfig
 
 __all__ = ["PROFILES", "EXPERIMENTS", "DOWNSAMPLING", "STRENGTHS", "Profile", "get_profile", "experiment_configs"]
 
-DOWNSAMPLING = ("subsample", "maxpool", "avgpool", "strided", "strided-relu")
 STRENGTHS = (1.0, 2.0, 3.0, 4.0)
 
 EXPERIMENTS: dict[str, str] = {
@@ -147,8 +147,8 @@ def experiment_configs(
     if experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; allowed: {', '.join(EXPERIMENTS)}")
     p = get_profile(profile)
-    if dataset not in ("fashion-mnist", "mnist", "cifar10"):
-        raise ValueError(f"unknown dataset {dataset!r}; allowed: fashion-mnist, mnist, cifar10")
+    if dataset not in TRAINING_DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; allowed: {', '.join(TRAINING_DATASETS)}")
     n_seeds = p.seeds if seeds is None else seeds
     if not isinstance(n_seeds, int) or n_seeds < 1:
         raise ValueError(f"seeds must be an int >= 1, got {seeds!r}")
