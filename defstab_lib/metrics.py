@@ -39,6 +39,7 @@ from torch import nn
 from . import probe
 from ._random import check_generator
 from .models import VGG
+from .checks import check_tensor
 from .probe import LayerKey
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "normalized_cosine_distance",
     "normalized_euclidean_distance",
     "relative_change",
+    "change_sweep",
     "total_variation",
     "filter_smoothness",
     "smoothness_profile",
@@ -390,36 +392,20 @@ def sensitivity_profile(
     inputs = [images, deformed] + ([noisy] if noisy is not None else [])
     clean: list[torch.Tensor | None] = [None] * len(layers)
     paired = {key: torch.empty(len(layers), n, dtype=torch.float64) for key in ("cd", "ed", "cn", "en")}
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        with torch.no_grad():
-            for start in range(0, n, batch_size):
-                stop = min(start + batch_size, n)
-                b = stop - start
-                batch = torch.cat([x[start:stop] for x in inputs])
-                for index, (_, rep) in enumerate(probe.iter_representations(model, batch, layers)):
-                    flat = rep.reshape(rep.shape[0], -1)
-                    if clean[index] is None:
-                        clean[index] = torch.empty(n, flat.shape[1], dtype=flat.dtype, device=flat.device)
-                    clean[index][start:stop] = flat[:b]
-                    c = flat[:b]
-                    paired["cd"][index, start:stop], paired["ed"][index, start:stop] = (
-                        t.cpu() for t in _paired(c, flat[b : 2 * b])
-                    )
-                    if noisy is not None:
-                        paired["cn"][index, start:stop], paired["en"][index, start:stop] = (
-                            t.cpu() for t in _paired(c, flat[2 * b :])
-                        )
-                    del rep, flat, c
-            medians = torch.empty(2, len(layers), dtype=torch.float64)
-            for index in range(len(layers)):
-                cosine, euclidean = _pairwise(clean[index].to(torch.float64))
-                medians[0, index], medians[1, index] = _upper_median(cosine).cpu(), _upper_median(euclidean).cpu()
-                clean[index] = None
-    finally:
-        for module, flag in flags:
-            module.training = flag
+    with probe.eval_mode(model):
+        for rows, index, reps in probe.paired_batches(model, inputs, layers, batch_size=batch_size):
+            c = reps[0]
+            if clean[index] is None:
+                clean[index] = torch.empty(n, c.shape[1], dtype=c.dtype, device=c.device)
+            clean[index][rows] = c
+            paired["cd"][index, rows], paired["ed"][index, rows] = (t.cpu() for t in _paired(c, reps[1]))
+            if noisy is not None:
+                paired["cn"][index, rows], paired["en"][index, rows] = (t.cpu() for t in _paired(c, reps[2]))
+        medians = torch.empty(2, len(layers), dtype=torch.float64)
+        for index in range(len(layers)):
+            cosine, euclidean = _pairwise(clean[index].to(torch.float64))
+            medians[0, index], medians[1, index] = _upper_median(cosine).cpu(), _upper_median(euclidean).cpu()
+            clean[index] = None
     return SensitivityProfile(
         layers=list(layers),
         cosine_deformed=paired["cd"],
@@ -450,7 +436,6 @@ def normalized_euclidean_distance(model, images, deformed, layers=None, *, batch
     return profile.normalized_euclidean.tolist()
 
 
-@torch.no_grad()
 def relative_change(
     model: nn.Module,
     images: torch.Tensor,
@@ -481,28 +466,60 @@ def relative_change(
     >>> change.shape, float(change.abs().max())
     (torch.Size([13, 4]), 0.0)
     """
-    if not isinstance(images, torch.Tensor) or images.dim() != 4:
-        raise ValueError(f"images must be a (N, C, H, W) tensor, got {getattr(images, 'shape', type(images))}")
+    check_tensor("images", images, "N C H W")
     _check_pair(images, deformed, "deformed")
     layers = probe.resolve_layers(model, layers)
+    diff, norm = _changes(model, images, deformed, layers, batch_size)
+    return torch.where(diff == 0, torch.zeros_like(diff), diff / norm)
+
+
+def _changes(model: nn.Module, images: torch.Tensor, deformed: torch.Tensor, layers: list[LayerKey],
+             batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(‖r(τx) − r(x)‖, ‖r(x)‖)``, each float64 ``(L, N)`` on the CPU."""
     n = images.shape[0]
-    out = torch.empty(len(layers), n, dtype=torch.float64)
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            b = stop - start
-            batch = torch.cat([images[start:stop], deformed[start:stop]])
-            for index, (_, rep) in enumerate(probe.iter_representations(model, batch, layers)):
-                flat = rep.reshape(rep.shape[0], -1)
-                clean, moved = flat[:b].to(torch.float64), flat[b:].to(torch.float64)
-                diff = (moved - clean).norm(dim=1)
-                norm = clean.norm(dim=1)
-                out[index, start:stop] = torch.where(diff == 0, torch.zeros_like(diff), diff / norm).cpu()
-    finally:
-        for module, flag in flags:
-            module.training = flag
+    diff = torch.empty(len(layers), n, dtype=torch.float64)
+    norm = torch.empty_like(diff)
+    with probe.eval_mode(model):
+        for rows, index, (clean, moved) in probe.paired_batches(model, [images, deformed], layers,
+                                                                 batch_size=batch_size):
+            clean, moved = clean.to(torch.float64), moved.to(torch.float64)
+            diff[index, rows] = (moved - clean).norm(dim=1).cpu()
+            norm[index, rows] = clean.norm(dim=1).cpu()
+    return diff, norm
+
+
+def change_sweep(model: nn.Module, images: torch.Tensor, moved: Sequence[torch.Tensor],
+                 layers: Sequence[LayerKey] | None = None, *, batch_size: int = 128) -> dict[str, list]:
+    """Representation changes for a sweep of deformations (the left side of the Bietti–Mairal bound):
+    ``"change"`` ``‖r(τx) − r(x)‖ / ‖r(x)‖`` (:func:`relative_change`) and ``"change_over_input"``
+    ``‖r(τx) − r(x)‖ / ‖x‖`` (the bound's own normalisation), each ``(S, L, N)`` nested lists (float64).
+
+    Args:
+        model: any ``nn.Module`` (eval mode is set and restored), on the images' device.
+        images: ``(N, C, H, W)`` clean images.
+        moved: ``S`` tensors ``(N, C, H, W)``: the images deformed at each strength.
+        layers: layer keys (:mod:`defstab_lib.probe`); ``None`` for every layer.
+        batch_size: images per forward pass.
+
+    A zero representation that stays zero has change 0; a zero ``r(x)`` with a non-zero ``r(τx)`` gives inf.
+
+    >>> from defstab_lib.models import make_vgg
+    >>> net = make_vgg("cifar", in_channels=1, generator=torch.Generator().manual_seed(0))
+    >>> x = torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    >>> out = change_sweep(net, x, [x, x.flip(3)], [0, 12])
+    >>> len(out["change"]), len(out["change"][0]), out["change"][0][1]
+    (2, 2, [0.0, 0.0])
+    """
+    check_tensor("images", images, "N C H W")
+    layers = probe.resolve_layers(model, layers)
+    input_norm = images.flatten(1).to(torch.float64).norm(dim=1).cpu()
+    out: dict[str, list] = {"change": [], "change_over_input": []}
+    for deformed in moved:
+        _check_pair(images, deformed, "every moved tensor")
+        diff, norm = _changes(model, images, deformed, layers, batch_size)
+        zero = diff == 0
+        out["change"].append(torch.where(zero, 0.0, diff / norm).tolist())
+        out["change_over_input"].append(torch.where(zero, 0.0, diff / input_norm).tolist())
     return out
 
 

@@ -11,12 +11,14 @@ Layers are named by *keys*:
 
 A VGG asked only for numbered layers is run layer by layer, and stops after the last requested layer;
 otherwise the whole model runs once with hooks on the requested modules.  Neither changes the model's mode
-(train/eval) or the gradient mode: :mod:`defstab_lib.metrics` runs its measurements in eval mode under
-``no_grad``; here that is the caller's choice.
+(train/eval) or the gradient mode: that is the caller's choice.  Every measurement of the library runs in
+:func:`eval_mode` (eval mode, ``no_grad``, the model's flags restored afterwards) and feeds clean and moved images
+through one forward pass per batch with :func:`paired_batches`.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
@@ -25,7 +27,8 @@ from torch import nn
 
 from .models import VGG
 
-__all__ = ["LayerKey", "default_layers", "resolve_layers", "iter_representations", "representations"]
+__all__ = ["LayerKey", "default_layers", "resolve_layers", "iter_representations", "representations", "eval_mode",
+           "paired_batches"]
 
 #: A layer: the paper's layer number (``int``, our VGG; ``0`` = input for any model) or a submodule name (``str``).
 LayerKey = int | str
@@ -210,3 +213,60 @@ def representations(
     [(2, 3, 32, 32), (2, 32, 32, 32), (2, 32, 16, 16), (2, 256, 2, 2)]
     """
     return [rep for _, rep in iter_representations(model, images, layers)]
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module, *, grad: bool = False) -> Iterator[nn.Module]:
+    """Run a measurement in eval mode (and under ``no_grad`` unless ``grad``), restoring every submodule's
+    train/eval flag afterwards, also when the body raises.
+
+    >>> net = nn.Sequential(nn.BatchNorm1d(2)).train()
+    >>> with eval_mode(net):
+    ...     net.training, torch.is_grad_enabled()
+    (False, False)
+    >>> net.training
+    True
+    """
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.set_grad_enabled(grad):
+            yield model
+    finally:
+        for module, flag in flags:
+            module.training = flag
+
+
+def paired_batches(
+    model: nn.Module, inputs: Sequence[torch.Tensor], layers: Sequence[LayerKey], *, batch_size: int = 128
+) -> Iterator[tuple[slice, int, list[torch.Tensor]]]:
+    """Representations of several aligned image sets, batch by batch, from one forward pass per batch.
+
+    For each batch of ``batch_size`` image indices and each layer (in the order of ``layers``), yields
+    ``(indices, layer_index, reps)`` where ``reps[k]`` is ``(b, D)``, input ``k``'s images of the batch flattened at
+    that layer (in the model's dtype, on its device).  Run it inside :func:`eval_mode`.
+
+    Args:
+        model: a :class:`~defstab_lib.models.VGG` or any ``nn.Module``.
+        inputs: ``K`` tensors ``(N, C, H, W)`` of the same shape (clean images first, by convention, then their
+            deformed or noisy versions).
+        layers: layer keys, already resolved (:func:`resolve_layers`).
+        batch_size: image indices per pass (each pass holds ``K * batch_size`` images).
+
+    >>> from defstab_lib.models import make_vgg
+    >>> net = make_vgg("cifar", in_channels=1, generator=torch.Generator().manual_seed(0))
+    >>> x = torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    >>> with eval_mode(net):
+    ...     out = [(i.start, k, [tuple(r.shape) for r in reps]) for i, k, reps in paired_batches(net, [x, x], [0, 12], batch_size=2)]
+    >>> out[:2], out[-1]
+    ([(0, 0, [(2, 1024), (2, 1024)]), (0, 1, [(2, 1024), (2, 1024)])], (2, 1, [(1, 1024), (1, 1024)]))
+    """
+    n = inputs[0].shape[0]
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        b = stop - start
+        batch = torch.cat([x[start:stop] for x in inputs])
+        for index, (_, rep) in enumerate(iter_representations(model, batch, layers)):
+            flat = rep.reshape(rep.shape[0], -1)
+            yield slice(start, stop), index, [flat[k * b:(k + 1) * b] for k in range(len(inputs))]
+            del rep, flat

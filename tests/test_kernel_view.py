@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from defstab_lib import metrics, runs
-from defstab_lib.kernels import CKN, Scattering, baselines, bound, fit_anchors, translations
+from defstab_lib import metrics, runs, translations
+from defstab_lib.kernels import CKN, FeatureTaps, Scattering, bound, fit_anchors
+from defstab_lib.runs import kernel_view as baselines
 from defstab_lib.kernels.linear import linear_probe, train_linear_classifier
 from defstab_lib.models import make_vgg
 
@@ -185,7 +186,7 @@ def small_ckn(sigma: float = 1.0) -> CKN:
 
 def test_feature_taps_expose_forward_features_to_the_probe():
     net = small_ckn()
-    taps = baselines.FeatureTaps(net, 2)
+    taps = FeatureTaps(net, 2)
     x = torch.rand(3, 1, 16, 16, generator=torch.Generator().manual_seed(2))
     from defstab_lib.probe import representations
 
@@ -193,7 +194,7 @@ def test_feature_taps_expose_forward_features_to_the_probe():
     for got, want in zip(reps, net.forward_features(x)):
         torch.testing.assert_close(got, want)
     with pytest.raises(TypeError, match="forward_features"):
-        baselines.FeatureTaps(torch.nn.Conv2d(1, 1, 3), 1)
+        FeatureTaps(torch.nn.Conv2d(1, 1, 3), 1)
 
 
 def test_change_sweep_agrees_with_the_runs_relative_change():
@@ -201,7 +202,7 @@ def test_change_sweep_agrees_with_the_runs_relative_change():
     g = torch.Generator().manual_seed(3)
     x = torch.rand(4, 1, 32, 32, generator=g)
     moved = [x.roll(1, dims=3), x.roll(2, dims=2)]
-    out = baselines.change_sweep(model, x, moved, list(range(13)))
+    out = metrics.change_sweep(model, x, moved, list(range(13)))
     for s, deformed in enumerate(moved):
         expected = metrics.relative_change(model, x, deformed)
         np.testing.assert_allclose(out["change"][s], expected.numpy(), rtol=1e-6)
@@ -209,16 +210,16 @@ def test_change_sweep_agrees_with_the_runs_relative_change():
 
 
 def test_change_sweep_of_a_ckn_is_zero_for_no_deformation_and_homogeneous():
-    taps = baselines.FeatureTaps(small_ckn(), 2)
+    taps = FeatureTaps(small_ckn(), 2)
     x = torch.rand(3, 1, 16, 16, generator=torch.Generator().manual_seed(4))
     moved = x.roll(1, dims=3)
-    same = baselines.change_sweep(taps, x, [x], taps.layer_keys())
+    same = metrics.change_sweep(taps, x, [x], taps.layer_keys())
     assert np.abs(same["change"]).max() == 0.0
-    once = baselines.change_sweep(taps, x, [moved], taps.layer_keys())
-    twice = baselines.change_sweep(taps, 2 * x, [2 * moved], taps.layer_keys())  # the CKN is 1-homogeneous
+    once = metrics.change_sweep(taps, x, [moved], taps.layer_keys())
+    twice = metrics.change_sweep(taps, 2 * x, [2 * moved], taps.layer_keys())  # the CKN is 1-homogeneous
     np.testing.assert_allclose(once["change_over_input"], twice["change_over_input"], rtol=1e-4)
     with pytest.raises(ValueError, match="shape"):
-        baselines.change_sweep(taps, x, [x[:2]], taps.layer_keys())
+        metrics.change_sweep(taps, x, [x[:2]], taps.layer_keys())
 
 
 def test_more_pooling_makes_a_ckn_more_stable_to_translation():
@@ -229,8 +230,8 @@ def test_more_pooling_makes_a_ckn_more_stable_to_translation():
     moved = x.roll(1, dims=3)
     change = {}
     for sigma in (0.0, 2.0):
-        taps = baselines.FeatureTaps(small_ckn(sigma), 2)
-        change[sigma] = baselines.change_sweep(taps, x, [moved], taps.layer_keys())["change"][0][-1]
+        taps = FeatureTaps(small_ckn(sigma), 2)
+        change[sigma] = metrics.change_sweep(taps, x, [moved], taps.layer_keys())["change"][0][-1]
     assert np.mean(change[2.0]) < 0.5 * np.mean(change[0.0])
 
 
@@ -296,7 +297,7 @@ def test_kernel_baselines_reject_bad_parameters_before_any_work(tmp_path, change
 
 def test_scattering_taps_concatenate_all_orders():
     s = Scattering((16, 16), J=2, L=4)
-    taps = baselines.FeatureTaps(s, 3, concat=True)
+    taps = FeatureTaps(s, 3, concat=True)
     x = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(5))
     torch.testing.assert_close(taps(x), s(x).flatten(1))
 
@@ -329,9 +330,9 @@ def test_cnn_translation_sweeps_measure_stored_runs_once(tmp_path, monkeypatch):
     store = runs.ResultsStore(tmp_path)
     configs = runs.experiment_configs("pooling", "smoke", seeds=1, downsampling=["avgpool"], epochs=1)
     with pytest.raises(ValueError, match="not stored"):
-        translations.cnn_translation_sweeps(configs, store=store, device="cpu")
+        baselines.cnn_translation_sweeps(configs, store=store, device="cpu")
     results = runs.run_configs(configs, store=store, device="cpu", progress=False)
-    first = translations.cnn_translation_sweeps(configs, store=store, device="cpu")
+    first = baselines.cnn_translation_sweeps(configs, store=store, device="cpu")
     init, final = first.sweep(results[0], "init"), first.sweep(results[0].key, "final")
     m = configs[0].probe.bound_images
     assert np.array(final["change"]).shape == (len(translations.TRANSLATION_LENGTHS), 13, m)
@@ -345,7 +346,7 @@ def test_cnn_translation_sweeps_measure_stored_runs_once(tmp_path, monkeypatch):
         raise AssertionError("computed again")
 
     monkeypatch.setattr(translations, "translation_sweep", fail)
-    again = translations.cnn_translation_sweeps(configs, store=store, device="cpu")
+    again = baselines.cnn_translation_sweeps(configs, store=store, device="cpu")
     assert again.payload == first.payload
     with pytest.raises(ValueError, match="no stored translation sweep"):
         again.sweep("0123456789abcdef", "init")
@@ -377,7 +378,7 @@ def test_figures_draw_and_check_their_input():
 def test_cnn_translation_sweeps_load_without_checkpoints(tmp_path):
     """A fresh clone has the stored results but not the checkpoints (not committed): the stored sweep still loads."""
     from defstab_lib import runs
-    from defstab_lib.kernels.translations import cnn_translation_sweeps
+    from defstab_lib.runs.kernel_view import cnn_translation_sweeps
 
     store = runs.ResultsStore(tmp_path)
     configs = runs.experiment_configs("pooling", "smoke", downsampling=["maxpool"])

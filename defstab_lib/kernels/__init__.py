@@ -9,9 +9,11 @@
 - :mod:`~defstab_lib.kernels.scattering` -- kymatio's 2-D scattering with the same probing interface;
 - :mod:`~defstab_lib.kernels.bound` -- least-squares fits of the Bietti-Mairal bound's terms, with standard errors;
 - :mod:`~defstab_lib.kernels.linear` -- a linear probe (logistic regression) on fixed features;
-- :mod:`~defstab_lib.kernels.translations` -- whole-pixel translation sweeps, of kernel networks and of stored runs;
-- :mod:`~defstab_lib.kernels.baselines` -- the stored kernel baselines of the kernel-view chapter (CKN pooling
-  sweep, scattering, linear-probe accuracies).
+- :mod:`~defstab_lib.kernels.taps` -- :class:`FeatureTaps`: a kernel model's features as named submodules, for the
+  probe and the metrics.
+
+A leaf of the library: nothing here trains a CNN, reads the results store or knows the book's experiments (the
+kernel-view chapter's stored measurements are :mod:`defstab_lib.runs.kernel_view`).
 
 >>> g = torch.Generator().manual_seed(0)
 >>> net = fit_anchors(CKN(1, (8, 16)), torch.rand(8, 1, 16, 16), n_patches=200, generator=g)
@@ -37,11 +39,13 @@ from .functional import (
     nystrom_matrix,
 )
 from .scattering import Scattering, import_scattering2d
+from .taps import FeatureTaps
 from .training import linear_head, project_anchors_, train_end_to_end
 
 __all__ = [
     "CKN",
     "CKNLayer",
+    "FeatureTaps",
     "Scattering",
     "default_pool_sigma",
     "exp_kernel",

@@ -1,4 +1,5 @@
-"""The kernel baselines of the chapter "The kernel view of stability", measured once and stored.
+"""The experiments of the chapter "The kernel view of stability", measured once and stored: the kernel baselines
+and the translation sweeps of the ``pooling`` runs' networks.
 
 :func:`kernel_baselines` measures, on exactly the probe images and deformations of the ``pooling`` runs
 (:func:`defstab_lib.runs.build_run_data` of the experiment's first run):
@@ -18,8 +19,8 @@ and for each of them
   change ``||r(tau x) - r(x)||`` relative to ``||r(x)||`` (``"change"``, as the runs store it) and relative to
   ``||x||`` (``"change_over_input"``, the bound's own normalisation);
 - the same for **translations** of the same images by whole pixels (``||grad tau||_inf = 0``;
-  :func:`~defstab_lib.kernels.translations.translation_sweep`, the translations that
-  :func:`~defstab_lib.kernels.translations.cnn_translation_sweeps` measures for the CNNs);
+  :func:`~defstab_lib.translations.translation_sweep`, the translations that
+  :func:`cnn_translation_sweeps` measures for the CNNs);
 - the **per-layer sensitivity** (the paper's normalized cosine distance, with the runs' noise-matched control);
 - the **test accuracy of a linear classifier** on the last layer's features (CKN: one per ``sigma``, anchors of
   seed 0; scattering: the largest ``J``; and the raw pixels as a reference), trained on the first ``n_train``
@@ -32,11 +33,17 @@ layer of every sweep is the whole representation.
 
 The result is stored in the results store as ``kernel-baselines/<key>.json`` (keyed by every parameter), so that
 the chapter and the report read the same numbers and a re-render computes nothing.
+
+:func:`cnn_translation_sweeps` measures the same translations for the ``pooling`` runs' stored networks, at
+initialisation and after training, from their checkpoints (no training), stored in the results store
+(``kernel-baselines/<key>.json``, keyed by the runs and the bytes of their stored results, so that a clone
+without the checkpoints still loads it).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -45,11 +52,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..provenance import resolve_device
 from .. import checks
+from ..kernels import CKN, Scattering, fit_anchors
+from ..kernels.linear import linear_probe
+from ..kernels.taps import FeatureTaps
+from ..metrics import change_sweep, sensitivity_profile
+from ..models import make_vgg
+from ..provenance import resolve_device
+from ..translations import TRANSLATION_LENGTHS, TRANSLATION_SEED_OFFSET, translation_sweep
+from .config import run_key
+from .execute import build_run_data
+from .profiles import experiment_configs
+from .store import ResultsStore
 
-__all__ = ["FeatureTaps", "change_sweep", "KernelBaselines", "kernel_baselines", "EXPERIMENT", "CKN_LAYERS",
-           "FAMILIES"]
+__all__ = ["KernelBaselines", "kernel_baselines", "CNNTranslations", "cnn_translation_sweeps", "EXPERIMENT",
+           "CKN_LAYERS", "FAMILIES"]
 
 #: The results store's folder of the chapter's stored measurements (these and the CNNs' translation sweeps).
 EXPERIMENT = "kernel-baselines"
@@ -60,90 +77,6 @@ CKN_LAYERS = 3
 CKN_PATCH = 3
 CKN_SUBSAMPLING = 2
 CKN_ALPHA = 4.0
-
-
-class FeatureTaps(nn.Module):
-    """A model with ``forward_features`` (a :class:`~defstab_lib.kernels.CKN`, a
-    :class:`~defstab_lib.kernels.Scattering`) whose features are outputs of named submodules, so that
-    :mod:`defstab_lib.probe` and :mod:`defstab_lib.metrics` can read them with forward hooks.
-
-    Feature ``k >= 1`` of ``model.forward_features(x)`` passes through ``taps[k - 1]`` (an ``nn.Identity``);
-    with ``concat=True`` one more tap carries all features ``1..n`` flattened and concatenated, ``(B, D)``.
-    :meth:`layer_keys` gives the probe's keys: ``[0, "taps.0", "taps.1", ...]``.
-
-    >>> from defstab_lib.kernels import CKN
-    >>> taps = FeatureTaps(CKN(1, (4, 8), generator=torch.Generator().manual_seed(0)), 2, concat=True)
-    >>> taps.layer_keys()
-    [0, 'taps.0', 'taps.1', 'taps.2']
-    >>> taps(torch.rand(2, 1, 8, 8)).shape   # the concatenation: 4 * 4 * 4 + 8 * 2 * 2
-    torch.Size([2, 96])
-    """
-
-    def __init__(self, model: nn.Module, n_features: int, *, concat: bool = False) -> None:
-        super().__init__()
-        if not callable(getattr(model, "forward_features", None)):
-            raise TypeError(f"model must have a forward_features method, got {type(model).__name__}")
-        self.model = model
-        self.n_features = checks.positive_int("n_features", n_features)
-        self.concat = bool(concat)
-        self.taps = nn.ModuleList(nn.Identity() for _ in range(self.n_features + self.concat))
-
-    def layer_keys(self) -> list[int | str]:
-        return [0] + [f"taps.{i}" for i in range(len(self.taps))]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feats = self.model.forward_features(x)[1:]
-        if len(feats) != self.n_features:
-            raise ValueError(f"the model gave {len(feats)} features, not the n_features={self.n_features} declared")
-        outs = [tap(f) for tap, f in zip(self.taps, feats)]
-        if self.concat:
-            outs.append(self.taps[-1](torch.cat([f.flatten(1) for f in feats], dim=1)))
-        return outs[-1]
-
-
-@torch.no_grad()
-def change_sweep(model: nn.Module, images: torch.Tensor, moved: Sequence[torch.Tensor], layers: Sequence[Any],
-                 *, batch_size: int = 128) -> dict[str, list]:
-    """Representation changes for a sweep of deformations: ``"change"`` ``||r(tau x) - r(x)|| / ||r(x)||`` and
-    ``"change_over_input"`` ``||r(tau x) - r(x)|| / ||x||``, each ``(S, L, M)`` nested lists (float64).
-
-    Args:
-        model: any ``nn.Module`` (eval mode is set and restored), on the images' device.
-        images: ``(M, C, H, W)`` clean images.
-        moved: ``S`` tensors ``(M, C, H, W)``: the images deformed at each strength.
-        layers: probe keys (:mod:`defstab_lib.probe`).
-        batch_size: images per forward pass.
-
-    A zero representation that stays zero has change 0; a zero ``r(x)`` with a non-zero ``r(tau x)`` gives inf.
-    """
-    from ..probe import iter_representations
-
-    checks.check_tensor("images", images, "M C H W")
-    input_norm = images.flatten(1).to(torch.float64).norm(dim=1).cpu()
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    out = {"change": [], "change_over_input": []}
-    try:
-        for deformed in moved:
-            if not isinstance(deformed, torch.Tensor) or deformed.shape != images.shape:
-                raise ValueError(f"every moved tensor must have the images' shape {tuple(images.shape)}")
-            diff = torch.empty(len(layers), images.shape[0], dtype=torch.float64)
-            norm = torch.empty_like(diff)
-            for start in range(0, images.shape[0], batch_size):
-                stop = min(start + batch_size, images.shape[0])
-                b = stop - start
-                batch = torch.cat([images[start:stop], deformed[start:stop]])
-                for i, (_, rep) in enumerate(iter_representations(model, batch, list(layers))):
-                    flat = rep.reshape(rep.shape[0], -1).to(torch.float64)
-                    diff[i, start:stop] = (flat[b:] - flat[:b]).norm(dim=1).cpu()
-                    norm[i, start:stop] = flat[:b].norm(dim=1).cpu()
-            zero = diff == 0
-            out["change"].append(torch.where(zero, 0.0, diff / norm).tolist())
-            out["change_over_input"].append(torch.where(zero, 0.0, diff / input_norm).tolist())
-    finally:
-        for module, flag in flags:
-            module.training = flag
-    return out
 
 
 @torch.no_grad()
@@ -280,8 +213,6 @@ def kernel_baselines(
     Raises:
         ValueError: a bad parameter, before any work.
     """
-    from .. import runs
-
     if strengths is not None:
         strengths = _float_list("strengths", strengths, strict=True)
     pool_sigmas = _float_list("pool_sigmas", pool_sigmas)
@@ -302,14 +233,14 @@ def kernel_baselines(
     kmeans_iter = checks.positive_int("kmeans_iter", kmeans_iter)
     if n_patches < n_anchors:
         raise ValueError(f"n_patches must be at least n_anchors={n_anchors}, got {n_patches}")
-    config = runs.experiment_configs("pooling", profile, dataset=dataset, seeds=1)[0]
+    config = experiment_configs("pooling", profile, dataset=dataset, seeds=1)[0]
     if strengths is not None:
         config = dataclasses.replace(config, probe=dataclasses.replace(config.probe, bound_strengths=tuple(strengths)))
     size = config.data.image_size
     if 2 ** scattering_J[-1] > size:
         raise ValueError(f"scattering_J must satisfy 2**J <= {size} (the image size), got {scattering_J}")
     params = {
-        "layout": 2, "dataset": dataset, "profile": profile, "run": runs.run_key(config),
+        "layout": 2, "dataset": dataset, "profile": profile, "run": run_key(config),
         "strengths": list(config.probe.bound_strengths), "pool_sigmas": pool_sigmas, "seeds": seeds,
         "n_anchors": n_anchors, "ckn": {"layers": CKN_LAYERS, "patch": CKN_PATCH, "subsampling": CKN_SUBSAMPLING,
                                         "alpha": CKN_ALPHA},
@@ -321,25 +252,17 @@ def kernel_baselines(
     def compute() -> dict[str, Any]:
         return _compute(config, params, resolve_device(device))
 
-    record = (store or runs.ResultsStore()).computed(EXPERIMENT, params, compute, force=force, device=device)
+    record = (store or ResultsStore()).computed(EXPERIMENT, params, compute, force=force, device=device)
     return KernelBaselines(params=record["params"], payload=record["payload"], provenance=record["provenance"])
 
 
 def _profile(model: nn.Module, layers: list, data, batch_size: int = 128) -> dict[str, list[float]]:
-    from ..metrics import sensitivity_profile
-
     p = sensitivity_profile(model, data.probe, data.deformed, noise=data.noisy, layers=layers, batch_size=batch_size)
     return {"cosine": p.normalized_cosine.tolist(), "noise_cosine": p.noise_normalized_cosine.tolist(),
             "median": p.cosine_median.tolist()}
 
 
 def _compute(config, params: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    from ..runs import build_run_data
-    from .ckn import CKN, fit_anchors
-    from .linear import linear_probe
-    from .scattering import Scattering
-    from .translations import TRANSLATION_SEED_OFFSET, translation_sweep
-
     timing: dict[str, float] = {}
     start = time.perf_counter()
     data = build_run_data(config, device)
@@ -419,3 +342,93 @@ def _compute(config, params: dict[str, Any], device: torch.device) -> dict[str, 
         "n_train": int(train_x.shape[0]), "n_test": int(data.test_x.shape[0]),
         "timing": {k: round(v, 2) for k, v in timing.items()},
     }
+
+
+class CNNTranslations:
+    """The stored translation sweeps of the ``pooling`` runs (see :func:`cnn_translation_sweeps`).
+
+    Attributes:
+        params, payload, provenance: the stored record.
+    """
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        self.params, self.payload, self.provenance = record["params"], record["payload"], record["provenance"]
+
+    def sweep(self, result, which: str) -> dict[str, Any]:
+        """The translation sweep of a run (a :class:`~defstab_lib.runs.Results` or its key) at ``"init"`` or
+        ``"final"``, in the layout of ``Measurement.bound``."""
+        key = result if isinstance(result, str) else result.key
+        if key not in self.payload["runs"]:
+            raise ValueError(f"run {key} has no stored translation sweep; stored: {sorted(self.payload['runs'])}")
+        checks.choice("which", which, ("init", "final"))
+        return {**self.payload["sweep"], **self.payload["runs"][key][which]}
+
+
+def _file_digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def cnn_translation_sweeps(configs: Sequence, *, lengths: Sequence[int] = TRANSLATION_LENGTHS, store=None,
+                           device: str = "auto", force: bool = False) -> CNNTranslations:
+    """Measure (or load) the translation sweep of stored ``pooling`` runs at initialisation and after training.
+
+    Every run's initial and final weights are loaded from its checkpoints; the first ``bound_images`` probe
+    images are translated by each strength (:func:`translation_sweep`, drawn with the probe's seed
+    ``+ TRANSLATION_SEED_OFFSET``: the same translations for every run and for the kernel baselines), and the
+    change of every layer is recorded as in the runs' own sweep (``"change"``, relative to ``||r(x)||``, and
+    ``"change_over_input"``).
+
+    Args:
+        configs: runs of one experiment sharing one probe (e.g. ``experiment_configs("pooling", profile)``), all
+            stored (their checkpoints are needed only to compute the sweep, not to load it).
+        lengths: translation lengths, whole pixels (see :func:`translation_sweep`).
+        store: the results store (default: the one at :func:`~defstab_lib.runs.results_root`).
+        device: where to compute (``"auto"``: CUDA when present); not part of the stored key.
+        force: measure again even if stored.
+
+    Raises:
+        ValueError: no configs, configs with different probes, or a run that is not stored; before any work.
+    """
+    configs = list(configs)
+    if not configs:
+        raise ValueError("configs must hold at least one run")
+    probe = configs[0].probe
+    if any(c.probe != probe or c.data != configs[0].data for c in configs):
+        raise ValueError("configs must share one dataset and one probe (one experiment at one profile)")
+    store = store or ResultsStore()
+    missing = [c.describe() for c in configs if not store.exists(c)]
+    if missing:
+        raise ValueError(f"these runs are not stored (run them first): {missing[:3]}"
+                         + (f" and {len(missing) - 3} more" if len(missing) > 3 else ""))
+    if isinstance(lengths, (str, bytes)) or not isinstance(lengths, Sequence) or not lengths:
+        raise ValueError(f"lengths must be a non-empty list of whole pixels >= 1, got {lengths!r}")
+    lengths = [checks.positive_int("lengths", t) for t in lengths]
+    params = {
+        "measurement": "translation sweeps of stored runs", "lengths": lengths,
+        # keyed by each run's stored result (committed), not by its checkpoints (not committed): a fresh clone
+        # loads this computation without the weights, and a run trained again (a new result) invalidates it
+        "runs": {run_key(c): _file_digest(store.path(c)) for c in configs},
+    }
+
+    def compute() -> dict[str, Any]:
+        dev = resolve_device(device)
+        data = build_run_data(configs[0], dev)
+        images = data.probe[: probe.bound_images]
+        sweep = translation_sweep(images, lengths,
+                                  generator=torch.Generator().manual_seed(probe.seed + TRANSLATION_SEED_OFFSET))
+        moved = [s[1] for s in sweep]
+        out = {}
+        for config in configs:
+            a = config.arch
+            model = make_vgg(a.spec, a.downsampling, in_channels=data.in_channels, num_classes=data.num_classes,
+                             width=a.width, smooth_sigma=a.smooth_sigma,
+                             generator=torch.Generator().manual_seed(config.seed)).to(dev)
+            out[run_key(config)] = {}
+            for which in ("init", "final"):
+                model.load_state_dict(store.load_checkpoint(config, which))
+                out[run_key(config)][which] = change_sweep(model, images, moved, list(range(model.num_layers)))
+        return {"sweep": {"strengths": [float(t) for t in lengths], "max_displacement": [s[2] for s in sweep],
+                          "max_jacobian": [s[3] for s in sweep]},
+                "runs": out}
+
+    return CNNTranslations(store.computed(EXPERIMENT, params, compute, force=force, device=device))
