@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .runs.store import Results
-from .vocabulary import POOLED, UNPOOLED
+from ..runs.store import Results
+from ..vocabulary import POOLED, UNPOOLED
 
 __all__ = [
     "SUPPORTED", "NOT_SUPPORTED", "INCONCLUSIVE",
