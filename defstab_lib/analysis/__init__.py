@@ -1,43 +1,50 @@
-"""From stored results to the statistics and verdicts the book states (see :mod:`.claims`)."""
+"""From stored results to effects, confidence intervals and verdicts: one pre-registered test per claim.
 
+- :mod:`.stats`    -- the generic machinery: intervals over independent units, rules, verdicts, ``n_needed``;
+- :mod:`.verdicts` -- the :class:`Verdict` object and the one way every page states it;
+- :mod:`.claims`   -- the eight tests (the paper's seven claims and its headline), each beside its rule;
+- :mod:`.arrays`   -- stored results as arrays (grouping, profiles, spreads);
+- :mod:`.tables`   -- accuracy tables and compute notes;
+- :mod:`.report`   -- every verdict of a profile, from the results store (the report page and the CLI).
+"""
+
+from .arrays import between_spread, by_seed, group_by, profile_array, profiles, spearman
 from .claims import (
-    SUPPORTED,
-    NOT_SUPPORTED,
-    INCONCLUSIVE,
-    Verdict,
-    group_by,
-    profile_array,
-    profiles,
-    spearman,
-    between_spread,
-    pooling_at_init,
-    training_changes_pattern,
+    CLAIMS,
+    RULES,
     convergence_after_training,
+    pooling_at_init,
+    random_labels_depend_on_architecture,
     smoothing_stabilises,
     stronger_tasks_smoother,
+    training_changes_pattern,
     training_smooths,
-    random_labels_depend_on_architecture,
-    accuracy_rows,
-    compute_note,
+    unpooled_learn_stability,
 )
+from .stats import (
+    CONTRADICTED,
+    INCONCLUSIVE,
+    NO_EFFECT,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    VERDICTS,
+    Estimate,
+    Rule,
+    decide,
+    interval,
+    n_needed,
+)
+from .tables import accuracy_rows, compute_note
+from .verdicts import Verdict, effect_words, html_table, judge, sentence, to_json, what_would_change
 
 __all__ = [
-    "SUPPORTED",
-    "NOT_SUPPORTED",
-    "INCONCLUSIVE",
-    "Verdict",
-    "group_by",
-    "profile_array",
-    "profiles",
-    "spearman",
-    "between_spread",
-    "pooling_at_init",
-    "training_changes_pattern",
-    "convergence_after_training",
-    "smoothing_stabilises",
-    "stronger_tasks_smoother",
-    "training_smooths",
-    "random_labels_depend_on_architecture",
-    "accuracy_rows",
-    "compute_note",
+    "SUPPORTED", "CONTRADICTED", "NO_EFFECT", "INCONCLUSIVE", "NOT_SUPPORTED", "VERDICTS",
+    "Rule", "Estimate", "interval", "decide", "n_needed",
+    "Verdict", "judge", "effect_words", "sentence", "what_would_change", "to_json", "html_table",
+    "CLAIMS", "RULES",
+    "pooling_at_init", "training_changes_pattern", "convergence_after_training", "smoothing_stabilises",
+    "stronger_tasks_smoother", "training_smooths", "random_labels_depend_on_architecture",
+    "unpooled_learn_stability",
+    "group_by", "by_seed", "profile_array", "profiles", "spearman", "between_spread",
+    "accuracy_rows", "compute_note",
 ]

@@ -4,7 +4,7 @@
 - :mod:`.profiles` -- the experiments of the book and the ``smoke``/``cpu``/``paper`` profiles;
 - :mod:`.store`    -- the results store (atomic writes, locks, provenance, checkpoints);
 - :mod:`.execute`  -- ``run_or_load``: train, measure and store, or load; resumable;
-- :mod:`.untrained` -- experiments that train nothing (Figure 4), stored the same way;
+- :mod:`.untrained` -- experiments that train nothing (random networks of Figures 3a/c and 4), stored the same way;
 - :mod:`.kernel_view` -- the kernel-view chapter's stored measurements (kernel baselines, CNN translations).
 
 Typical use, from a chapter::
@@ -19,13 +19,13 @@ from .execute import build_run_data, measure, results_table, run_configs, run_or
 from .profiles import DOWNSAMPLING, EXPERIMENTS, PROFILES, STRENGTHS, experiment_configs, get_profile
 from .store import CorruptResultError, Measurement, Results, ResultsStore, results_root
 from .kernel_view import CNNTranslations, KernelBaselines, cnn_translation_sweeps, kernel_baselines
-from .untrained import SmoothInit, smooth_init
+from .untrained import RandomNetworks, SmoothInit, pooling_init, smooth_init
 
 __all__ = [
     "PROTOCOL_VERSION", "ArchConfig", "DataConfig", "ProbeConfig", "RunConfig", "run_key",
     "build_run_data", "measure", "results_table", "run_configs", "run_or_load",
     "DOWNSAMPLING", "EXPERIMENTS", "PROFILES", "STRENGTHS", "experiment_configs", "get_profile",
     "CorruptResultError", "Measurement", "Results", "ResultsStore", "results_root",
-    "SmoothInit", "smooth_init",
+    "RandomNetworks", "SmoothInit", "smooth_init", "pooling_init",
     "CNNTranslations", "KernelBaselines", "cnn_translation_sweeps", "kernel_baselines",
 ]

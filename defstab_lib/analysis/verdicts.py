@@ -1,0 +1,215 @@
+"""The verdict of one claim as an object, and the one way every page states it.
+
+A :class:`Verdict` carries the claim, the statistic, the effect with its confidence interval, the rule, the
+verdict and, when undecided, how many independent initialisations would decide it.  The report, the chapters and
+``python -m defstab_lib report`` all read these objects; :func:`sentence` and :func:`html_table` render them, so a
+verdict reads the same everywhere.
+
+Effects of ratios are estimated on the log scale and shown as ratios (``0.62×``: 38% lower); ``scale="log"``
+says so.  ``effect``, ``ci_low``, ``ci_high`` and ``minimal_effect`` are then on the ratio scale, as a reader
+would quote them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import math
+from typing import Any
+
+from .stats import CONTRADICTED, INCONCLUSIVE, NO_EFFECT, SUPPORTED, Estimate, Rule, decide, n_needed
+
+__all__ = ["Verdict", "judge", "effect_words", "sentence", "what_would_change", "to_json", "html_table"]
+
+
+@dataclasses.dataclass
+class Verdict:
+    """One claim, the statistic that tests it, its value and the verdict.
+
+    The first seven fields are those of the book's first verdicts (a chapter's own rule may still fill only
+    them); a pre-registered test (:func:`judge`) fills the rest.
+
+    Attributes:
+        claim: the paper's claim in our words.
+        statistic: what was computed (and over what).
+        value: the effect with its interval, in words.
+        rule: the rule that turns the statistic into the verdict (with the minimal effect and why).
+        verdict: one of :data:`~defstab_lib.analysis.stats.VERDICTS` (older rules: "not supported").
+        runs: how many runs (or networks) it rests on.
+        numbers: further numbers, for glue and tables.
+        figure: the paper's figure (or section).
+        effect, ci_low, ci_high: the effect and its 95% interval (ratio scale when ``scale == "log"``).
+        minimal_effect: the minimal effect of interest (a factor when ``scale == "log"``).
+        n_independent: independent units (initialisations, or draws of network and probe).
+        n_needed: when inconclusive, the independent units that would decide it (``None`` otherwise or when no
+            number would).
+        direction: the paper's direction on the log scale (-1 falls, +1 rises, 0 no difference).
+        scale: ``"log"`` (ratios) or ``"linear"``.
+        what: the compared quantity in words, e.g. "sensitivity, with pooling ÷ without".
+        unit_effects: the effect of each independent unit (on the scale of ``effect``).
+        method: how the interval was computed.
+        role: ``"claim"`` (one of the eight) or ``"beside"`` (reported beside a claim, e.g. at another width).
+        beside: verdicts reported beside this one.
+    """
+
+    claim: str
+    statistic: str
+    value: str
+    rule: str
+    verdict: str
+    runs: int
+    numbers: dict[str, Any] = dataclasses.field(default_factory=dict)
+    figure: str = ""
+    effect: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    minimal_effect: float = math.nan
+    n_independent: int = 0
+    n_needed: int | None = None
+    direction: int = 0
+    scale: str = "log"
+    what: str = ""
+    unit_effects: list[float] = dataclasses.field(default_factory=list)
+    method: str = ""
+    role: str = "claim"
+    beside: list["Verdict"] = dataclasses.field(default_factory=list)
+
+    @property
+    def has_ci(self) -> bool:
+        return math.isfinite(self.ci_low) and math.isfinite(self.ci_high)
+
+
+def _ratio(x: float) -> str:
+    return f"{x:.2f}×" if math.isfinite(x) else "n/a"
+
+
+def effect_words(est: Estimate, scale: str = "log") -> str:
+    """The effect with its interval in plain words.
+
+    >>> from .stats import interval
+    >>> effect_words(interval([-0.5, -0.4, -0.45]))
+    '0.64× (36% lower; 95% CI 0.56× to 0.72×)'
+    """
+    if scale == "log":
+        r, lo, hi = math.exp(est.effect), math.exp(est.low), math.exp(est.high)
+        change = f"{abs(r - 1):.0%} {'lower' if r < 1 else 'higher'}"
+        ci = f"95% CI {_ratio(lo)} to {_ratio(hi)}" if math.isfinite(est.low) else "no CI from 1 unit"
+        return f"{_ratio(r)} ({change}; {ci})"
+    ci = f"95% CI {est.low:.3g} to {est.high:.3g}" if math.isfinite(est.low) else "no CI from 1 unit"
+    return f"{est.effect:.3g} ({ci})"
+
+
+def _rule_text(rule: Rule, scale: str, method_note: str) -> str:
+    m = f"a factor {math.exp(rule.minimal):.2f}" if scale == "log" else f"{rule.minimal:g}"
+    if rule.direction == 0:
+        text = (f"equivalence test: supported if the 95% CI lies within {m} either way of no difference; "
+                f"contradicted if it lies wholly beyond {m}; otherwise inconclusive")
+    else:
+        way = "below 1×" if (rule.direction < 0) == (scale == "log") else "above 1×"
+        way = way if scale == "log" else ("below 0" if rule.direction < 0 else "above 0")
+        text = (f"supported if the 95% CI lies {way} (the paper's direction) and the estimate reaches {m}; "
+                f"contradicted if the CI excludes no effect the other way; no meaningful effect if the CI lies "
+                f"within {m} either way; otherwise inconclusive")
+    return f"{text}. Minimal effect {m}: {rule.why} {method_note}"
+
+
+_METHOD_NOTE = ("The CI is Student's t over the independent units below 10 of them (a bootstrap over 3 units has "
+                "only 10 distinct resamples and is far too narrow), a BCa bootstrap over them from 10 on.")
+
+
+def judge(*, claim: str, figure: str, statistic: str, what: str, units, rule: Rule, runs: int,
+          scale: str = "log", role: str = "claim", numbers: dict | None = None) -> Verdict:
+    """The pre-registered test of one claim: the units' effects ``(n,)`` (log-ratios when ``scale == "log"``)
+    through :func:`~defstab_lib.analysis.stats.interval`, :func:`~defstab_lib.analysis.stats.decide` and, when
+    undecided, :func:`~defstab_lib.analysis.stats.n_needed`."""
+    from .stats import interval
+
+    est = interval(units)
+    verdict = decide(est, rule)
+    back = math.exp if scale == "log" else (lambda v: v)
+    return Verdict(
+        claim=claim, statistic=statistic, value=effect_words(est, scale), rule=_rule_text(rule, scale, _METHOD_NOTE),
+        verdict=verdict, runs=int(runs), numbers=dict(numbers or {}), figure=figure,
+        effect=back(est.effect), ci_low=back(est.low), ci_high=back(est.high),
+        minimal_effect=back(rule.minimal), n_independent=est.n,
+        n_needed=n_needed(est, rule) if verdict == INCONCLUSIVE else None,
+        direction=rule.direction, scale=scale, what=what, unit_effects=[back(v) for v in est.values],
+        method=est.method, role=role,
+    )
+
+
+def sentence(v: Verdict) -> str:
+    """The verdict with its effect and CI in one line of plain text, the same on every page.
+
+    >>> from .stats import Rule
+    >>> v = judge(claim="c", figure="F", statistic="s", what="sensitivity, A ÷ B", units=[-0.5, -0.4, -0.45],
+    ...           rule=Rule(-1, 0.1, "why."), runs=6)
+    >>> sentence(v)
+    'supported: sensitivity, A ÷ B = 0.64× (36% lower; 95% CI 0.56× to 0.72×), 3 independent initialisations'
+    """
+    if not v.what:  # an older verdict without an effect and CI
+        return f"{v.verdict}: {v.value}"
+    text = f"{v.verdict}: {v.what} = {v.value}, {v.n_independent} independent " \
+           f"{'draws' if 'draw' in v.method or v.numbers.get('unit') == 'draw' else 'initialisations'}"
+    if v.verdict == INCONCLUSIVE:
+        text += (f"; about {v.n_needed} would decide it" if v.n_needed else "; no number of them would decide it "
+                 "at the observed effect")
+    return text
+
+
+def what_would_change(v: Verdict) -> str:
+    """One sentence on what would change the verdict."""
+    unit = "independent initialisations"
+    if v.verdict == INCONCLUSIVE:
+        if v.n_needed:
+            return (f"About {v.n_needed} {unit} (here {v.n_independent}) would decide it, if the effect and the "
+                    f"spread between them stayed as observed.")
+        return "At the observed effect no number of initialisations would decide it; a different effect would."
+    near = v.ci_high if (v.direction < 0) == (v.scale == "log") else v.ci_low
+    if v.verdict == SUPPORTED and v.direction != 0:
+        return (f"It would change only if new initialisations moved the CI's end nearest to no effect "
+                f"({_ratio(near) if v.scale == 'log' else f'{near:.3g}'}) across 1×, or the estimate below the "
+                f"minimal effect ({_ratio(v.minimal_effect)}).")
+    if v.verdict == SUPPORTED:
+        return (f"The CI lies within a factor {v.minimal_effect:.2f} either way; it would change if new "
+                f"initialisations widened or moved it beyond that.")
+    if v.verdict == NO_EFFECT:
+        return (f"The CI excludes an effect of the minimal size ({_ratio(v.minimal_effect)}); only data that "
+                f"moved it out of that band would change the verdict.")
+    if v.verdict == CONTRADICTED:
+        return "The CI excludes no effect in the direction opposite to the paper's; so would have to new data."
+    return ""
+
+
+def to_json(v: Verdict) -> dict[str, Any]:
+    """The machine-readable fields of a verdict (``n_needed`` only when inconclusive)."""
+    def num(x):
+        return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else round(float(x), 6)
+
+    d = {"claim": v.claim, "figure": v.figure, "statistic": v.statistic, "effect": num(v.effect),
+         "ci_low": num(v.ci_low), "ci_high": num(v.ci_high), "minimal_effect": num(v.minimal_effect),
+         "n_independent": v.n_independent, "verdict": v.verdict, "rule": v.rule, "scale": v.scale,
+         "what": v.what, "effect_in_words": v.value, "method": v.method, "role": v.role,
+         "unit_effects": [num(x) for x in v.unit_effects]}
+    if v.verdict == INCONCLUSIVE:
+        d["n_needed"] = v.n_needed
+    if v.beside:
+        d["beside"] = [to_json(b) for b in v.beside]
+    return d
+
+
+def html_table(verdicts: list[Verdict], *, caption: str = "") -> str:
+    """The report's verdict table: claim, the paper's figure, the effect with its CI in words, the verdict.
+    Each verdict cell carries ``data-verdict`` and its row a ``data-ci`` (for the browser suite)."""
+    rows = []
+    for i, v in enumerate(verdicts, start=1):
+        ci = f"{v.ci_low:.4g} to {v.ci_high:.4g}" if v.has_ci else ""
+        rows.append(
+            f"<tr data-ci='{html.escape(ci)}'><td>{i}</td><td>{html.escape(v.claim)}</td>"
+            f"<td>{html.escape(v.figure)}</td><td class='effect'>{html.escape(v.what)}: {html.escape(v.value)}"
+            f"</td><td class='verdict' data-verdict='{html.escape(v.verdict)}'><b>{html.escape(v.verdict)}</b>"
+            + (f"<br><small>~{v.n_needed} initialisations would decide it</small>" if v.n_needed else "")
+            + "</td></tr>")
+    head = "<tr><th>#</th><th>claim</th><th>paper</th><th>effect (95% CI)</th><th>verdict</th></tr>"
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f"<table class='verdicts'>{cap}<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
