@@ -39,7 +39,8 @@ class Verdict:
         numbers: further numbers, for glue and tables.
         figure: the paper's figure (or section).
         effect, ci_low, ci_high: the effect and its 95% interval (ratio scale when ``scale == "log"``).
-        minimal_effect: the minimal effect of interest (a factor when ``scale == "log"``).
+        minimal_effect: the minimal effect of interest in the paper's direction (a ratio when ``scale == "log"``:
+            0.91 for "at least 10% lower"; for an equivalence test the band's upper end, e.g. 1.10).
         n_independent: independent units (initialisations, or draws of network and probe).
         n_needed: when inconclusive, the independent units that would decide it (``None`` otherwise or when no
             number would).
@@ -131,7 +132,7 @@ def judge(*, claim: str, figure: str, statistic: str, what: str, units, rule: Ru
         claim=claim, statistic=statistic, value=effect_words(est, scale), rule=_rule_text(rule, scale, _METHOD_NOTE),
         verdict=verdict, runs=int(runs), numbers=dict(numbers or {}), figure=figure,
         effect=back(est.effect), ci_low=back(est.low), ci_high=back(est.high),
-        minimal_effect=back(rule.minimal), n_independent=est.n,
+        minimal_effect=back(rule.minimal * (rule.direction or 1)), n_independent=est.n,
         n_needed=n_needed(est, rule) if verdict == INCONCLUSIVE else None,
         direction=rule.direction, scale=scale, what=what, unit_effects=[back(v) for v in est.values],
         method=est.method, role=role,
