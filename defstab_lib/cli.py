@@ -3,6 +3,7 @@
     python -m defstab_lib run EXPERIMENT --profile cpu --dataset fashion-mnist [--seeds N] [--epochs N] [--force]
     python -m defstab_lib status [--profile PROFILE]
     python -m defstab_lib list
+    python -m defstab_lib report [--profile cpu] [--dataset fashion-mnist] [--seeds N] [--json]
 
 Bad arguments end with one line naming the problem and exit code 2, before anything is trained.
 """
@@ -42,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="for every chapter, which results are stored and which are missing")
     status.add_argument("--profile", action="append", default=None, help="only this profile (repeatable)")
     sub.add_parser("list", help="the experiments and profiles")
+    report = sub.add_parser("report", help="the verdict of every claim, from the stored results (trains nothing)")
+    report.add_argument("--profile", default="cpu", help=f"one of: {', '.join(runs.PROFILES)} (default cpu)")
+    report.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist, mnist or cifar10")
+    report.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the profile's)")
+    report.add_argument("--json", action="store_true", help="every claim as JSON (claim, figure, statistic, effect, "
+                        "ci_low, ci_high, minimal_effect, n_independent, verdict, rule, n_needed when inconclusive)")
     return parser
 
 
@@ -129,10 +136,39 @@ def _list(args, parser) -> int:
     return 0
 
 
+def _report(args, parser) -> int:
+    import json
+
+    from .analysis import report, to_json
+
+    try:
+        runs.experiment_configs("pooling", args.profile, dataset=args.dataset, seeds=args.seeds)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        evidence = report.load_evidence(profile=args.profile, dataset=args.dataset, seeds=args.seeds,
+                                        stored_only=True)
+    except LookupError as exc:
+        print(f"defstab report: {exc}", file=sys.stderr)
+        return 1
+    verdicts = report.all_verdicts(evidence)
+    if args.json:
+        print(json.dumps([{"number": v.numbers["number"], **to_json(v)} for v in verdicts], indent=1,
+                         ensure_ascii=False))
+        return 0
+    print(f"verdicts of the {args.profile} profile on {args.dataset} (results store {runs.ResultsStore().root})")
+    for v in verdicts:
+        decide = f"  (~{v.n_needed} independent initialisations would decide it)" if v.n_needed else ""
+        print(f"{v.numbers['number']:>2} {v.figure:<18} {v.verdict:<21} {v.what}: {v.value}{decide}")
+        for b in v.beside:
+            print(f"{'':>2} {'  beside':<18} {b.verdict:<21} {b.what}: {b.value} [{b.numbers.get('where', '')}]")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    return {"run": _run, "status": _status, "list": _list}[args.command](args, parser)
+    return {"run": _run, "status": _status, "list": _list, "report": _report}[args.command](args, parser)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from ..vocabulary import DOWNSAMPLING
-from .store import ResultsStore
+from .store import ResultsStore, computation_key
 
 __all__ = ["RandomNetworks", "SmoothInit", "smooth_init", "pooling_init", "FIELDS"]
 
@@ -140,6 +140,15 @@ def _load(cls, record: dict, conditions: list, width: float):
                n_images=p["n_images"], width=width, dataset=p["dataset"], provenance=record["provenance"])
 
 
+def _computed(store: ResultsStore | None, experiment: str, params: dict, compute, *, force: bool, device: str,
+              stored_only: bool) -> dict:
+    store = store or ResultsStore()
+    if stored_only and not (store.root / experiment / f"{computation_key(experiment, params)}.json").is_file():
+        raise LookupError(f"{experiment} with {params} is not in the results store at {store.root}; render the "
+                          f"chapter or call defstab_lib.runs.{experiment.replace('-', '_')}(...) to compute it")
+    return store.computed(experiment, params, compute, force=force, device=device)
+
+
 def _check(draws: int, n_images: int, width: float) -> None:
     from ..checks import positive_int
 
@@ -161,6 +170,7 @@ def smooth_init(
     device: str = "auto",
     store: ResultsStore | None = None,
     force: bool = False,
+    stored_only: bool = False,
 ) -> SmoothInit:
     """Measure (or load) Figure 4: networks with Gaussian-smoothed filters at initialisation.
 
@@ -176,6 +186,7 @@ def smooth_init(
         device: where to compute (``"auto"``: CUDA when present); not part of the stored key.
         store: the results store (default: the one at :func:`~defstab_lib.runs.store.results_root`).
         force: measure again even if stored.
+        stored_only: raise ``LookupError`` instead of computing what is not stored.
     """
     from .. import models
 
@@ -190,9 +201,9 @@ def smooth_init(
         return models.make_vgg("cifar", downsampling, in_channels=channels, width=width, smooth_sigma=sigma,
                                generator=generator)
 
-    record = (store or ResultsStore()).computed(
-        "smooth-init", params, lambda: _measure(dataset, sigmas, build, seeds, n_images, seed, device),
-        force=force, device=device)
+    record = _computed(store, "smooth-init", params,
+                       lambda: _measure(dataset, sigmas, build, seeds, n_images, seed, device),
+                       force=force, device=device, stored_only=stored_only)
     return _load(SmoothInit, record, sigmas, float(width))
 
 
@@ -207,6 +218,7 @@ def pooling_init(
     device: str = "auto",
     store: ResultsStore | None = None,
     force: bool = False,
+    stored_only: bool = False,
 ) -> RandomNetworks:
     """Measure (or load) Figure 3a/c on many random networks: every downsampling variant at initialisation.
 
@@ -215,7 +227,7 @@ def pooling_init(
         downsampling: the variants (:data:`~defstab_lib.vocabulary.DOWNSAMPLING`), each built in every draw from
             the same generator (shared convolution weights).
         draws: independent draws (network and probe).
-        n_images, width, seed, device, store, force: as :func:`smooth_init`.
+        n_images, width, seed, device, store, force, stored_only: as :func:`smooth_init`.
     """
     from .. import models
 
@@ -230,7 +242,7 @@ def pooling_init(
     def build(variant, generator, channels):
         return models.make_vgg("cifar", variant, in_channels=channels, width=width, generator=generator)
 
-    record = (store or ResultsStore()).computed(
-        "pooling-init", params, lambda: _measure(dataset, variants, build, draws, n_images, seed, device),
-        force=force, device=device)
+    record = _computed(store, "pooling-init", params,
+                       lambda: _measure(dataset, variants, build, draws, n_images, seed, device),
+                       force=force, device=device, stored_only=stored_only)
     return _load(RandomNetworks, record, variants, float(width))

@@ -1,0 +1,130 @@
+"""Every verdict of a profile, from the results store: what the report page, the chapters and
+``python -m defstab_lib report`` read.
+
+:func:`load_evidence` gathers the stored runs of a profile (the trained experiments) and the random networks of
+claims 1 and 4 (at the trained networks' width and at the paper's full width); :func:`all_verdicts` runs the
+eight pre-registered tests of :mod:`.claims` on them; :func:`scale_rows` says what was run against what the paper
+ran.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from .. import runs
+from ..runs.store import Results, ResultsStore
+from ..runs.untrained import RandomNetworks, SmoothInit
+from . import claims
+from .verdicts import Verdict
+
+__all__ = ["Evidence", "load_evidence", "all_verdicts", "scale_rows", "SIGMAS", "DRAWS", "NUMBERS"]
+
+SIGMAS = (0.0, 0.5, 1.0, 2.0, 4.0)
+DRAWS = 30
+#: How the report numbers each claim (the paper's claims 1-7, and "H" for its headline).
+NUMBERS = {"headline": "H", "pooling": "1", "training-changes": "2", "convergence": "3", "smoothing": "4",
+           "synthetic": "5", "training-smooths": "6", "random-labels": "7"}
+
+
+@dataclasses.dataclass
+class Evidence:
+    """What the tests read.  ``pooling_nets``/``smooth_nets``: ``{width: random networks}`` (the trained
+    networks' width first, then the paper's 1.0)."""
+
+    profile: str
+    dataset: str
+    real: list[Results]
+    random: list[Results]
+    synthetic: list[Results]
+    pooling_nets: dict[float, RandomNetworks]
+    smooth_nets: dict[float, SmoothInit]
+    trained_now: int = 0
+
+    @property
+    def width(self) -> float:
+        return next(iter(self.pooling_nets))
+
+
+def load_evidence(*, profile: str = "cpu", dataset: str = "fashion-mnist", seeds: int | None = None,
+                  sigmas: Sequence[float] = SIGMAS, draws: int = DRAWS, device: str = "auto",
+                  stored_only: bool = False, store: ResultsStore | None = None) -> Evidence:
+    """Load (or, unless ``stored_only``, train and compute) everything the eight tests read.
+
+    Raises:
+        LookupError: ``stored_only`` and something is not stored (the message says what and how to make it).
+        ValueError: bad parameters (from :func:`~defstab_lib.runs.experiment_configs`), before any work.
+    """
+    store = store or ResultsStore()
+    configs = {
+        "pooling": runs.experiment_configs("pooling", profile, dataset=dataset, seeds=seeds),
+        "random-labels": runs.experiment_configs("random-labels", profile, dataset=dataset, seeds=seeds),
+        "synthetic": runs.experiment_configs("synthetic", profile, seeds=seeds),
+    }
+    missing = {k: sum(not store.exists(c) for c in v) for k, v in configs.items()}
+    if stored_only and any(missing.values()):
+        raise LookupError("not stored: " + ", ".join(f"{n} runs of {k}" for k, n in missing.items() if n)
+                          + f" (profile {profile}); train them with `python -m defstab_lib run EXPERIMENT "
+                            f"--profile {profile}`")
+    loaded = {k: runs.run_configs(v, device=device, store=store) for k, v in configs.items()}
+    width = runs.get_profile(profile).width
+    widths = [width] + ([1.0] if width != 1.0 else [])
+    common = dict(dataset=dataset, device=device, store=store, stored_only=stored_only)
+    return Evidence(
+        profile=profile, dataset=dataset, real=loaded["pooling"], random=loaded["random-labels"],
+        synthetic=loaded["synthetic"],
+        pooling_nets={w: runs.pooling_init(width=w, draws=draws, **common) for w in widths},
+        smooth_nets={w: runs.smooth_init(width=w, sigmas=sigmas, seeds=draws, **common) for w in widths},
+        trained_now=sum(missing.values()),
+    )
+
+
+def _number(v: Verdict, key: str) -> Verdict:
+    v.numbers["key"], v.numbers["number"] = key, NUMBERS[key]
+    return v
+
+
+def all_verdicts(ev: Evidence) -> list[Verdict]:
+    """The eight verdicts, headline first, then claims 1-7 (each with what is reported beside it)."""
+    widths = list(ev.pooling_nets)
+    out = {
+        "headline": claims.unpooled_learn_stability(ev.real),
+        "pooling": claims.pooling_at_init(ev.pooling_nets[widths[0]],
+                                          beside=[ev.pooling_nets[w] for w in widths[1:]] + [ev.real]),
+        "training-changes": claims.training_changes_pattern(ev.real),
+        "convergence": claims.convergence_after_training(ev.real),
+        "smoothing": claims.smoothing_stabilises(ev.smooth_nets[widths[0]],
+                                                 beside=[ev.smooth_nets[w] for w in widths[1:]]),
+        "synthetic": claims.stronger_tasks_smoother(ev.synthetic),
+        "training-smooths": claims.training_smooths(ev.real),
+        "random-labels": claims.random_labels_depend_on_architecture(ev.random, ev.real),
+    }
+    return [_number(v, k) for k, v in out.items()]
+
+
+def scale_rows(ev: Evidence) -> list[dict[str, str]]:
+    """What was run against what the paper ran: dataset, width, independent initialisations, training recipe."""
+    p = runs.get_profile(ev.profile)
+    seeds = len({r.config.seed for r in ev.real})
+    first = ev.real[0].config
+    steps = (first.data.train_size or 0) * first.epochs // max(p.batch_size, 1)
+    aug = first.data.augmentation
+    nets = next(iter(ev.pooling_nets.values()))
+    return [
+        {"": "dataset", "this run": f"{ev.dataset} (28×28, zero-padded to 32×32)",
+         "the paper": "CIFAR-10 (32×32) and ImageNet"},
+        {"": "network width", "this run": f"×{p.width:g} of the paper's (trained networks); random networks at "
+                                          f"×{' and ×'.join(f'{w:g}' for w in ev.pooling_nets)}",
+         "the paper": "×1 (2×32, 2×64, 2×128, 2×256 filters)"},
+        {"": "independent initialisations", "this run":
+            f"{seeds} per architecture, shared by the five downsampling variants, the random-label and the synthetic "
+            f"runs; {nets.draws} independent random networks (each with its own probe images) per variant and per σ",
+         "the paper": "5 seeds per architecture (not said whether shared)"},
+        {"": "training recipe", "this run":
+            f"SGD (Nesterov 0.9, weight decay 5e-4, batch {p.batch_size}), {first.data.train_size or 'all'} images "
+            f"× {first.epochs} epochs (≈{steps:,} steps), augmentation: {aug}",
+         "the paper": "not stated (CIFAR-10 and ImageNet, trained to convergence)"},
+        {"": "probe", "this run": f"{first.probe.images} test images, one 3×3-grid deformation of ≤ 2 px each, the "
+                                  f"same for every trained run",
+         "the paper": "128 images, 3×3 grid (CIFAR-10), 2 px"},
+    ]
