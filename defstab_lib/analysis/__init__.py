@@ -48,3 +48,5 @@ __all__ = [
     "group_by", "by_seed", "profile_array", "profiles", "spearman", "between_spread",
     "accuracy_rows", "compute_note",
 ]
+
+from . import kernel_view  # the kernel view's fits, numbers and verdict (defstab_lib.analysis.kernel_view)
