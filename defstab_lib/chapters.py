@@ -185,9 +185,12 @@ _register(
                   choices=("fashion-mnist", "cifar10")),
             Param("sigmas", list, "standard deviations (pixels) of the Gaussian smoothing every 3x3 filter",
                   item_kind=float, minimum=0.0, min_length=2),
-            Param("seeds", int, "random networks per sigma (bands: +-2 standard deviations over them)", minimum=1),
-            Param("n_images", int, "images measured (the paper: 128)", minimum=2),
+            Param("seeds", int, "independent random networks per sigma, each with its own probe images (bands: +-2 "
+                  "standard deviations over them)", minimum=1),
+            Param("n_images", int, "images per probe (the paper: 128)", minimum=2),
             Param("downsampling", str, "downsampling layer of the CIFAR network", choices=DOWNSAMPLING),
+            Param("width", float, "channel multiplier of the networks: 0.5 as the cpu profile's trained networks, "
+                  "1.0 the paper's", minimum=0.01),
             SEED_PARAM,
             DEVICE_PARAM,
         ),
@@ -261,7 +264,8 @@ _register(
             TRAIN_DATASET_PARAM, PROFILE_PARAM, RUN_SEEDS_PARAM,
             Param("sigmas", list, "Figure 4: smoothing standard deviations, pixels", item_kind=float, minimum=0.0,
                   min_length=2),
-            Param("smooth_seeds", int, "Figure 4: random networks per sigma", minimum=1),
+            Param("smooth_seeds", int, "claims 1 and 4: independent random networks per downsampling variant and "
+                  "per sigma (at the trained networks' width and at full width)", minimum=1),
             TRAIN_DEVICE_PARAM,
         ),
         smoke={**_RUN_SMOKE, "sigmas": [0.0, 2.0], "smooth_seeds": 2},

@@ -36,6 +36,8 @@ from ..runs.store import Results
 from ..runs.untrained import RandomNetworks
 from ..vocabulary import POOLED, UNPOOLED
 from .arrays import by_seed, group_by
+from .arrays import profiles  # noqa: F401  (still importable from here: analysis.kernel_view reads it here)
+from .stats import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED  # noqa: F401  (likewise)
 from .stats import Rule
 from .verdicts import Verdict, judge
 
@@ -205,16 +207,16 @@ def pooling_at_init(networks: RandomNetworks | Sequence[Results], *, beside: Seq
             raise ValueError("claim 1 needs networks with pooling and without")
         units = pooling_units(_networks_by_draw(networks, pooled), _networks_by_draw(networks, unpooled))
         where = f"{networks.draws} random networks per variant at width ×{networks.width:g}"
-        runs, unit = networks.draws * len(networks.conditions), "draw"
+        runs, unit, label = networks.draws * len(networks.conditions), "draw", f"random, width ×{networks.width:g}"
     else:
         pooled, unpooled = _split(networks)
         units = pooling_units(_paired(networks, pooled, "cosine", "init"),
                               _paired(networks, unpooled, "cosine", "init"))
         where = "the trained runs at initialisation, paired by seed"
-        runs, unit = len(networks), "seed"
+        runs, unit, label = len(networks), "seed", "trained runs at init"
     v = _make("pooling", statistic=f"mean sensitivity over layers 1..L at initialisation, networks with pooling ÷ "
                                    f"without, per independent draw ({where})",
-              what="sensitivity with pooling ÷ without", units=units, runs=runs, unit=unit, where=where)
+              what="sensitivity with pooling ÷ without", units=units, runs=runs, unit=unit, where=where, label=label)
     v.beside = [b if isinstance(b, Verdict) else _beside(pooling_at_init(b)) for b in beside]
     return v
 
@@ -268,7 +270,7 @@ def smoothing_stabilises(networks: RandomNetworks, *, beside: Sequence = ()) -> 
     v = _make("smoothing", statistic=f"mean sensitivity over layers 1..L at initialisation, σ = {max(sig):g} ÷ "
                                      f"σ = {min(sig):g} (the same draw smoothed), per independent draw ({where})",
               what=f"sensitivity at σ = {max(sig):g} ÷ σ = {min(sig):g}", units=units,
-              runs=networks.draws * len(sig), unit="draw", where=where)
+              runs=networks.draws * len(sig), unit="draw", where=where, label=f"random, width ×{networks.width:g}")
     v.beside = [b if isinstance(b, Verdict) else _beside(smoothing_stabilises(b)) for b in beside]
     return v
 
@@ -341,7 +343,7 @@ def unpooled_learn_stability(results: Sequence[Results]) -> Verdict:
                                   f"after ÷ before training, per seed",
             what=f"later-layer sensitivity {which} pooling, after ÷ before training",
             units=change_units(init, final, "late"), runs=sum(len(group_by(results)[n]) for n in names),
-            role=role, unit="seed",
+            role=role, unit="seed", label=f"{which} pooling",
             claim=None if role == "claim" else "Beside the headline: the same change in networks with pooling "
                                                "(the paper does not state its direction)."))
     verdicts[0].beside = verdicts[1:]
