@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from defstab_lib import analysis
+from defstab_lib import analysis, runs
 from defstab_lib.runs import ArchConfig, DataConfig, Measurement, RandomNetworks, Results, RunConfig
 
 LAYERS = 13
@@ -154,3 +154,46 @@ def test_tables_and_notes():
     assert note.startswith("10 runs, 10.0 min") and "3 of them were trained" in note
     with pytest.raises(ValueError, match="no results"):
         analysis.profile_array([])
+
+
+def test_random_networks_are_independent_draws_paired_within_and_stored_rounded(tmp_path):
+    store = runs.ResultsStore(tmp_path)
+    nets = runs.pooling_init(downsampling=["subsample", "maxpool"], draws=2, n_images=8, width=0.125, store=store,
+                             device="cpu")
+    assert nets.cosine.shape == (2, 2, LAYERS) and nets.smoothness.shape == (2, 2, 8)
+    assert np.allclose(nets.smoothness[0], nets.smoothness[1])  # the same conv weights in both variants of a draw
+    assert not np.allclose(nets.smoothness[0, 0], nets.smoothness[0, 1])  # and different weights between draws
+    assert np.allclose(nets.cosine, nets.distance / nets.median, rtol=2e-3)  # numerator / denominator, 4 digits
+    assert all(len(f"{x:.10g}".replace("-", "").replace(".", "").lstrip("0")) <= 4 for x in nets.cosine.ravel())
+    smooth = runs.smooth_init(sigmas=[0.0, 2.0], seeds=2, n_images=8, width=0.125, store=store, device="cpu")
+    assert smooth.sigmas == [0.0, 2.0] and (smooth.smoothness[1] < smooth.smoothness[0]).all()
+    with pytest.raises(LookupError, match="not in the results store"):
+        runs.smooth_init(sigmas=[0.0, 1.0], seeds=2, n_images=8, width=0.125, store=store, stored_only=True)
+    with pytest.raises(ValueError, match="downsampling"):
+        runs.pooling_init(downsampling=["maxpool", "maxpool"], store=store)
+    with pytest.raises(TypeError, match="draws"):
+        runs.pooling_init(draws=2.0, store=store)
+
+
+def test_report_command_gives_every_verdict_with_its_fields(capsys):
+    """On the committed results store (the cpu profile): all eight verdicts, machine-readable."""
+    import json
+
+    from defstab_lib import cli
+
+    assert cli.main(["report", "--json"]) == 0
+    claims = json.loads(capsys.readouterr().out)
+    assert [c["number"] for c in claims] == ["H", "1", "2", "3", "4", "5", "6", "7"]
+    for c in claims:
+        for field in ("claim", "figure", "statistic", "effect", "ci_low", "ci_high", "minimal_effect",
+                      "n_independent", "verdict", "rule"):
+            assert c[field] is not None, (c["number"], field)
+        assert c["verdict"] in analysis.VERDICTS and c["ci_low"] <= c["effect"] <= c["ci_high"]
+        assert ("n_needed" in c) == (c["verdict"] == analysis.INCONCLUSIVE)
+    one, four = claims[1], claims[4]
+    assert one["verdict"] == four["verdict"] == analysis.SUPPORTED and one["n_independent"] >= 30
+    assert one["ci_high"] < 1 and four["ci_high"] < 1  # the CIs exclude no effect
+    assert cli.main(["report"]) == 0 and "beside" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["report", "--profile", "nope"])
+    assert exit_.value.code == 2

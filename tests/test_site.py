@@ -376,3 +376,26 @@ def test_search_finds_the_chapter_by_a_word_of_its_title(browser, server, visit,
         f"searching {word!r} (from the title {title!r}) did not find {target}: {summary!r}, hits {hits}"))
     if name == CHAPTERS[0]:
         sb.full_page_screenshot(browser, SHOTS / "search-light.png")
+
+
+# ------------------------------------------------------------------------------------------------ the report
+
+REPORT_SCRIPT = r"""
+return Array.from(document.querySelectorAll('table.verdicts tbody tr')).map(tr => ({
+  verdict: (tr.querySelector('td.verdict') || {}).dataset ? tr.querySelector('td.verdict').dataset.verdict : null,
+  effect: (tr.querySelector('td.effect') || {textContent: ''}).textContent,
+  visible: tr.getBoundingClientRect().height > 0,
+}));
+"""
+
+
+def test_every_verdict_on_the_report_page_has_a_ci_next_to_it(browser, server, visit):
+    page = next(p for p in PAGES if Path(p).name == "report")
+    visit(page, "light")  # loads and checks the page once
+    sb.load(browser, urllib.parse.urljoin(server.base, f"{page}.html"))
+    rows = browser.execute_script(REPORT_SCRIPT)
+    _check(len(rows) == 8, f"the report's verdict table has {len(rows)} rows, not 8 (7 claims and the headline)")
+    for row in rows:
+        _check(row["visible"] and row["verdict"], f"a verdict row is hidden or has no verdict: {row}")
+        _check(re.search(r"95% CI \S+ to \S+", row["effect"]),
+               f"verdict {row['verdict']!r} has no CI next to it: {row['effect']!r}")

@@ -150,11 +150,15 @@ def sentence(v: Verdict) -> str:
     """
     if not v.what:  # an older verdict without an effect and CI
         return f"{v.verdict}: {v.value}"
-    text = f"{v.verdict}: {v.what} = {v.value}, {v.n_independent} independent " \
-           f"{'draws' if 'draw' in v.method or v.numbers.get('unit') == 'draw' else 'initialisations'}"
+    unit = "draw" if v.numbers.get("unit") == "draw" else "initialisation"
+    text = f"{v.verdict}: {v.what} = {v.value}, {v.n_independent} independent {unit}{'s' * (v.n_independent != 1)}"
     if v.verdict == INCONCLUSIVE:
-        text += (f"; about {v.n_needed} would decide it" if v.n_needed else "; no number of them would decide it "
-                 "at the observed effect")
+        if v.n_independent < 2:
+            text += "; a CI needs at least 2"
+        elif v.n_needed:
+            text += f"; about {v.n_needed} would decide it"
+        else:
+            text += "; no number of them would decide it at the observed effect"
     return text
 
 
@@ -162,6 +166,8 @@ def what_would_change(v: Verdict) -> str:
     """One sentence on what would change the verdict."""
     unit = "independent initialisations"
     if v.verdict == INCONCLUSIVE:
+        if v.n_independent < 2:
+            return "One independent unit gives no confidence interval: at least 2, and more to decide it."
         if v.n_needed:
             return (f"About {v.n_needed} {unit} (here {v.n_independent}) would decide it, if the effect and the "
                     f"spread between them stayed as observed.")
@@ -204,9 +210,10 @@ def html_table(verdicts: list[Verdict], *, caption: str = "") -> str:
     Each verdict cell carries ``data-verdict`` and its row a ``data-ci`` (for the browser suite)."""
     rows = []
     for i, v in enumerate(verdicts, start=1):
+        number = v.numbers.get("number", i)
         ci = f"{v.ci_low:.4g} to {v.ci_high:.4g}" if v.has_ci else ""
         rows.append(
-            f"<tr data-ci='{html.escape(ci)}'><td>{i}</td><td>{html.escape(v.claim)}</td>"
+            f"<tr data-ci='{html.escape(ci)}'><td>{number}</td><td>{html.escape(v.claim)}</td>"
             f"<td>{html.escape(v.figure)}</td><td class='effect'>{html.escape(v.what)}: {html.escape(v.value)}"
             f"</td><td class='verdict' data-verdict='{html.escape(v.verdict)}'><b>{html.escape(v.verdict)}</b>"
             + (f"<br><small>~{v.n_needed} initialisations would decide it</small>" if v.n_needed else "")
