@@ -269,7 +269,7 @@ _register(
             TRAIN_DEVICE_PARAM,
         ),
         smoke={**_RUN_SMOKE, "sigmas": [0.0, 2.0], "smooth_seeds": 2},
-        experiments=("pooling", "random-labels", "synthetic", "smooth-init"),
+        experiments=("pooling", "random-labels", "synthetic", "smooth-init", "pooling-init"),
     )
 )
 
