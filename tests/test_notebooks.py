@@ -24,8 +24,6 @@ MAX_NOTEBOOK_LINES = 120
 #: Chapters allowed over the cell budget for now, each with the reason and where it is being mended.  The test
 #: fails when an exempted chapter fits the budget again, so that its exemption is removed.
 CELL_BUDGET_EXEMPT = {
-    # Figure 4's chapter is being rewritten with the many-random-networks measurement of issue 13 (another branch)
-    "smooth_init": "issue 13",
     # its field-norm table (a 39-line cell) computes statistics that belong in defstab_lib.deform; not yet moved
     "deformations": "to move into the library (follow-up of issue 12)",
 }

@@ -5,6 +5,7 @@
 - :mod:`.claims`   -- the eight tests (the paper's seven claims and its headline), each beside its rule;
 - :mod:`.arrays`   -- stored results as arrays (grouping, profiles, spreads);
 - :mod:`.tables`   -- accuracy tables and compute notes;
+- :mod:`.random_networks` -- the numbers Figure 4's chapter states;
 - :mod:`.report`   -- every verdict of a profile, from the results store (the report page and the CLI).
 """
 
@@ -34,6 +35,7 @@ from .stats import (
     interval,
     n_needed,
 )
+from .random_networks import smoothing_numbers
 from .tables import accuracy_rows, compute_note
 from .verdicts import Verdict, effect_words, html_table, judge, sentence, to_json, what_would_change
 
@@ -46,7 +48,7 @@ __all__ = [
     "stronger_tasks_smoother", "training_smooths", "random_labels_depend_on_architecture",
     "unpooled_learn_stability",
     "group_by", "by_seed", "profile_array", "profiles", "spearman", "between_spread",
-    "accuracy_rows", "compute_note",
+    "accuracy_rows", "compute_note", "smoothing_numbers",
 ]
 
 from . import kernel_view  # the kernel view's fits, numbers and verdict (defstab_lib.analysis.kernel_view)
