@@ -37,12 +37,12 @@ from .stats import (
 )
 from .random_networks import smoothing_numbers
 from .tables import accuracy_rows, compute_note
-from .verdicts import Verdict, effect_words, html_table, judge, sentence, to_json, what_would_change
+from .verdicts import Verdict, effect_words, glue_values, html_table, judge, sentence, to_json, what_would_change
 
 __all__ = [
     "SUPPORTED", "CONTRADICTED", "NO_EFFECT", "INCONCLUSIVE", "NOT_SUPPORTED", "VERDICTS",
     "Rule", "Estimate", "interval", "decide", "n_needed",
-    "Verdict", "judge", "effect_words", "sentence", "what_would_change", "to_json", "html_table",
+    "Verdict", "judge", "effect_words", "sentence", "what_would_change", "glue_values", "to_json", "html_table",
     "CLAIMS", "RULES",
     "pooling_at_init", "training_changes_pattern", "convergence_after_training", "smoothing_stabilises",
     "stronger_tasks_smoother", "training_smooths", "random_labels_depend_on_architecture",

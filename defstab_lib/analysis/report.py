@@ -18,10 +18,13 @@ from ..runs.untrained import RandomNetworks, SmoothInit
 from . import claims
 from .verdicts import Verdict
 
-__all__ = ["Evidence", "load_evidence", "all_verdicts", "scale_rows", "SIGMAS", "DRAWS", "NUMBERS"]
+__all__ = ["Evidence", "load_evidence", "random_networks", "pooling_verdict", "smoothing_verdict", "all_verdicts",
+           "scale_rows", "SIGMAS", "DRAWS", "NUMBERS"]
 
 SIGMAS = (0.0, 0.5, 1.0, 2.0, 4.0)
 DRAWS = 30
+#: Independent random networks per setting where a profile needs fewer than :data:`DRAWS` (seconds, for CI).
+_PROFILE_DRAWS = {"smoke": 2}
 #: How the report numbers each claim (the paper's claims 1-7, and "H" for its headline).
 NUMBERS = {"headline": "H", "pooling": "1", "training-changes": "2", "convergence": "3", "smoothing": "4",
            "synthetic": "5", "training-smooths": "6", "random-labels": "7"}
@@ -46,8 +49,39 @@ class Evidence:
         return next(iter(self.pooling_nets))
 
 
+def random_networks(kind: str, *, profile: str = "cpu", dataset: str = "fashion-mnist", draws: int | None = None,
+                    sigmas: Sequence[float] = SIGMAS, device: str = "auto", stored_only: bool = False,
+                    store: ResultsStore | None = None) -> dict[float, RandomNetworks]:
+    """``{width: networks}`` of claim 1 (``kind="pooling"``: every downsampling variant) or claim 4
+    (``"smoothing"``: maxpool networks smoothed with each σ), at the profile's trained width and at the paper's
+    full width; ``draws`` independent draws per setting (default :data:`DRAWS`, 2 in the smoke profile)."""
+    if kind not in ("pooling", "smoothing"):
+        raise ValueError(f"kind must be 'pooling' or 'smoothing', got {kind!r}")
+    width = runs.get_profile(profile).width
+    n = draws if draws is not None else _PROFILE_DRAWS.get(profile, DRAWS)
+    common = dict(dataset=dataset, device=device, store=store, stored_only=stored_only)
+    out = {}
+    for w in [width] + ([1.0] if width != 1.0 else []):
+        out[w] = (runs.pooling_init(width=w, draws=n, **common) if kind == "pooling"
+                  else runs.smooth_init(width=w, sigmas=sigmas, seeds=n, **common))
+    return out
+
+
+def pooling_verdict(nets: dict[float, RandomNetworks], trained: Sequence[Results] = ()) -> Verdict:
+    """Claim 1 as the report states it: random networks at the trained width, with the full width and the trained
+    runs' initialisations beside it."""
+    first, *rest = nets.values()
+    return claims.pooling_at_init(first, beside=[*rest] + ([list(trained)] if trained else []))
+
+
+def smoothing_verdict(nets: dict[float, SmoothInit]) -> Verdict:
+    """Claim 4 as the report states it: random networks at the trained width, the full width beside it."""
+    first, *rest = nets.values()
+    return claims.smoothing_stabilises(first, beside=rest)
+
+
 def load_evidence(*, profile: str = "cpu", dataset: str = "fashion-mnist", seeds: int | None = None,
-                  sigmas: Sequence[float] = SIGMAS, draws: int = DRAWS, device: str = "auto",
+                  sigmas: Sequence[float] = SIGMAS, draws: int | None = None, device: str = "auto",
                   stored_only: bool = False, store: ResultsStore | None = None) -> Evidence:
     """Load (or, unless ``stored_only``, train and compute) everything the eight tests read.
 
@@ -67,15 +101,11 @@ def load_evidence(*, profile: str = "cpu", dataset: str = "fashion-mnist", seeds
                           + f" (profile {profile}); train them with `python -m defstab_lib run EXPERIMENT "
                             f"--profile {profile}`")
     loaded = {k: runs.run_configs(v, device=device, store=store) for k, v in configs.items()}
-    width = runs.get_profile(profile).width
-    widths = [width] + ([1.0] if width != 1.0 else [])
-    common = dict(dataset=dataset, device=device, store=store, stored_only=stored_only)
+    common = dict(profile=profile, dataset=dataset, draws=draws, device=device, stored_only=stored_only, store=store)
     return Evidence(
         profile=profile, dataset=dataset, real=loaded["pooling"], random=loaded["random-labels"],
-        synthetic=loaded["synthetic"],
-        pooling_nets={w: runs.pooling_init(width=w, draws=draws, **common) for w in widths},
-        smooth_nets={w: runs.smooth_init(width=w, sigmas=sigmas, seeds=draws, **common) for w in widths},
-        trained_now=sum(missing.values()),
+        synthetic=loaded["synthetic"], pooling_nets=random_networks("pooling", **common),
+        smooth_nets=random_networks("smoothing", sigmas=sigmas, **common), trained_now=sum(missing.values()),
     )
 
 
@@ -86,15 +116,12 @@ def _number(v: Verdict, key: str) -> Verdict:
 
 def all_verdicts(ev: Evidence) -> list[Verdict]:
     """The eight verdicts, headline first, then claims 1-7 (each with what is reported beside it)."""
-    widths = list(ev.pooling_nets)
     out = {
         "headline": claims.unpooled_learn_stability(ev.real),
-        "pooling": claims.pooling_at_init(ev.pooling_nets[widths[0]],
-                                          beside=[ev.pooling_nets[w] for w in widths[1:]] + [ev.real]),
+        "pooling": pooling_verdict(ev.pooling_nets, ev.real),
         "training-changes": claims.training_changes_pattern(ev.real),
         "convergence": claims.convergence_after_training(ev.real),
-        "smoothing": claims.smoothing_stabilises(ev.smooth_nets[widths[0]],
-                                                 beside=[ev.smooth_nets[w] for w in widths[1:]]),
+        "smoothing": smoothing_verdict(ev.smooth_nets),
         "synthetic": claims.stronger_tasks_smoother(ev.synthetic),
         "training-smooths": claims.training_smooths(ev.real),
         "random-labels": claims.random_labels_depend_on_architecture(ev.random, ev.real),

@@ -19,7 +19,8 @@ from typing import Any
 
 from .stats import CONTRADICTED, INCONCLUSIVE, NO_EFFECT, SUPPORTED, Estimate, Rule, decide, n_needed
 
-__all__ = ["Verdict", "judge", "effect_words", "sentence", "what_would_change", "to_json", "html_table"]
+__all__ = ["Verdict", "judge", "effect_words", "sentence", "what_would_change", "glue_values", "to_json",
+           "html_table"]
 
 
 @dataclasses.dataclass
@@ -186,6 +187,20 @@ def what_would_change(v: Verdict) -> str:
     if v.verdict == CONTRADICTED:
         return "The CI excludes no effect in the direction opposite to the paper's; so would have to new data."
     return ""
+
+
+def glue_values(v: Verdict, key: str) -> dict[str, str]:
+    """What a chapter glues to state a verdict the same way as every page: ``verdict<key>`` (:func:`sentence`),
+    ``rule<key>``, ``change<key>`` (:func:`what_would_change`) and ``beside<key>`` (what is reported beside it,
+    or a sentence saying there is nothing).
+
+    >>> sorted(glue_values(Verdict("c", "s", "v", "r", "supported", 1), "1"))
+    ['beside1', 'change1', 'rule1', 'verdict1']
+    """
+    beside = "; ".join(f"{sentence(b)} ({b.numbers.get('where') or b.numbers.get('label', '')})".replace(" ()", "")
+                       for b in v.beside)
+    return {f"verdict{key}": sentence(v), f"rule{key}": v.rule, f"change{key}": what_would_change(v),
+            f"beside{key}": beside or "nothing is reported beside it"}
 
 
 def to_json(v: Verdict) -> dict[str, Any]:
