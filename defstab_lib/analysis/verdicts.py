@@ -184,8 +184,12 @@ def what_would_change(v: Verdict) -> str:
     if v.verdict == NO_EFFECT:
         return (f"The CI excludes an effect of the minimal size ({_ratio(v.minimal_effect)}); only data that "
                 f"moved it out of that band would change the verdict.")
+    if v.verdict == CONTRADICTED and v.direction == 0:
+        return (f"The CI lies wholly beyond the band of similarity (a factor {v.minimal_effect:.2f} either way); only "
+                f"new initialisations that pulled it inside would change the verdict.")
     if v.verdict == CONTRADICTED:
-        return "The CI excludes no effect in the direction opposite to the paper's; so would have to new data."
+        return ("The CI excludes no effect on the side opposite to the paper's; new initialisations would have to "
+                "move it back across 1×.")
     return ""
 
 
