@@ -20,7 +20,8 @@ def accuracy_rows(groups: Mapping[Any, Sequence[Results]]) -> list[dict[str, str
         test = np.array([r.final.test_accuracy for r in runs])
         sd = (lambda a: f" ± {a.std(ddof=1):.3f}" if a.size > 1 else "")  # noqa: E731
         rows.append({"network": str(name), "runs": str(len(runs)),
-                     "train accuracy": f"{train.mean():.3f}{sd(train)}", "test accuracy": f"{test.mean():.3f}{sd(test)}"})
+                     "train accuracy": f"{train.mean():.3f}{sd(train)}",
+                     "test accuracy": f"{test.mean():.3f}{sd(test)}"})
     return rows
 
 
