@@ -54,14 +54,15 @@ def random_networks(kind: str, *, profile: str = "cpu", dataset: str = "fashion-
                     store: ResultsStore | None = None) -> dict[float, RandomNetworks]:
     """``{width: networks}`` of claim 1 (``kind="pooling"``: every downsampling variant) or claim 4
     (``"smoothing"``: maxpool networks smoothed with each σ), at the profile's trained width and at the paper's
-    full width; ``draws`` independent draws per setting (default :data:`DRAWS`, 2 in the smoke profile)."""
+    full width; ``draws`` independent draws per setting (default :data:`DRAWS`, 2 in the smoke profile), each
+    probed with the profile's number of images."""
     if kind not in ("pooling", "smoothing"):
         raise ValueError(f"kind must be 'pooling' or 'smoothing', got {kind!r}")
-    width = runs.get_profile(profile).width
+    p = runs.get_profile(profile)
     n = draws if draws is not None else _PROFILE_DRAWS.get(profile, DRAWS)
-    common = dict(dataset=dataset, device=device, store=store, stored_only=stored_only)
+    common = dict(dataset=dataset, n_images=p.probe_images, device=device, store=store, stored_only=stored_only)
     out = {}
-    for w in [width] + ([1.0] if width != 1.0 else []):
+    for w in [p.width] + ([1.0] if p.width != 1.0 else []):
         out[w] = (runs.pooling_init(width=w, draws=n, **common) if kind == "pooling"
                   else runs.smooth_init(width=w, sigmas=sigmas, seeds=n, **common))
     return out
