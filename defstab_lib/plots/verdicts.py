@@ -34,7 +34,7 @@ VERDICT_COLORS = {"supported": "#1a9850", "contradicted": "#d73027", "no meaning
 
 def plot_verdict(v, ax=None, *, title: str | None = None):
     """One verdict on ``ax``: a row per evidence (the verdict, then what is reported beside it), each with its
-    units' effects as a strip of points, the estimate and its 95% CI as a bar, the band of no meaningful effect
+    units' effects as a strip of points under a bar, the estimate and its 95% CI as a bar, the band of no meaningful effect
     shaded, and 1× (no effect) as a line.  Returns the ``Axes``."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6.0, 1.2 + 0.6 * (1 + len(v.beside))))
@@ -48,9 +48,13 @@ def plot_verdict(v, ax=None, *, title: str | None = None):
     ax.axvspan(none / m if v.scale == "log" else -m, none * m if v.scale == "log" else m, color="#dddddd",
                zorder=0)
     ax.axvline(none, color="black", lw=0.8, zorder=1)
-    if not points.empty:
+    if not points.empty:  # each unit's effect, in a strip just below its evidence's CI bar
+        before = len(ax.collections)
         sns.stripplot(data=points, x="effect", y="evidence", order=labels, ax=ax, color="#555555", size=3.5,
-                      alpha=0.6, jitter=0.15, zorder=2)
+                      alpha=0.7, jitter=0.08, zorder=2)
+        for points_of in ax.collections[before:]:
+            xy = points_of.get_offsets()
+            points_of.set_offsets(np.column_stack([xy[:, 0], xy[:, 1] + 0.22]))
     for i, r in enumerate(rows):
         color = VERDICT_COLORS.get(r.verdict, "black")
         if r.has_ci:
@@ -61,7 +65,7 @@ def plot_verdict(v, ax=None, *, title: str | None = None):
         ax.get_legend().remove()
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_ylabel("")
-    ax.set_xlabel(v.what + (" (log scale; grey: within the minimal effect)" if v.scale == "log" else ""),
+    ax.set_xlabel(v.what + (" (log scale)" if v.scale == "log" else ""),
                   fontsize=9)
     if v.scale == "log":
         ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x:g}×"))
