@@ -161,7 +161,8 @@ def _report(args, parser) -> int:
         decide = f"  (~{v.n_needed} independent initialisations would decide it)" if v.n_needed else ""
         print(f"{v.numbers['number']:>2} {v.figure:<18} {v.verdict:<21} {v.what}: {v.value}{decide}")
         for b in v.beside:
-            print(f"{'':>2} {'  beside':<18} {b.verdict:<21} {b.what}: {b.value} [{b.numbers.get('where', '')}]")
+            where = b.numbers.get("where") or b.numbers.get("label", "")
+            print(f"{'':>2} {'  beside':<18} {b.verdict:<21} {b.what}: {b.value} [{where}]")
     return 0
 
 
