@@ -27,6 +27,8 @@ import seaborn as sns
 
 __all__ = ["VERDICT_COLORS", "plot_verdict", "plot_verdicts"]
 
+_TICKS = (0.25, 0.33, 0.5, 0.67, 0.8, 0.9, 0.95, 0.97, 1.0, 1.03, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 4.0)
+
 #: One colour per verdict, the same on every page.
 VERDICT_COLORS = {"supported": "#1a9850", "contradicted": "#d73027", "no meaningful effect": "#4575b4",
                   "inconclusive": "#7f7f7f", "not supported": "#d73027"}
@@ -73,14 +75,24 @@ def plot_verdict(v, ax=None, *, title: str | None = None):
         lo = min([r.ci_low for r in rows if r.has_ci] + [x for r in rows for x in r.unit_effects] + [1 / m])
         hi = max([r.ci_high for r in rows if r.has_ci] + [x for r in rows for x in r.unit_effects] + [m])
         ax.set_xlim(lo / 1.15, hi * 1.15)
-        ticks = [t for t in (0.25, 0.33, 0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 3, 4) if lo / 1.15 <= t <= hi * 1.15]
-        ax.set_xticks(ticks)
+        ax.set_xticks(_spaced_ticks(lo / 1.15, hi * 1.15))
     ax.tick_params(labelsize=8)
     number = v.numbers.get("number")
     head = f"{number}. " if number else ""
     ax.set_title(title or textwrap.fill(f"{head}{v.claim} — {v.verdict}", 70), fontsize=9.5, loc="left",
                  color=VERDICT_COLORS.get(v.verdict, "black"))
     return ax
+
+
+def _spaced_ticks(lo: float, hi: float, n: int = 7) -> list[float]:
+    """Round ratios in ``[lo, hi]``, 1× first, then outwards, at least a ``n``-th of the log range apart."""
+    gap = math.log(hi / lo) / n
+    chosen = [1.0]
+    for side in (sorted(t for t in _TICKS if t < 1), sorted((t for t in _TICKS if t > 1), reverse=True)):
+        for t in reversed(side):
+            if lo <= t <= hi and all(abs(math.log(t / c)) >= gap for c in chosen):
+                chosen.append(t)
+    return sorted(chosen)
 
 
 def _label(v) -> str:
