@@ -17,7 +17,7 @@ import html
 import math
 from typing import Any
 
-from .stats import CONTRADICTED, INCONCLUSIVE, NO_EFFECT, SUPPORTED, Estimate, Rule, decide, n_needed
+from .stats import CONTRADICTED, INCONCLUSIVE, NO_EFFECT, SUPPORTED, Estimate, Rule, decide, interval, n_needed
 
 __all__ = ["Verdict", "judge", "effect_words", "sentence", "what_would_change", "glue_values", "to_json",
            "html_table"]
@@ -102,13 +102,13 @@ def effect_words(est: Estimate, scale: str = "log") -> str:
 
 
 def _rule_text(rule: Rule, scale: str, method_note: str) -> str:
-    m = f"a factor {math.exp(rule.minimal):.2f}" if scale == "log" else f"{rule.minimal:g}"
+    m = (f"{math.exp(rule.minimal) - 1:.0%} (a factor {math.exp(rule.minimal):.2f})" if scale == "log"
+         else f"{rule.minimal:g}")
     if rule.direction == 0:
         text = (f"equivalence test: supported if the 95% CI lies within {m} either way of no difference; "
                 f"contradicted if it lies wholly beyond {m}; otherwise inconclusive")
     else:
-        way = "below 1×" if (rule.direction < 0) == (scale == "log") else "above 1×"
-        way = way if scale == "log" else ("below 0" if rule.direction < 0 else "above 0")
+        way = ("below" if rule.direction < 0 else "above") + (" 1×" if scale == "log" else " 0")
         text = (f"supported if the 95% CI lies {way} (the paper's direction) and the estimate reaches {m}; "
                 f"contradicted if the CI excludes no effect the other way; no meaningful effect if the CI lies "
                 f"within {m} either way; otherwise inconclusive")
@@ -124,8 +124,6 @@ def judge(*, claim: str, figure: str, statistic: str, what: str, units, rule: Ru
     """The pre-registered test of one claim: the units' effects ``(n,)`` (log-ratios when ``scale == "log"``)
     through :func:`~defstab_lib.analysis.stats.interval`, :func:`~defstab_lib.analysis.stats.decide` and, when
     undecided, :func:`~defstab_lib.analysis.stats.n_needed`."""
-    from .stats import interval
-
     est = interval(units)
     verdict = decide(est, rule)
     back = math.exp if scale == "log" else (lambda v: v)
