@@ -35,9 +35,9 @@ VERDICT_COLORS = {"supported": "#1a9850", "contradicted": "#d73027", "no meaning
 
 
 def plot_verdict(v, ax=None, *, title: str | None = None):
-    """One verdict on ``ax``: a row per evidence (the verdict, then what is reported beside it), each with its
-    units' effects as a strip of points under a bar, the estimate and its 95% CI as a bar, the band of no meaningful effect
-    shaded, and 1× (no effect) as a line.  Returns the ``Axes``."""
+    """One verdict on ``ax``: a row per evidence (the verdict, then what is reported beside it), each with the
+    estimate and its 95% CI as a bar and its units' effects as a strip of points under it; the band of no
+    meaningful effect shaded, and 1× (no effect) as a line.  Returns the ``Axes``."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6.0, 1.2 + 0.6 * (1 + len(v.beside))))
     rows = [v, *v.beside]

@@ -29,6 +29,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from .. import data, deform, metrics, models
+from ..checks import positive_int
+from ..provenance import resolve_device
 from ..vocabulary import DOWNSAMPLING
 from .store import ResultsStore, computation_key
 
@@ -104,10 +107,7 @@ def _round(values) -> list:
 
 def _measure(dataset: str, conditions: Sequence, build: Callable, draws: int, n_images: int, seed: int,
              device: str) -> dict:
-    """Measure every condition in every draw; ``build(condition, generator)`` returns the network."""
-    from .. import data, deform, metrics
-    from ..provenance import resolve_device
-
+    """Measure every condition in every draw; ``build(condition, generator, in_channels)`` returns the network."""
     dev = resolve_device(device)
     source = data.load_dataset(dataset, "test")
     out = {k: [[] for _ in conditions] for k in FIELDS}
@@ -150,8 +150,6 @@ def _computed(store: ResultsStore | None, experiment: str, params: dict, compute
 
 
 def _check(draws: int, n_images: int, width: float) -> None:
-    from ..checks import positive_int
-
     positive_int("draws", draws)
     positive_int("n_images", n_images, minimum=2)  # the median distance needs pairs of images
     if not isinstance(width, (int, float)) or not width > 0:
@@ -188,8 +186,6 @@ def smooth_init(
         force: measure again even if stored.
         stored_only: raise ``LookupError`` instead of computing what is not stored.
     """
-    from .. import models
-
     _check(seeds, n_images, width)
     sigmas = sorted({float(s) for s in sigmas})
     if downsampling not in DOWNSAMPLING:
@@ -229,8 +225,6 @@ def pooling_init(
         draws: independent draws (network and probe).
         n_images, width, seed, device, store, force, stored_only: as :func:`smooth_init`.
     """
-    from .. import models
-
     _check(draws, n_images, width)
     variants = list(downsampling)
     bad = [v for v in variants if v not in DOWNSAMPLING]
