@@ -218,7 +218,7 @@ _register(
         title="Pooling and learned stability",
         params=(TRAIN_DATASET_PARAM, PROFILE_PARAM, RUN_SEEDS_PARAM, RUN_DOWNSAMPLING_PARAM, TRAIN_DEVICE_PARAM),
         smoke=_RUN_SMOKE,
-        experiments=("pooling",),
+        experiments=("pooling", "pooling-init"),
     )
 )
 
