@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
+import hashlib
+import io
 import json
 import os
 import tempfile
@@ -28,6 +30,8 @@ from typing import Any
 
 import torch
 
+from .. import __version__
+from ..provenance import device_name, git_commit, resolve_device
 from .config import PROTOCOL_VERSION, RunConfig, config_from_dict, config_to_dict, run_key
 
 __all__ = ["SCHEMA", "COMPUTED_SCHEMA", "computation_key", "CorruptResultError", "Measurement", "Results", "ResultsStore", "results_root", "atomic_write"]
@@ -42,8 +46,6 @@ def computation_key(experiment: str, params: dict[str, Any]) -> str:
     >>> computation_key("smooth-init", {"seeds": 2}) == computation_key("smooth-init", {"seeds": 2})
     True
     """
-    import hashlib
-
     blob = json.dumps({"protocol": PROTOCOL_VERSION, "experiment": experiment, "params": params}, sort_keys=True,
                       separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -178,8 +180,6 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """``torch.save`` to ``path`` atomically."""
-    import io
-
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     atomic_write(path, buffer.getvalue())
@@ -247,7 +247,7 @@ class ResultsStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a+") as f:
             try:
-                import fcntl
+                import fcntl  # optional dependency: POSIX only (the store locks with flock where it exists)
             except ImportError:  # pragma: no cover - Windows: rely on atomic renames alone
                 yield
                 return
@@ -294,8 +294,6 @@ class ResultsStore:
                 return stored
             start = time.perf_counter()
             payload = compute()
-            from .. import __version__
-            from ..provenance import device_name, git_commit, resolve_device
 
             record = {
                 "schema": COMPUTED_SCHEMA, "protocol": PROTOCOL_VERSION, "key": key, "experiment": experiment,
