@@ -134,8 +134,8 @@ def main() -> None:
             continue
         print(f"  {name:<26} {seconds:>8.2f} {args.images / seconds:>9.1f} {seconds / epoch_s:>11.1%}")
     every = sum(best[f"worst case, layer {k}"] for k in LAYERS) + best["worst case, loss"]
-    print(f"\n  layers {', '.join(map(str, LAYERS))} and the loss together: {every:.2f} s = {every / epoch_s:.1%} of an "
-          f"epoch; a cpu-profile run trains {profile.real.epochs} epochs ({profile.real.epochs * epoch_s:.0f} s)")
+    print(f"\n  layers {', '.join(map(str, LAYERS))} and the loss together: {every:.2f} s = {every / epoch_s:.1%} "
+          f"of an epoch; a cpu-profile run trains {profile.real.epochs} epochs ({profile.real.epochs * epoch_s:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -109,7 +109,8 @@ def test_result_is_the_best_iterate_and_row_zero_the_random_start(random_net, pr
 
 @pytest.mark.parametrize("layer", [4, 12])
 def test_worst_case_beats_random_on_random_network(random_net, probe_images, layer):
-    found = W.worst_case(random_net, probe_images, GRID, BUDGET, layer=layer, generator=torch.Generator().manual_seed(1))
+    found = W.worst_case(random_net, probe_images, GRID, BUDGET, layer=layer,
+                         generator=torch.Generator().manual_seed(1))
     random = _best_of_random(random_net, probe_images, layer=layer, normaliser=found.normaliser)
     _assert_beats_random(found, random)
 
