@@ -60,6 +60,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
+import numbers
 from collections.abc import Iterator
 
 import torch
@@ -159,7 +161,9 @@ def _check_model_images(model, images) -> torch.Tensor:
 def _check_fill(fill):
     if isinstance(fill, str):
         return choice("fill", fill, FILLS)
-    return nonnegative_float("fill", fill)
+    if isinstance(fill, bool) or not isinstance(fill, numbers.Real) or not math.isfinite(fill):
+        raise TypeError(f"fill must be one of {', '.join(map(repr, FILLS))} or a finite number, got {fill!r}")
+    return float(fill)
 
 
 def _check_budget(max_displacement, images: torch.Tensor) -> float:
@@ -202,12 +206,15 @@ def _check_differentiable(model: nn.Module, images: torch.Tensor, layer: LayerKe
     return out.detach()
 
 
-def _check_labels(labels, batch: int, num_classes: int) -> torch.Tensor:
+def _check_labels(labels, images: torch.Tensor, num_classes: int) -> torch.Tensor:
     if labels is None:
         raise ValueError("labels must be given for objective='loss': a (B,) int64 tensor of class indices")
     check_tensor("labels", labels, "B", floating=False)
     if labels.dtype != torch.int64:
         raise TypeError(f"labels must be an int64 tensor of class indices, got dtype {labels.dtype}")
+    if labels.device != images.device:
+        raise ValueError(f"labels are on {labels.device} but the images are on {images.device}")
+    batch = images.shape[0]
     if labels.shape[0] != batch:
         raise ValueError(f"labels must have one entry per image ({batch}), got {labels.shape[0]}")
     if batch and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
@@ -243,16 +250,17 @@ def _value(model, images, displacements, layer, metric, clean, normaliser, label
 
 def _prepare(model, images, layer, objective, labels, normaliser, chunks):
     """Clean representations and the normaliser (distance objectives), or checked labels (the loss)."""
-    out = _check_differentiable(model, images, layer)
-    if objective == "loss":
-        return None, None, _check_labels(labels, images.shape[0], out.shape[-1])
-    if labels is not None:
-        raise ValueError(f"labels are used only by objective='loss', not {objective!r}; leave them None")
-    clean = _flat_reps(model, images, layer, chunks)
-    if normaliser is None:
-        if images.shape[0] < 2:
+    if objective != "loss":
+        if labels is not None:
+            raise ValueError(f"labels are used only by objective='loss', not {objective!r}; leave them None")
+        if normaliser is None and images.shape[0] < 2:
             raise ValueError("images must hold at least 2 images to compute the normaliser (the median distance "
                              "between different images); give normaliser= for a single image")
+    out = _check_differentiable(model, images, layer)
+    if objective == "loss":
+        return None, None, _check_labels(labels, images, out.shape[-1])
+    clean = _flat_reps(model, images, layer, chunks)
+    if normaliser is None:
         normaliser = median_pairwise_distance(clean, objective)
         if normaliser == 0:
             raise ValueError(f"the median {objective} distance between different images at layer {layer!r} is 0: "

@@ -278,6 +278,7 @@ def test_not_differentiable_model_refused_after_one_forward_pass(how):
         ({"labels": torch.tensor([0, 1, 2, 0])}, ValueError, "labels are used only"),
         ({"normaliser": 0.0}, ValueError, "normaliser"),
         ({"fill": "wrap"}, ValueError, "fill"),
+        ({"fill": float("inf")}, TypeError, "fill"),
         ({"batch_size": 0}, ValueError, "batch_size"),
         ({"generator": 3}, TypeError, "generator"),
     ],
