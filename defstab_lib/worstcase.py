@@ -58,11 +58,9 @@ which no gradient reaches the input (checked on a one-image forward pass).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import numbers
-from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -129,17 +127,6 @@ class LabelFlip:
 
 
 # --------------------------------------------------------------------------------------------------- checks
-
-
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for module, flag in flags:
-            module.training = flag
 
 
 def _check_model_images(model, images) -> torch.Tensor:
@@ -308,7 +295,7 @@ def deformation_objective(
     check_tensor("displacements", displacements, "B K 2")
     fill = _check_fill(fill)
     normaliser = _check_normaliser(normaliser)
-    with _eval_mode(model):
+    with probe.eval_mode(model, grad=True):
         layer = _check_layer(model, layer, objective)
         chunks = _chunks(images.shape[0], None)
         clean, normaliser, labels = _prepare(model, images, layer, objective, labels, normaliser, chunks)
@@ -387,7 +374,7 @@ def worst_case(
     normaliser = _check_normaliser(normaliser)
     generator = check_generator(generator, images.device)
     chunks = _chunks(images.shape[0], batch_size)
-    with _eval_mode(model):
+    with probe.eval_mode(model, grad=True):
         layer = _check_layer(model, layer, objective)
         clean, normaliser, labels = _prepare(model, images, layer, objective, labels, normaliser, chunks)
         start = sample_displacements(images.shape[0], grid, c, generator=generator, device=images.device,
@@ -481,7 +468,7 @@ def adef(
     steps = torch.zeros(batch, dtype=torch.int64)
     original = torch.empty(batch, dtype=torch.int64)
     predicted = torch.empty(batch, dtype=torch.int64)
-    with _eval_mode(model):
+    with probe.eval_mode(model, grad=True):
         _check_differentiable(model, images, None)
         for s in chunks:
             d[s], steps[s], original[s], predicted[s] = _deepfool(model, images[s], d[s], max_steps, overshoot,
