@@ -183,3 +183,11 @@ def test_wrong_dtype_and_channels_are_named(net):
         metrics.sensitivity_profile(net, x.double(), x.double(), noise=False)
     with pytest.raises(ValueError, match="3 channel.*takes 1"):
         metrics.sensitivity_profile(net, x.repeat(1, 3, 1, 1), x.repeat(1, 3, 1, 1), noise=False)
+
+
+def test_a_sweep_over_collapsing_models_can_ask_for_nan_instead(net):
+    x = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(0)).repeat(4, 1, 1, 1)
+    p = metrics.sensitivity_profile(net, x, x.roll(1, 3), noise=False, degenerate="nan")
+    assert torch.isnan(p.normalized_cosine).all() and torch.isnan(p.cosine_median).all()
+    with pytest.raises(ValueError, match="degenerate"):
+        metrics.sensitivity_profile(net, x, x, noise=False, degenerate="ignore")
