@@ -191,3 +191,15 @@ def test_a_sweep_over_collapsing_models_can_ask_for_nan_instead(net):
     assert torch.isnan(p.normalized_cosine).all() and torch.isnan(p.cosine_median).all()
     with pytest.raises(ValueError, match="degenerate"):
         metrics.sensitivity_profile(net, x, x, noise=False, degenerate="ignore")
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+def test_a_root_without_the_files_is_an_error_not_debians_copy(tmp_path):
+    from defstab_lib import data
+
+    with pytest.raises(data.DatasetNotFoundError, match=str(tmp_path)) as info:
+        data.load_dataset("fashion-mnist", "test", root=tmp_path, download=False)
+    assert "/usr/share/datasets" not in str(info.value).split("To provide it")[0]
+    assert data.locate("fashion-mnist", "test", root=tmp_path) is None
