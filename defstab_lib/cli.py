@@ -11,10 +11,12 @@ Bad arguments end with one line naming the problem and exit code 2, before anyth
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 
 from . import chapters, runs
+from .analysis import report, to_json
 
 __all__ = ["main"]
 
@@ -137,10 +139,6 @@ def _list(args, parser) -> int:
 
 
 def _report(args, parser) -> int:
-    import json
-
-    from .analysis import report, to_json
-
     try:
         runs.experiment_configs("pooling", args.profile, dataset=args.dataset, seeds=args.seeds)
     except ValueError as exc:
