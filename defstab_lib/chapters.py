@@ -35,8 +35,8 @@ from .vocabulary import DOWNSAMPLING, TRAINING_DATASETS
 # notebook convention tests read the chapters' registry without it.  The few functions that need torch-backed
 # modules (``provenance``, ``runs``, ``analysis``) import them inside, each marked with a comment.
 
-__all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "CHAPTERS", "get", "validate", "show_parameters", "glue",
-           "glue_all", "resolve_device", "html_table", "ChapterRuns", "load_runs"]
+__all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "CHAPTERS", "get", "validate", "show_parameters",
+           "glue", "glue_all", "resolve_device", "html_table", "ChapterRuns", "load_runs"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The library behind the chapter "The kernel view of stability": fitting the bound, the linear probe, the
-representation changes of the kernel baselines, their stored computation, and the chapter's figures."""
+representation changes of the kernel baselines, their stored computation, the chapter's analysis (fits, numbers,
+verdict) and its figures."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import pytest
 import torch
 
 from defstab_lib import metrics, runs, translations
+from defstab_lib.analysis import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
+from defstab_lib.analysis import kernel_view as kv
 from defstab_lib.kernels import CKN, FeatureTaps, Scattering, bound, fit_anchors
-from defstab_lib.runs import kernel_view as baselines
 from defstab_lib.kernels.linear import linear_probe, train_linear_classifier
 from defstab_lib.models import make_vgg
+from defstab_lib.runs import CNNTranslations, KernelBaselines, Measurement, Results
+from defstab_lib.runs import kernel_view as baselines
 
 matplotlib.use("Agg")
 
@@ -390,13 +394,9 @@ def test_cnn_translation_sweeps_load_without_checkpoints(tmp_path):
     assert again.payload == first.payload and again.provenance == first.provenance
 
 
-# ------------------------------------------------------------------------------------------------ the chapter's analysis
+# ----------------------------------------------------------------------------------------- the chapter's analysis
 # Stored objects built from constructed sweeps whose slopes are known exactly (the real classes, filled with chosen
 # numbers): every fit must recover them, and the verdict must follow the CNNs' slopes.
-
-from defstab_lib.analysis import kernel_view as kv  # noqa: E402
-from defstab_lib.analysis import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED  # noqa: E402
-from defstab_lib.runs import CNNTranslations, KernelBaselines, Measurement, Results  # noqa: E402
 
 LENGTHS = [1.0, 2.0, 3.0, 4.0]
 N_IMAGES = 6
@@ -497,7 +497,7 @@ def test_baseline_fits_recover_the_constructed_slopes_and_the_one_over_sigma_law
     assert numbers["bT_input_fold"] == pytest.approx(2.0)  # the other normalisation is a constant factor here
     assert numbers["n_joint"] == 5 and numbers["J_first"] == 1 and numbers["J_last"] == 2
     assert numbers["within_limit"] == pytest.approx(100 * np.mean(norms()[1]["max_jacobian"] <= 0.5))
-    assert [r["model"] for r in kv.baseline_rows(fits)][0].startswith("CKN, σ = 0 px")
+    assert kv.baseline_rows(fits)[0]["model"].startswith("CKN, σ = 0 px")
     assert set(fits.reference_slopes("displacement")) == {"CKN, σ = 1 px", "scattering, J = 2"}
 
 

@@ -255,7 +255,8 @@ def fit_cnns(sweeps: Mapping[str, Mapping[str, Mapping[str, Sequence[Mapping[str
     """Fit the bound's slopes to the CNNs' sweeps (as :func:`cnn_sweeps` returns them)."""
     tr, de = sweeps["translations"], sweeps["deformations"]
     return CNNFits(
-        translation={n: {e: bound.fit_sweep(s, terms=("displacement",)) for e, s in by.items()} for n, by in tr.items()},
+        translation={n: {e: bound.fit_sweep(s, terms=("displacement",)) for e, s in by.items()}
+                     for n, by in tr.items()},
         deformation={n: {e: bound.fit_sweep(s, terms=("jacobian",), intercept=True) for e, s in by.items()}
                      for n, by in de.items()},
         joint={n: {e: bound.fit_sweep(s) for e, s in by.items()} for n, by in de.items()},
@@ -305,7 +306,8 @@ def baseline_numbers(kb: KernelBaselines, fits: BaselineFits) -> dict[str, Any]:
     determine both terms, and how often the deformations stay within the theorem's ``||grad tau||_inf <= 1/2``."""
     tr, de, st, sd = (fits.table(w) for w in ("ckn_translation", "ckn_deformation", "scattering_translation",
                                               "scattering_deformation"))
-    b_t, a_d, first, scales, js = tr["displacement"], de["jacobian"], fits.first_pooled, fits.ckn_scales, fits.scattering_J
+    b_t, a_d, first = tr["displacement"], de["jacobian"], fits.first_pooled
+    scales, js = fits.ckn_scales, fits.scattering_J
     law = fits.law()
     joint = fits.ckn_joint + fits.scattering_joint
     determined = [f for f in joint if all(abs(f.coef[k]) > 2 * f.se[k] for k in bound.TERMS)]
@@ -334,7 +336,8 @@ def baseline_numbers(kb: KernelBaselines, fits: BaselineFits) -> dict[str, Any]:
         "s_scale_fold": float(fits.scattering_scales[-1] / fits.scattering_scales[0]),
         "J_first": js[0], "J_last": js[-1],
         "aD_first": float(a_d[0]), "aD_last": float(a_d[-1]),
-        "aD_r2_min": float(min(de["r2"].min(), sd["r2"].min())), "aD_r2_max": float(max(de["r2"].max(), sd["r2"].max())),
+        "aD_r2_min": float(min(de["r2"].min(), sd["r2"].min())),
+        "aD_r2_max": float(max(de["r2"].max(), sd["r2"].max())),
         "c_min": float(de["intercept"].min()), "c_max": float(de["intercept"].max()),
         "saD_first": float(sd["jacobian"][0]), "saD_last": float(sd["jacobian"][-1]),
         "n_joint_determined": len(determined), "n_joint": len(joint),
