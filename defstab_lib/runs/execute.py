@@ -24,13 +24,18 @@ import datetime as _dt
 import functools
 import platform
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from .. import __version__
+from ..data import load_dataset, pad_to_size
+from ..deform import deform, displacement_field, field_norms
+from ..metrics import noise_matched, relative_change, sensitivity_profile, smoothness_profile
+from ..models import make_vgg
 from ..provenance import device_name, git_commit, resolve_device
+from ..tasks import SyntheticDeformationTask, flip_crop, random_labels, synthetic_templates
 from ..train import TensorBatches, evaluate, make_optimizer, train_epoch
 from .config import RunConfig, run_key
 from .store import Measurement, Results, ResultsStore, atomic_torch_save
@@ -79,11 +84,6 @@ def _checksum(dataset) -> str:
 
 def build_run_data(config: RunConfig, device: torch.device) -> RunData:
     """Load or generate the data of ``config`` on ``device`` (see the module docstring)."""
-    from ..data import load_dataset, pad_to_size
-    from ..deform import deform, displacement_field, field_norms
-    from ..metrics import noise_matched
-    from ..tasks import SyntheticDeformationTask, flip_crop, random_labels, synthetic_templates
-
     d, p = config.data, config.probe
     augment = flip_crop if d.augmentation == "flip-crop" else None
     if d.dataset == "synthetic":
@@ -136,8 +136,6 @@ def build_run_data(config: RunConfig, device: torch.device) -> RunData:
 def measure(model: torch.nn.Module, data: RunData, epoch: int, *, bound: bool = False) -> Measurement:
     """Every measurement of a run at one epoch, with the bound sweep when ``bound`` (the model is left in training
     mode)."""
-    from ..metrics import relative_change, sensitivity_profile, smoothness_profile
-
     profile = sensitivity_profile(model, data.probe, data.deformed, noise=data.noisy)
     sweep = None
     if bound:
@@ -183,9 +181,6 @@ def _provenance(config: RunConfig, data: RunData, device: torch.device, wall: fl
 
 
 def _train(config: RunConfig, store: ResultsStore, device: torch.device, progress: bool) -> Results:
-    from tqdm.auto import tqdm
-
-    from ..models import make_vgg
 
     data = build_run_data(config, device)
     a = config.arch
@@ -197,8 +192,8 @@ def _train(config: RunConfig, store: ResultsStore, device: torch.device, progres
     measurements: list[Measurement] = []
     history: list[dict[str, float]] = []
     start_epoch, elapsed, resumed = 0, 0.0, None
-    if work.is_file():
-        state = torch.load(work, map_location=device, weights_only=True)
+    state = store.load_resume_state(config, device)
+    if state is not None:
         if state.get("key") == run_key(config):
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -266,10 +261,14 @@ def run_or_load(
     store = store or ResultsStore()
     if not force and (stored := store.load(config)) is not None:
         return stored
+    dev = resolve_device(device)
+    store.check_writable()
     with store.lock(config):
         if not force and (stored := store.load(config)) is not None:
             return stored
-        return _train(config, store, resolve_device(device), progress)
+        if force:
+            store.discard_resume_state(config)
+        return _train(config, store, dev, progress)
 
 
 def run_configs(
@@ -281,8 +280,6 @@ def run_configs(
     device: str | torch.device | None = None,
 ) -> list[Results]:
     """:func:`run_or_load` for each config, in order, with an overall progress bar."""
-    from tqdm.auto import tqdm
-
     store = store or ResultsStore()
     missing = sum(not store.exists(c) for c in configs) if not force else len(configs)
     out = []
