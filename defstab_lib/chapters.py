@@ -29,11 +29,9 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from . import analysis, runs
+from .provenance import resolve_device as _resolve_device
 from .vocabulary import DOWNSAMPLING, TRAINING_DATASETS
-
-# Importing this module imports no torch: the book build (``defstab_lib.book`` and its Sphinx extension) and the
-# notebook convention tests read the chapters' registry without it.  The few functions that need torch-backed
-# modules (``provenance``, ``runs``, ``analysis``) import them inside, each marked with a comment.
 
 __all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "CHAPTERS", "get", "validate", "show_parameters",
            "glue", "glue_all", "resolve_device", "html_table", "ChapterRuns", "load_runs"]
@@ -344,9 +342,7 @@ def resolve_device(device: str = "auto") -> str:
     >>> resolve_device("cpu")
     'cpu'
     """
-    from .provenance import resolve_device as _resolve  # imports torch: see the note at the top of the module
-
-    return str(_resolve(device))
+    return str(_resolve_device(device))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -378,8 +374,6 @@ class ChapterRuns:
     def compute_note(self) -> str:
         """One sentence on where and how long the runs took, and how many this render trained
         (:func:`defstab_lib.analysis.compute_note`)."""
-        from . import analysis  # imports torch: see the note at the top of the module
-
         return analysis.compute_note(self.all_results, self.to_train)
 
 
@@ -422,8 +416,6 @@ def load_runs(chapter: str, params: Mapping[str, Any]) -> ChapterRuns:
     Raises:
         ValueError: an unknown chapter, a bad parameter, or a chapter that reads no trained runs; before any work.
     """
-    from . import analysis, runs  # import torch: see the note at the top of the module
-
     spec = get(chapter)
     params = validate(chapter, **params)
     experiments = [e for e in spec.experiments if e in runs.EXPERIMENTS]
@@ -477,7 +469,7 @@ def parameters_html(chapter: str, params: Mapping[str, Any]) -> str:
 
 def show_parameters(chapter: str, params: Mapping[str, Any]) -> None:
     """Display the parameters table in the notebook (and on the rendered page)."""
-    from IPython.display import HTML, display
+    from IPython.display import HTML, display  # optional dependency: present wherever a notebook runs
 
     display(HTML(parameters_html(chapter, params)))
 
@@ -498,7 +490,7 @@ def glue(name: str, value: Any, *, display: bool = False) -> Any:
     Uses myst-nb's ``glue``; where myst-nb is not installed (Colab) the value is only returned.
     """
     try:
-        from myst_nb import glue as _glue
+        from myst_nb import glue as _glue  # optional dependency: not in Colab
     except ImportError:  # pragma: no cover - exercised in Colab, not in CI
         return value
     _glue(name, value, display=display)
