@@ -499,6 +499,8 @@ def test_baseline_fits_recover_the_constructed_slopes_and_the_one_over_sigma_law
     assert numbers["within_limit"] == pytest.approx(100 * np.mean(norms()[1]["max_jacobian"] <= 0.5))
     assert kv.baseline_rows(fits)[0]["model"].startswith("CKN, σ = 0 px")
     assert set(fits.reference_slopes("displacement")) == {"CKN, σ = 1 px", "scattering, J = 2"}
+    with pytest.raises(ValueError, match="term"):
+        fits.slope_series("displacment")
 
 
 def test_a_ckn_whose_slope_does_not_fall_says_so():
@@ -535,6 +537,8 @@ def test_the_verdict_follows_how_training_moves_the_translation_slope_without_po
     assert (v.numbers["short"], v.verdict) == (short, verdict) and v.runs == 4  # 2 variants x 2 seeds
     assert v.numbers["bT_init_pool"] == pytest.approx(0.15) and short in kv._CONCLUSIONS
     assert f"{unpooled_final:.3g}" in v.value
+    with pytest.raises(ValueError, match="term"):
+        cnn.slopes("rotation")
 
 
 def test_cnn_numbers_compare_the_kinds_of_network_and_the_reference_ckn():
