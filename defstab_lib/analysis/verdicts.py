@@ -171,17 +171,18 @@ def what_would_change(v: Verdict) -> str:
             return (f"About {v.n_needed} {unit} (here {v.n_independent}) would decide it, if the effect and the "
                     f"spread between them stayed as observed.")
         return "At the observed effect no number of initialisations would decide it; a different effect would."
-    near = v.ci_high if (v.direction < 0) == (v.scale == "log") else v.ci_low
+    near = v.ci_high if v.direction < 0 else v.ci_low
+    band = max(v.minimal_effect, 1 / v.minimal_effect) if v.scale == "log" else abs(v.minimal_effect)
     if v.verdict == SUPPORTED and v.direction != 0:
-        return (f"It would change only if new initialisations moved the CI's end nearest to no effect "
-                f"({_ratio(near) if v.scale == 'log' else f'{near:.3g}'}) across 1×, or the estimate below the "
-                f"minimal effect ({_ratio(v.minimal_effect)}).")
+        return (f"It would change if new initialisations moved the CI's end nearest to no effect ({near:.3f}×) "
+                f"across 1×, or the estimate ({v.effect:.3f}×) past the minimal effect ({v.minimal_effect:.3f}×).")
     if v.verdict == SUPPORTED:
-        return (f"The CI lies within a factor {v.minimal_effect:.2f} either way; it would change if new "
-                f"initialisations widened or moved it beyond that.")
+        return (f"The CI lies within a factor {band:.2f} either way; it would change if new initialisations "
+                f"widened or moved it beyond that.")
     if v.verdict == NO_EFFECT:
-        return (f"The CI excludes an effect of the minimal size ({_ratio(v.minimal_effect)}); only data that "
-                f"moved it out of that band would change the verdict.")
+        return (f"The CI ({v.ci_low:.3f}× to {v.ci_high:.3f}×) lies inside the band of no meaningful effect "
+                f"({1 / band:.3f}× to {band:.3f}×); only data that moved it out of that band would change the "
+                f"verdict.")
     if v.verdict == CONTRADICTED and v.direction == 0:
         return (f"The CI lies wholly beyond the band of similarity (a factor {v.minimal_effect:.2f} either way); only "
                 f"new initialisations that pulled it inside would change the verdict.")
