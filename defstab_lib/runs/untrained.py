@@ -17,8 +17,9 @@ significant digits to keep the JSON small.  Results live in the results store (`
 ``pooling-init/<key>.json``, keyed by the parameters), so the chapters and the report read the same numbers and a
 re-render computes nothing.
 
-Cost (measured on one core of a shared two-core AMD EPYC): about 0.4 s per network at half width and 1.3 s at
-full width for 128 images.
+Cost (measured on one thread of a shared two-core AMD EPYC, load 5-10, 128 images): the stored sets of 150
+networks (30 draws x 5 conditions) took 120 s (pooling-init) and 306 s (smooth-init) at half width, 822 s and
+540 s at full width -- about 1 s and 4 s per network; alone on a core roughly half that.
 """
 
 from __future__ import annotations
