@@ -4,6 +4,12 @@ A :class:`RunConfig` says everything a training run depends on.  Its :func:`run_
 config and of :data:`PROTOCOL_VERSION`, the version of *what a run measures*: bump it when the measurements
 change (another probe, another metric), and every stored result is recognised as stale.  The key does not depend
 on the name of the profile that produced a config: two profiles asking for the same run share its result.
+
+A run's ``precision`` (``defstab_lib.train.PRECISIONS``) is part of its key, since bfloat16 changes the numbers;
+the default, ``"auto"``, is left out of the hashed config, so that every run stored before the field existed
+keeps its key.  Whether the forward pass is compiled (``torch.compile``) is not part of the config: it changes
+the order of floating-point operations, not the computation (results agree to float rounding), like the
+number of threads or the device's kernels; the stored provenance records it.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import hashlib
 import json
 from typing import Any
 
-from ..train import OptimConfig
+from ..checks import choice
+from ..train import PRECISIONS, OptimConfig
 from ..vocabulary import RUN_DATASETS
 
 __all__ = [
@@ -144,6 +151,9 @@ class RunConfig:
         seed: seed of the initial weights, the data order, the subset and random labels.
         measure_epochs: epochs after which to measure, besides initialisation (0) and the end.
         profile: the profile that produced this config (informational: not part of the key).
+        precision: the arithmetic of training and evaluation (``defstab_lib.train.PRECISIONS``): ``"auto"``
+            (float32 on the CPU, bfloat16 autocast on CUDA), ``"float32"`` or ``"bf16"`` (bfloat16 autocast).
+            Part of the key when it is not ``"auto"``.
     """
 
     experiment: str
@@ -156,8 +166,10 @@ class RunConfig:
     probe: ProbeConfig = ProbeConfig()
     measure_epochs: tuple[int, ...] = ()
     profile: str = ""
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
+        choice("precision", self.precision, PRECISIONS)
         _check(bool(self.experiment) and "/" not in self.experiment, f"bad experiment name {self.experiment!r}")
         _check(isinstance(self.epochs, int) and self.epochs > 0, f"epochs must be an int > 0, got {self.epochs!r}")
         _check(isinstance(self.batch_size, int) and self.batch_size > 0, f"batch_size must be > 0, got {self.batch_size!r}")
@@ -181,7 +193,7 @@ class RunConfig:
         what = f"{d.dataset}" + (f" C={d.strength:g} K={d.classes}" if d.dataset == "synthetic" else "")
         what += " random labels" if d.labels == "random" else ""
         return (f"{self.experiment}: {a.downsampling} x{a.width:g} on {what}, {self.epochs} epochs, "
-                f"seed {self.seed}")
+                f"seed {self.seed}" + ("" if self.precision == "auto" else f", {self.precision}"))
 
 
 def config_to_dict(config: RunConfig) -> dict[str, Any]:
@@ -203,20 +215,26 @@ def config_from_dict(d: dict[str, Any]) -> RunConfig:
             probe=ProbeConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["probe"].items()}),
             measure_epochs=tuple(d.get("measure_epochs", ())),
             profile=d.get("profile", ""),
+            precision=d.get("precision", "auto"),
         )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"not a run config: {exc}") from exc
 
 
 def run_key(config: RunConfig) -> str:
-    """The canonical key of a run: 16 hex digits of SHA-256 over its config (without ``profile``) and protocol.
+    """The canonical key of a run: 16 hex digits of SHA-256 over its config (without ``profile``, and without
+    ``precision`` when it is the default ``"auto"``) and protocol.
 
     >>> run_key(RunConfig("demo")) == run_key(RunConfig("demo", profile="cpu"))
     True
     >>> run_key(RunConfig("demo")) == run_key(RunConfig("demo", seed=1))
     False
+    >>> run_key(RunConfig("demo")) == run_key(RunConfig("demo", precision="bf16"))
+    False
     """
     d = config_to_dict(config)
     d.pop("profile")
+    if d["precision"] == "auto":  # the keys of runs stored before the field existed stay as they were
+        d.pop("precision")
     blob = json.dumps({"protocol": PROTOCOL_VERSION, "config": d}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

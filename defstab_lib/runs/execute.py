@@ -24,15 +24,17 @@ import datetime as _dt
 import functools
 import platform
 import time
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from .. import __version__
 from ..provenance import device_name, git_commit, resolve_device
-from ..train import TensorBatches, evaluate, make_optimizer, train_epoch
+from ..train import TensorBatches, evaluate, make_optimizer, train_epoch, uses_bf16
+from .cluster import JobResources, check_executor, submit_runs, wait_for
 from .config import RunConfig, run_key
+from .parallel import plan_workers, run_in_processes
 from .store import Measurement, Results, ResultsStore, atomic_torch_save
 
 __all__ = ["run_or_load", "run_configs", "results_table", "measure", "RunData", "build_run_data", "resolve_device"]
@@ -133,9 +135,10 @@ def build_run_data(config: RunConfig, device: torch.device) -> RunData:
     )
 
 
-def measure(model: torch.nn.Module, data: RunData, epoch: int, *, bound: bool = False) -> Measurement:
+def measure(model: torch.nn.Module, data: RunData, epoch: int, *, bound: bool = False,
+            precision: str = "auto") -> Measurement:
     """Every measurement of a run at one epoch, with the bound sweep when ``bound`` (the model is left in training
-    mode)."""
+    mode); accuracies and losses are evaluated in the run's ``precision``, the rest in float32."""
     from ..metrics import relative_change, sensitivity_profile, smoothness_profile
 
     profile = sensitivity_profile(model, data.probe, data.deformed, noise=data.noisy)
@@ -148,8 +151,8 @@ def measure(model: torch.nn.Module, data: RunData, epoch: int, *, bound: bool = 
             "max_jacobian": [j for *_, j in data.bound],
             "change": [relative_change(model, data.probe[:m], moved).tolist() for _, moved, _, _ in data.bound],
         }
-    train_acc, train_loss = evaluate(model, data.train_x, data.train_y)
-    test_acc, test_loss = evaluate(model, data.test_x, data.test_y)
+    train_acc, train_loss = evaluate(model, data.train_x, data.train_y, precision=precision)
+    test_acc, test_loss = evaluate(model, data.test_x, data.test_y, precision=precision)
     model.train()
     return Measurement(
         epoch=epoch,
@@ -182,7 +185,8 @@ def _provenance(config: RunConfig, data: RunData, device: torch.device, wall: fl
     }
 
 
-def _train(config: RunConfig, store: ResultsStore, device: torch.device, progress: bool) -> Results:
+def _train(config: RunConfig, store: ResultsStore, device: torch.device, progress: bool, compile: bool = False,
+           on_epoch: Callable[[int], None] | None = None) -> Results:
     from tqdm.auto import tqdm
 
     from ..models import make_vgg
@@ -210,15 +214,19 @@ def _train(config: RunConfig, store: ResultsStore, device: torch.device, progres
     started = time.perf_counter() - elapsed
     if start_epoch == 0:
         atomic_torch_save(model.state_dict(), store.checkpoint_path(config, "init"))
-        measurements = [measure(model, data, 0, bound=True)]
+        measurements = [measure(model, data, 0, bound=True, precision=config.precision)]
+    forward = torch.compile(model) if compile else None  # shares model's parameters; measurements use model
+    if on_epoch is not None:
+        on_epoch(start_epoch)
     bar = tqdm(range(start_epoch + 1, config.epochs + 1), desc=config.describe(), disable=not progress,
                initial=start_epoch, total=config.epochs, unit="epoch")
     for epoch in bar:
         stats = train_epoch(model, data.batches, optimizer, scheduler, epoch, device=device, progress=progress,
-                            description=f"epoch {epoch}/{config.epochs}")
+                            description=f"epoch {epoch}/{config.epochs}", precision=config.precision,
+                            forward=forward)
         history.append(dataclasses.asdict(stats))
         if epoch in config.measured_epochs:
-            measurements.append(measure(model, data, epoch, bound=epoch == config.epochs))
+            measurements.append(measure(model, data, epoch, bound=epoch == config.epochs, precision=config.precision))
             bar.set_postfix(loss=f"{stats.loss:.3f}", test_acc=f"{measurements[-1].test_accuracy:.3f}",
                             img_s=f"{stats.images_per_s:.0f}")
         atomic_torch_save(
@@ -227,11 +235,15 @@ def _train(config: RunConfig, store: ResultsStore, device: torch.device, progres
              "measurements": [dataclasses.asdict(m) for m in measurements], "history": history},
             work,
         )
+        if on_epoch is not None:
+            on_epoch(epoch)
     bar.close()
     atomic_torch_save(model.state_dict(), store.checkpoint_path(config, "final"))
     results = Results(
         config=config, measurements=measurements, history=history,
-        provenance=_provenance(config, data, device, time.perf_counter() - started, resumed),
+        provenance={**_provenance(config, data, device, time.perf_counter() - started, resumed),
+                    "compiled": bool(compile),
+                    "arithmetic": "bfloat16 autocast" if uses_bf16(device, config.precision) else "float32"},
         checkpoints={"init": store.checkpoint_path(config, "init").name,
                      "final": store.checkpoint_path(config, "final").name},
     )
@@ -247,6 +259,8 @@ def run_or_load(
     progress: bool = True,
     store: ResultsStore | None = None,
     device: str | torch.device | None = None,
+    compile: bool = False,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> Results:
     """The results of ``config``: loaded when stored, otherwise trained, measured and stored.
 
@@ -256,6 +270,10 @@ def run_or_load(
         progress: show progress bars (``tqdm.auto``).
         store: the results store (default: :func:`~defstab_lib.runs.store.results_root`).
         device: where to train (``None``/``"auto"``: CUDA when available).
+        compile: train through ``torch.compile(model)`` (not part of the key: see :mod:`.config`; recorded in
+            the provenance).  On a CPU the first epoch pays one to three minutes of compiling.
+        on_epoch: called with the epoch training starts from (0, or the resumed one), then after every epoch;
+            not called when the result is loaded.
 
     Raises:
         CorruptResultError: the stored file exists but cannot be read (never silently retrained over).
@@ -269,7 +287,7 @@ def run_or_load(
     with store.lock(config):
         if not force and (stored := store.load(config)) is not None:
             return stored
-        return _train(config, store, resolve_device(device), progress)
+        return _train(config, store, resolve_device(device), progress, compile, on_epoch)
 
 
 def run_configs(
@@ -279,17 +297,53 @@ def run_configs(
     progress: bool = True,
     store: ResultsStore | None = None,
     device: str | torch.device | None = None,
+    jobs: int | None = None,
+    compile: bool = False,
+    executor: str = "processes",
+    resources: JobResources | None = None,
 ) -> list[Results]:
-    """:func:`run_or_load` for each config, in order, with an overall progress bar."""
+    """:func:`run_or_load` for each config: the missing ones trained in parallel, then all loaded, in order.
+
+    Args:
+        configs, force, progress, store, device, compile: as for :func:`run_or_load`.
+        jobs: worker processes on this machine (``executor="processes"``), each with ``cores // jobs`` threads
+            (:mod:`.parallel`).  ``None``: one per core when more than one run is missing on the CPU, one on a
+            GPU; more than the missing runs are capped (and said so).  With one worker the runs train here, in
+            this process, one after the other.
+        executor: ``"processes"`` (this machine), ``"slurm"`` (one SLURM job per missing run, through submitit)
+            or ``"local"`` (submitit's local executor: the same jobs as subprocesses here, for testing);
+            :mod:`.cluster`.  This call waits for the jobs; ``python -m defstab_lib run --executor slurm``
+            submits and returns.
+        resources: SLURM resources (partition, time, CPUs, GPUs, memory); only with ``executor="slurm"``.
+
+    Raises:
+        ValueError, TypeError: bad ``jobs``, ``executor`` or ``resources``, before any work.
+        ModuleNotFoundError: ``executor`` needs submitit and it is not installed.
+        WorkerFailure: some runs were not stored (a worker failed); their resume state is kept.
+    """
     from tqdm.auto import tqdm
 
+    check_executor(executor, resources, jobs)
     store = store or ResultsStore()
-    missing = sum(not store.exists(c) for c in configs) if not force else len(configs)
+    missing = [c for c in configs if force or not store.exists(c)]
+    if executor != "processes" and missing:
+        submitted = submit_runs(missing, run=run_or_load, executor=executor, store=store, resources=resources,
+                                device=device, compile=compile, force=force)
+        wait_for(submitted)
+        force = False  # trained by the jobs: load
+    elif missing:
+        workers, note = plan_workers(jobs, len(missing), resolve_device(device))
+        if note and progress:
+            print(note, flush=True)
+        if workers > 1:
+            run_in_processes(missing, run=run_or_load, jobs=workers, store=store, device=device, compile=compile,
+                             force=force, progress=progress)
+            force = False
+    left = len(configs) if force else sum(not store.exists(c) for c in configs)  # to train here, one at a time
     out = []
-    bar = tqdm(configs, desc=f"{missing} of {len(configs)} runs to train", disable=not progress or missing == 0,
-               unit="run")
+    bar = tqdm(configs, desc=f"{left} of {len(configs)} runs to train", disable=not progress or left == 0, unit="run")
     for config in bar:
-        out.append(run_or_load(config, force=force, progress=progress, store=store, device=device))
+        out.append(run_or_load(config, force=force, progress=progress, store=store, device=device, compile=compile))
     return out
 
 
