@@ -64,6 +64,7 @@ site-deps:
 # The browser suite (pytest marker `site`, tests/test_site.py) runs in `make test` only when _build/html exists
 # (tests/conftest.py deselects it otherwise, and says so); `make site-test` always runs it, and fails without a site.
 test: install
+	$(PY) -m ruff check defstab_lib tests benchmarks
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 site-test: install

@@ -20,6 +20,7 @@ Colab cell from ``_config.yml``), ``check`` (exit 1 when a chapter's Colab cell 
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime as _dt
 import hashlib
 import json
@@ -32,7 +33,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
+import yaml
+
 from . import __version__, chapters
+from .provenance import device_name, git_commit
 from .runs.store import results_root
 
 __all__ = [
@@ -62,15 +67,11 @@ def repo_root() -> Path:
 
 def book_config(root: Path | None = None) -> dict:
     """``_config.yml`` as a dict."""
-    import yaml
-
     return yaml.safe_load(((root or repo_root()) / "_config.yml").read_text())
 
 
 def toc_files(root: Path | None = None) -> list[str]:
     """Every page of ``_toc.yml`` in reading order, as paths without suffix (``book/data``)."""
-    import yaml
-
     toc = yaml.safe_load(((root or repo_root()) / "_toc.yml").read_text())
     files = [toc["root"]]
 
@@ -124,7 +125,7 @@ def _colab_cell(nb) -> Any:
 
 def sync_colab_cells(root: Path | None = None, *, write: bool = True) -> list[str]:
     """Rewrite (or with ``write=False`` only list) the chapters whose Colab cell differs from the generated one."""
-    import nbformat
+    import nbformat  # optional dependency: the book extra
 
     root = root or repo_root()
     source = colab_cell_source(root)
@@ -188,7 +189,7 @@ def execute_chapter(
     chapter stored while executing count as its inputs.  The notebook runs with its own folder as the working
     directory.  A failed execution leaves no key, so the next build executes the chapter again.
     """
-    import papermill
+    import papermill  # optional dependency: the book extra
 
     root = root or repo_root()
     parameters = dict(parameters or {})
@@ -219,8 +220,6 @@ def notebook_parameters(nb) -> dict[str, Any]:
 
     Only plain assignments of literals are read (papermill's own convention for parameters cells).
     """
-    import ast
-
     values: dict[str, Any] = {}
     for tag in ("parameters", "injected-parameters"):
         for cell in nb.cells:
@@ -236,8 +235,6 @@ def notebook_parameters(nb) -> dict[str, Any]:
 def glued_values(nb) -> dict[str, str]:
     """``{name: text}`` of the values a notebook glued with myst-nb (their ``text/plain``, quotes removed, as
     ``{glue:text}`` shows them)."""
-    import ast
-
     values = {}
     for cell in nb.cells:
         for out in cell.get("outputs", []):
@@ -254,10 +251,7 @@ def glued_values(nb) -> dict[str, str]:
 
 def status_markdown(executed: Mapping[str, Path], root: Path | None = None) -> str:
     """The status page: for each chapter the parameters it was rendered with, wall time, device, versions."""
-    import nbformat
-    import torch
-
-    from .provenance import device_name, git_commit
+    import nbformat  # optional dependency: the book extra
 
     root = root or repo_root()
     commit = git_commit(root, dirty=True)
@@ -299,7 +293,7 @@ def _hide_parameter_cells(nb) -> None:
 
 def stage(executed: Mapping[str, Path], root: Path | None = None, stage_dir: Path | None = None) -> Path:
     """Assemble the book to render in ``stage_dir`` (default ``_build/stage``) and return it."""
-    import nbformat
+    import nbformat  # optional dependency: the book extra
 
     root = root or repo_root()
     stage_dir = stage_dir or root / "_build" / "stage"

@@ -38,6 +38,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
+from torchvision import datasets, transforms
+from torchvision.models import ResNet18_Weights
 
 __all__ = [
     "DATASETS",
@@ -195,8 +198,6 @@ class ImageFolderDataset(torch.utils.data.Dataset):
 
     def __init__(self, root: Path, *, name: str = "imagenet", split: str = "val", resize: int = 256,
                  crop: int = 224) -> None:
-        from torchvision import datasets, transforms
-
         self.root = Path(root)
         self.name, self.split = name, split
         self.source = f"ImageFolder {self.root}"
@@ -477,8 +478,6 @@ def _read(name: str, split: str, files: list[Path]) -> ImageDataset:
 
 def _download(name: str, base: Path) -> str | None:
     """Download with torchvision into ``base``; return the error text on failure, ``None`` on success."""
-    from torchvision import datasets
-
     cls = {"fashion-mnist": datasets.FashionMNIST, "mnist": datasets.MNIST, "cifar10": datasets.CIFAR10}[name]
     try:
         base.mkdir(parents=True, exist_ok=True)
@@ -529,8 +528,6 @@ def foolbox_data_dir() -> Path:
 
 
 def _imagenet_classes() -> tuple[str, ...]:
-    from torchvision.models import ResNet18_Weights
-
     return tuple(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
 
 
@@ -558,8 +555,6 @@ def sample_images(source: str, *, size: int | None = None) -> ImageDataset:
     >>> sample_images("fashion-mnist").images.shape
     torch.Size([20, 1, 28, 28])
     """
-    from PIL import Image
-
     if source not in SAMPLE_SOURCES:
         raise ValueError(f"unknown sample source {source!r}; allowed: {', '.join(repr(s) for s in SAMPLE_SOURCES)}")
     if size is not None and (not isinstance(size, int) or size < 1):
@@ -570,7 +565,7 @@ def sample_images(source: str, *, size: int | None = None) -> ImageDataset:
         size = size or 224
     if source == "photos":
         try:
-            import skimage.data
+            import skimage.data  # optional dependency: the samples extra
         except ImportError as exc:
             raise DatasetNotFoundError("scikit-image is not installed (pip install scikit-image)") from exc
         for i, photo in enumerate(_PHOTOS):

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import DatasetNotFoundError, load_dataset, locate, pad_to_size, sample_images
+from .deform import deform
 from .train import epoch_generator
 
 __all__ = ["TEMPLATE_SOURCES", "synthetic_templates", "SyntheticDeformationTask", "random_labels", "flip_crop"]
@@ -107,8 +108,6 @@ class SyntheticDeformationTask:
         return self.examples_per_epoch // self.batch_size
 
     def _draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        from .deform import deform
-
         labels = torch.randint(self.classes, (n,), generator=generator, device=generator.device)
         images = self.templates[labels.to(self.templates.device)]
         if self.strength > 0:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 
 SITE_INDEX = Path(__file__).resolve().parents[1] / "_build" / "html" / "index.html"
 

@@ -21,7 +21,7 @@ kernel-view chapter's stored measurements are :mod:`defstab_lib.runs.kernel_view
 [(2, 1, 16, 16), (2, 8, 8, 8), (2, 16, 4, 4)]
 """
 
-import torch
+import torch  # noqa: F401 - the doctest above runs in this namespace
 
 from .anchors import sample_patches, spherical_kmeans
 from .ckn import CKN, CKNLayer, default_pool_sigma, fit_anchors

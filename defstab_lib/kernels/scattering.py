@@ -31,7 +31,7 @@ def import_scattering2d():
             how to install it.
     """
     try:
-        from kymatio.scattering2d.frontend.torch_frontend import ScatteringTorch2D
+        from kymatio.scattering2d.frontend.torch_frontend import ScatteringTorch2D  # optional dependency: the kernels extra
     except ImportError as err:
         raise ImportError(f"the scattering baseline needs kymatio's 2-D torch front end ({err}); {_HINT}") from err
     return ScatteringTorch2D

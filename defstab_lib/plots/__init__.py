@@ -11,6 +11,8 @@ follow an architecture from figure to figure.
 
 from __future__ import annotations
 
+import matplotlib as mpl
+
 #: One colour per downsampling variant (matplotlib's colour-blind-safe "tab10" order), the same in every figure.
 DOWNSAMPLING_COLORS: dict[str, str] = {
     "subsample": "#d62728",
@@ -37,6 +39,4 @@ RC_PARAMS: dict[str, object] = {
 
 def apply_style() -> None:
     """Set matplotlib's rc parameters to the book's style (call once, at the top of a chapter)."""
-    import matplotlib as mpl
-
     mpl.rcParams.update(RC_PARAMS)

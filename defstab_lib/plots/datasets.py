@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib.pyplot as plt
 import torch
 
 __all__ = ["sample_grid"]
@@ -26,8 +27,6 @@ def sample_grid(
     Returns:
         The matplotlib ``Figure``.
     """
-    import matplotlib.pyplot as plt
-
     if not rows:
         raise ValueError("rows must hold at least one (label, images, captions) row")
     ncols = max(len(images) for _, images, _ in rows)

@@ -10,8 +10,10 @@ along ``-tau(p)``: the way the image content moves.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+import matplotlib.pyplot as plt
 import torch
 
 __all__ = ["ARROW_COLOR", "SOURCE_COLOR", "show_image", "originals_and_deformed", "deformation_panels"]
@@ -60,9 +62,6 @@ def originals_and_deformed(
     Returns:
         The matplotlib ``Figure``.
     """
-    import math
-
-    import matplotlib.pyplot as plt
 
     if not rows:
         raise ValueError("rows must hold at least one (label, originals, deformed) row")
@@ -123,8 +122,6 @@ def deformation_panels(
     Returns:
         The matplotlib ``Figure`` (2 x 2 panels).
     """
-    import matplotlib.pyplot as plt
-
     height, width = image.shape[-2:]
     if field.shape != (height, width, 2) or deformed.shape != image.shape:
         raise ValueError(

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 
 from . import DOWNSAMPLING_COLORS
@@ -77,8 +79,6 @@ def shade_colors(values: Sequence[float], cmap: str = "Blues", *, light: float =
     >>> [round(c[0], 2) for c in shade_colors([0.0, 2.0, 1.0], "Greys")]  # red channel: darker = larger value
     [0.76, 0.0, 0.4]
     """
-    import matplotlib
-
     values = np.asarray(list(values), dtype=float)
     if values.size == 0:
         return []
@@ -172,8 +172,6 @@ def plot_profiles(
         ValueError: no profiles, profiles of different lengths, or a ``parameter``/``reference``/``x`` that does
             not match them.
     """
-    import matplotlib.pyplot as plt
-
     if not profiles:
         raise ValueError("profiles must hold at least one {label: values} entry")
     runs = {label: _as_runs(values, f"profile {label!r}") for label, values in profiles.items()}

@@ -28,9 +28,15 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from .. import __version__
+from ..data import load_dataset, pad_to_size
+from ..deform import deform, displacement_field, field_norms
+from ..metrics import noise_matched, relative_change, sensitivity_profile, smoothness_profile
+from ..models import make_vgg
 from ..provenance import device_name, git_commit, resolve_device
+from ..tasks import SyntheticDeformationTask, flip_crop, random_labels, synthetic_templates
 from ..train import TensorBatches, evaluate, make_optimizer, train_epoch, uses_bf16
 from .cluster import JobResources, check_executor, submit_runs, wait_for
 from .config import RunConfig, run_key
@@ -81,11 +87,6 @@ def _checksum(dataset) -> str:
 
 def build_run_data(config: RunConfig, device: torch.device) -> RunData:
     """Load or generate the data of ``config`` on ``device`` (see the module docstring)."""
-    from ..data import load_dataset, pad_to_size
-    from ..deform import deform, displacement_field, field_norms
-    from ..metrics import noise_matched
-    from ..tasks import SyntheticDeformationTask, flip_crop, random_labels, synthetic_templates
-
     d, p = config.data, config.probe
     augment = flip_crop if d.augmentation == "flip-crop" else None
     if d.dataset == "synthetic":
@@ -139,8 +140,6 @@ def measure(model: torch.nn.Module, data: RunData, epoch: int, *, bound: bool = 
             precision: str = "auto") -> Measurement:
     """Every measurement of a run at one epoch, with the bound sweep when ``bound`` (the model is left in training
     mode); accuracies and losses are evaluated in the run's ``precision``, the rest in float32."""
-    from ..metrics import relative_change, sensitivity_profile, smoothness_profile
-
     profile = sensitivity_profile(model, data.probe, data.deformed, noise=data.noisy)
     sweep = None
     if bound:
@@ -187,10 +186,6 @@ def _provenance(config: RunConfig, data: RunData, device: torch.device, wall: fl
 
 def _train(config: RunConfig, store: ResultsStore, device: torch.device, progress: bool, compile: bool = False,
            on_epoch: Callable[[int], None] | None = None) -> Results:
-    from tqdm.auto import tqdm
-
-    from ..models import make_vgg
-
     data = build_run_data(config, device)
     a = config.arch
     model = make_vgg(a.spec, a.downsampling, in_channels=data.in_channels, num_classes=data.num_classes,
@@ -201,8 +196,8 @@ def _train(config: RunConfig, store: ResultsStore, device: torch.device, progres
     measurements: list[Measurement] = []
     history: list[dict[str, float]] = []
     start_epoch, elapsed, resumed = 0, 0.0, None
-    if work.is_file():
-        state = torch.load(work, map_location=device, weights_only=True)
+    state = store.load_resume_state(config, device)
+    if state is not None:
         if state.get("key") == run_key(config):
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -284,10 +279,14 @@ def run_or_load(
     store = store or ResultsStore()
     if not force and (stored := store.load(config)) is not None:
         return stored
+    dev = resolve_device(device)
+    store.check_writable()
     with store.lock(config):
         if not force and (stored := store.load(config)) is not None:
             return stored
-        return _train(config, store, resolve_device(device), progress, compile, on_epoch)
+        if force:
+            store.discard_resume_state(config)
+        return _train(config, store, dev, progress, compile, on_epoch)
 
 
 def run_configs(
@@ -321,8 +320,6 @@ def run_configs(
         ModuleNotFoundError: ``executor`` needs submitit and it is not installed.
         WorkerFailure: some runs were not stored (a worker failed); their resume state is kept.
     """
-    from tqdm.auto import tqdm
-
     check_executor(executor, resources, jobs)
     store = store or ResultsStore()
     missing = [c for c in configs if force or not store.exists(c)]
