@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from .checks import choice
 
@@ -237,8 +238,6 @@ def train_epoch(
     ``precision`` is one of :data:`PRECISIONS`; ``forward`` (default: ``model``) computes the logits, e.g.
     ``torch.compile(model)``, which shares ``model``'s parameters.
     """
-    from tqdm.auto import tqdm
-
     device = torch.device(device) if device is not None else next(model.parameters()).device
     context = autocast(device, precision)  # checks precision before any work
     forward = forward or model
