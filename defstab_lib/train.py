@@ -240,7 +240,7 @@ def train_epoch(
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
     context = autocast(device, precision)  # checks precision before any work
-    forward = forward or model
+    forward = model if forward is None else forward
     model.to(memory_format=torch.channels_last)
     model.train()
     total_loss = torch.zeros((), device=device)
