@@ -251,3 +251,18 @@ def test_compile_trains_the_same_computation(tmp_path):
     assert compiled.provenance["compiled"] is True and compiled.key == eager.key
     loss_e, loss_c = eager.history[0]["loss"], compiled.history[0]["loss"]
     assert abs(loss_c - loss_e) <= 1e-3 * abs(loss_e), (loss_e, loss_c)
+
+
+# ------------------------------------------------------------------------------------------------ GPU check
+
+
+def test_gpu_check_fails_at_once_with_one_line_without_cuda():
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}  # no visible GPU, also on a machine that has one
+    start = time.time()
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py")], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if line.startswith("gpu-check:")]
+    assert len(lines) == 1 and "no CUDA device on this machine" in lines[0], done.stderr
+    assert done.stdout == "", "nothing ran"
+    print(f"failed in {time.time() - start:.1f} s")
