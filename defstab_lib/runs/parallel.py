@@ -111,8 +111,8 @@ def _worker(worker: int, tasks, events, run: Callable, root: str, device: str | 
                 events.put(("done", worker, index, bool(trained), results.provenance.get("wall_time_s")))
             except Exception:  # reported; the next run goes on
                 events.put(("error", worker, index, traceback.format_exc(limit=8)))
-    except KeyboardInterrupt:
-        pass  # the parent stops us; the run's resume state stays for the next invocation
+    except KeyboardInterrupt:  # the parent stops us; the run's resume state stays for the next invocation
+        events.cancel_join_thread()  # exit even if the parent no longer reads
     finally:
         events.put(("exit", worker, None))
 
@@ -143,7 +143,8 @@ class _Display:
         for w in sorted(self.current):
             index, epoch = self.current[w]
             c = self.configs[index]
-            parts.append(f"w{w}: {c.arch.downsampling} s{c.seed} epoch {epoch or 0}/{c.epochs}")
+            what = f"C={c.data.strength:g}" if c.data.dataset == "synthetic" else c.arch.downsampling
+            parts.append(f"w{w}: {what} s{c.seed} epoch {epoch or 0}/{c.epochs}")
         parts.append(self._eta())
         return " | ".join(parts)
 
@@ -173,9 +174,10 @@ class _Display:
                 self.epochs_done += rest[0] - last
             self.current[worker] = (index, rest[0])
         elif kind in ("done", "error"):
-            self.current.pop(worker, None)
-            self.done += 1
             c = self.configs[index]
+            last = self.current.pop(worker, (index, None))[1]
+            self.epochs_total -= c.epochs - (last or 0)  # epochs this run will not train here
+            self.done += 1
             what = c.describe().split(": ", 1)[1]
             if kind == "done":
                 how = f"trained in {rest[1]:.0f} s" if rest[0] and rest[1] is not None else "loaded (stored meanwhile)"
