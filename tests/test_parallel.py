@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from defstab_lib import runs
+from defstab_lib import cli, runs
 from defstab_lib.runs import ResultsStore, RunConfig, experiment_configs, run_configs, run_key
 from defstab_lib.runs.config import config_from_dict
 from defstab_lib.runs.parallel import available_cores, plan_workers
@@ -116,10 +116,19 @@ def test_run_configs_refuses_bad_arguments_before_any_work(kwargs, error, match,
      (["--executor", "slurm"] if not __import__("shutil").which("sbatch") else ["--wait"],
       "needs SLURM's sbatch on PATH" if not __import__("shutil").which("sbatch") else "--wait applies to")],
 )
-def test_cli_bad_input_is_one_line_before_any_work(args, match, tmp_path):
-    done = _cli("run", "pooling", "--profile", "smoke", *args, results=tmp_path)
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and match in done.stderr, done.stderr
+def test_cli_bad_input_is_one_line_before_any_work(args, match, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(tmp_path))
+    with pytest.raises(SystemExit) as info:
+        cli.main(["run", "pooling", "--profile", "smoke", *args])
+    err = capsys.readouterr().err
+    assert info.value.code == 2, err
+    assert len(err.strip().splitlines()) == 1 and match in err, err
+    assert not list(tmp_path.glob("**/*")), "nothing was written"
+
+
+def test_cli_bad_jobs_in_a_real_process_exits_2_with_one_line(tmp_path):
+    done = _cli("run", "pooling", "--profile", "smoke", "--jobs", "0", results=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip() == "defstab: error: --jobs must be an int >= 1, got 0"
     assert not tmp_path.exists() or not list(tmp_path.glob("**/*")), "nothing was written"
 
 
