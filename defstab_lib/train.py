@@ -203,10 +203,14 @@ def train_epoch(
     device: torch.device | str | None = None,
     progress: bool = True,
     description: str = "",
+    on_step: Callable[[int], None] | None = None,
 ) -> EpochStats:
     """Train ``model`` for one epoch of ``batches`` (see the module docstring); return its :class:`EpochStats`.
 
     ``epoch`` is 1-based (epoch 0 is initialisation); the batch source is asked for ``batches.epoch(epoch)``.
+    ``on_step``, when given, is called with the number of optimiser steps taken so far in this epoch (1, 2, ...)
+    after each step (to measure inside an epoch; it must leave the model in training mode and draw no randomness
+    from the batch source).
     """
     from tqdm.auto import tqdm
 
@@ -232,6 +236,8 @@ def train_epoch(
         total_loss += loss.detach() * y.shape[0]
         correct += (logits.detach().argmax(1) == y).sum()
         seen += y.shape[0]
+        if on_step is not None:
+            on_step(step + 1)
         if progress and (step % 10 == 0 or step == len(batches) - 1):
             elapsed = time.perf_counter() - start
             bar.set_postfix(loss=f"{float(total_loss) / seen:.3f}", acc=f"{float(correct) / seen:.3f}",
