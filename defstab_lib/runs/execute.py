@@ -3,8 +3,9 @@
 What a run does, in order:
 
 1. builds its data (a fixed subset of the training split, a fixed subset of the test split, Fashion-MNIST and
-   MNIST zero-padded to 32x32; or the synthetic task), its model (``make_vgg``, initial weights drawn from the
-   run's seed) and its probe: ``N`` test images chosen with the probe's seed, each deformed once by a fixed
+   MNIST zero-padded to 32x32; or the synthetic task), its model (``make_vgg``, initial weights drawn from
+   :func:`~defstab_lib.runs.config.init_seed`: the run's seed under protocol 1, an independent draw per
+   architecture and seed under protocol 2) and its probe: ``N`` test images chosen with the probe's seed, each deformed once by a fixed
    random deformation, and the noise-matched control of each (Gaussian noise of the same L2 norm);
 2. measures at initialisation (epoch 0): per-layer normalized cosine and Euclidean distance and the noise
    control on the probe, per-layer filter smoothness, train and test accuracy;
@@ -16,8 +17,9 @@ What a run does, in order:
 
 What protocol 2 measures besides protocol 1 is in :mod:`defstab_lib.runs.protocol`.
 
-A run killed at any point (also inside an epoch) restarts from its last saved epoch.  On the CPU the result is then exactly that of an
-uninterrupted run: the batches of epoch ``e`` depend only on ``(seed, e)``, and the state holds everything else.
+A run killed at any point (also inside an epoch) restarts from its last saved epoch.  On the CPU the result is
+then exactly that of an uninterrupted run: the batches of epoch ``e`` depend only on ``(seed, e)``, and the state
+holds everything else.
 """
 
 from __future__ import annotations
