@@ -130,6 +130,10 @@ def test_trajectories_and_flips():
     assert epochs.tolist() == [0, 1] and values.shape == (6, 2)
     with pytest.raises(ValueError, match="quantity"):
         wc.trajectory(rs, "nope")
+    v1 = ResultsStore(runs.store.results_root()).stored("pooling")[:2]
+    assert wc.trajectory(v1, "sensitivity")[1].shape == (2, len(v1[0].measurements))
+    with pytest.raises(ValueError, match="protocol 1"):
+        wc.trajectory(v1, "worst")
     rows = wc.label_flips(rs)
     assert rows[0]["median_px"] == 1.5 and rows[0]["flipped"] == pytest.approx(2 / 3)
 

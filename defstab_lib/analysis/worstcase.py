@@ -272,8 +272,12 @@ def petrini_points(results: Sequence[Results]) -> dict[str, np.ndarray]:
 def trajectory(results: Sequence[Results], quantity: str = "sensitivity") -> tuple[np.ndarray, np.ndarray]:
     """``(epochs (T,), values (runs, T))`` over training for one of: ``"sensitivity"`` (mean normalised cosine
     distance over layers 1..L), ``"worst"`` (worst-case sensitivity at the last layer), ``"tv"`` (mean filter TV
-    over conv layers), ``"test_accuracy"``, ``"R_f"``.  Every run must have been measured at the same epochs."""
-    results = check_protocol(results)
+    over conv layers), ``"test_accuracy"``, ``"R_f"``.  Every run must have been measured at the same epochs.
+    ``"worst"`` and ``"R_f"`` need protocol-2 runs; the others also read protocol-1 runs (the pooling and
+    smoothness chapters' trajectories)."""
+    results = check_protocol(results) if quantity in ("worst", "R_f") else list(results)
+    if not results:
+        raise ValueError("results must hold at least one run")
     epochs = [m.epoch for m in results[0].measurements]
     if any([m.epoch for m in r.measurements] != epochs for r in results):
         raise ValueError("the runs were measured at different epochs")
