@@ -9,8 +9,8 @@ papermill executes; Jupyter Book only renders (``execute_notebooks: 'off'``).  `
    executed copy);
 2. stages the book in ``_build/stage/``: ``_config.yml``, ``_toc.yml``, the pages of ``book/``, the executed
    notebooks (papermill's injected-parameters cell and the ``parameters`` cell hidden: each chapter shows a
-   parameters table instead; an "Open in Colab" badge with a note on the runtime added under each title) and a
-   generated status page;
+   parameters table instead; an "Open in Colab" badge with a note on the runtime added under each title; each
+   figure's provenance collected for the site, see :func:`figure_provenance`) and a generated status page;
 3. builds the static site with Jupyter Book (``-W -n --keep-going``: a broken reference fails) into
    ``_build/html``.
 
@@ -55,6 +55,8 @@ __all__ = [
     "glued_values",
     "input_key",
     "execute_chapter",
+    "results_url",
+    "figure_provenance",
     "stage",
     "status_markdown",
     "build",
@@ -383,6 +385,80 @@ def _hide_parameter_cells(nb) -> None:
             tags.append("remove-cell")
 
 
+# ------------------------------------------------------------------------------------------------ figures
+
+#: The key under which a figure's provenance rides in its output's metadata (``metadata["image/png"][KEY]``).
+FIGURE_METADATA_KEY = "defstab"
+#: Where staging lists every figure's provenance for :mod:`defstab_lib.sphinxext` (in the staged book's root).
+FIGURES_FILE = "defstab-figures.json"
+#: Where staging puts each figure's vector copy (in the staged book; served from ``_static/figures/``).
+FIGURES_STATIC = "book/static/figures"
+
+
+def results_url(path: str, root: Path | None = None) -> str:
+    """The address of a stored-results file (``results/<experiment>/<key>.json``) in the published repository.
+
+    >>> results_url("results/pooling/0aedf9e311f390fc.json")
+    'https://github.com/defstab/defstab/blob/main/results/pooling/0aedf9e311f390fc.json'
+    """
+    if not (isinstance(path, str) and path.startswith("results/") and path.endswith(".json")):
+        raise ValueError(f"path must be a results file 'results/<experiment>/<key>.json', got {path!r}")
+    repo = book_config(root)["repository"]
+    return f"{repo['url'].rstrip('/')}/blob/{repo.get('branch', 'main')}/{path}"
+
+
+def _caption_sentence(cell) -> str:
+    """The first sentence of a ``**Figure N.** ...`` caption cell, without the label and markup ("" if none)."""
+    if cell is None or cell.cell_type != "markdown" or not cell.source.lstrip().startswith("**Figure"):
+        return ""
+    text = cell.source.split("**", 2)[-1].replace("\n", " ").strip()
+    text = " ".join(text.replace("**", "").replace("*", "").split())
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]
+
+
+def figure_provenance(nb, root: Path | None = None, svg_dir: Path | None = None) -> dict[str, dict]:
+    """Collect (and take out of ``nb``) what each figure of an executed chapter says about itself.
+
+    A chapter shows a figure as a PNG output whose metadata may carry, under ``metadata["image/png"]["defstab"]``,
+    ``alt`` (the alt text), ``drawn_by`` (the library function that drew it, ``"defstab_lib.plots.x.f"``) and
+    ``results`` (the stored-results files it was drawn from, ``"results/<experiment>/<key>.json"``); the same
+    output may hold an ``image/svg+xml`` copy, which is written to ``svg_dir/<sha256>.svg`` and removed from the
+    output (the page shows the PNG and links the SVG).  A figure without ``alt`` gets the first sentence of the
+    ``**Figure N.**`` caption cell that follows its cell, if there is one.
+
+    Returns ``{sha256 of the PNG: {"alt", "drawn_by", "results": [(name, url)], "svg": file name or ""}}``; the
+    hash is the name myst-nb gives the image file, which is how :mod:`defstab_lib.sphinxext` finds it.
+    """
+    import base64
+
+    figures = {}
+    cells = nb.cells
+    for index, cell in enumerate(cells):
+        if cell.cell_type != "code":
+            continue
+        caption = _caption_sentence(cells[index + 1] if index + 1 < len(cells) else None)
+        for out in cell.get("outputs", []):
+            png = out.get("data", {}).get("image/png")
+            if not png:
+                continue
+            digest = hashlib.sha256(base64.b64decode(png)).hexdigest()
+            meta = dict(out.get("metadata", {}).get("image/png", {}).get(FIGURE_METADATA_KEY, {}))
+            svg = out["data"].pop("image/svg+xml", None)
+            svg_name = ""
+            if svg is not None and svg_dir is not None:
+                svg_dir.mkdir(parents=True, exist_ok=True)
+                svg_name = f"{digest}.svg"
+                (svg_dir / svg_name).write_text(svg if isinstance(svg, str) else "".join(svg))
+            figures[digest] = {
+                "alt": str(meta.get("alt") or caption),
+                "drawn_by": str(meta.get("drawn_by") or ""),
+                "results": [(Path(r).name, results_url(r, root)) for r in meta.get("results", [])],
+                "svg": svg_name,
+            }
+    return figures
+
+
 def stage(executed: Mapping[str, Path], root: Path | None = None, stage_dir: Path | None = None) -> Path:
     """Assemble the book to render in ``stage_dir`` (default ``_build/stage``) and return it."""
     import nbformat  # optional dependency: the book extra
@@ -402,11 +478,14 @@ def stage(executed: Mapping[str, Path], root: Path | None = None, stage_dir: Pat
         else:
             shutil.copy2(path, stage_dir / "book" / path.name)
     cpu = device_name(torch.device("cpu"))
+    figures: dict[str, dict] = {}
     for name, path in executed.items():
         nb = nbformat.read(path, as_version=4)
         _hide_parameter_cells(nb)
         _add_colab_badge(nb, name, *_wall_and_device(nb, cpu), root)
+        figures.update(figure_provenance(nb, root, stage_dir / FIGURES_STATIC))
         nbformat.write(nb, stage_dir / "book" / f"{name}.ipynb")
+    (stage_dir / FIGURES_FILE).write_text(json.dumps(figures, indent=1, sort_keys=True))
     (stage_dir / "book" / "status.md").write_text(status_markdown(executed, root))
     return stage_dir
 
