@@ -477,3 +477,18 @@ def test_the_site_footer_states_the_licences(browser, server):
     _check(footer, "the page has no footer licence line (.extra_footer)")
     _check("MIT" in footer["text"] and "CC BY 4.0" in footer["text"], f"the footer says {footer['text']!r}")
     _check("https://creativecommons.org/licenses/by/4.0/" in footer["links"], f"footer links: {footer['links']}")
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_figures_have_descriptive_alt_text(browser, server, name):
+    """Alt text says what a figure shows: its provenance's ``alt``, else its caption's first sentence
+    (defstab_lib.book.figure_provenance), never myst-nb's default, the image's file path."""
+    sb.load(browser, urllib.parse.urljoin(server.base, f"{_chapter_page(name)}.html"))
+    images = browser.execute_script(
+        "const a = document.querySelector('article.bd-article') || document.body;"
+        "return Array.from(a.querySelectorAll('.cell_output img')).map(i => ({src: i.currentSrc || i.src, "
+        "alt: i.getAttribute('alt') || ''}));")
+    bad = [f"{Path(i['src']).name}: alt {i['alt']!r}" for i in images
+           if len(i["alt"].split()) < 3 or FILE_LIKE_ALT.search(i["alt"].strip())]
+    _check(not bad, f"{name}: figures without descriptive alt text (give them provenance or a **Figure N.** "
+                    f"caption): {bad}")
