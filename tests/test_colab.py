@@ -28,7 +28,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -187,8 +186,15 @@ def _colab_notebook(name: str, clone_url: str, content: Path) -> nbformat.Notebo
     return nb
 
 
-def _execute(nb, venv: Path, tmp: Path, cwd: Path) -> None:
-    """Run ``nb`` with nbclient in an ipykernel of ``venv``, with a clean environment (no PYTHONPATH)."""
+def _execute(nb, venv: Path, tmp: Path, cwd: Path, monkeypatch) -> None:
+    """Run ``nb`` with nbclient in an ipykernel of ``venv``, with a clean environment.
+
+    jupyter_client starts a kernel with this process's environment updated by the kernel spec's, so what must
+    not reach the simulated Colab (``PYTHONPATH``, which points at this checkout; a results folder; this
+    virtual environment) is removed here for the duration.
+    """
+    for key in ("PYTHONPATH", "DEFSTAB_RESULTS", "VIRTUAL_ENV", "PYTHONHOME", "JUPYTER_PATH"):
+        monkeypatch.delenv(key, raising=False)
     from nbclient import NotebookClient
 
     kernels = tmp / "jupyter" / "kernels" / "colab-sim"
@@ -202,29 +208,22 @@ def _execute(nb, venv: Path, tmp: Path, cwd: Path) -> None:
     (kernels / "kernel.json").write_text(json.dumps({
         "argv": [str(venv / "bin" / "python"), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "simulated Colab", "language": "python", "env": env}))
-    old = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = str(tmp / "jupyter")
-    try:
-        NotebookClient(nb, kernel_name="colab-sim", timeout=1800, resources={"metadata": {"path": str(cwd)}}).execute()
-    finally:
-        if old is None:
-            os.environ.pop("JUPYTER_PATH")
-        else:
-            os.environ["JUPYTER_PATH"] = old
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp / "jupyter"))
+    NotebookClient(nb, kernel_name="colab-sim", timeout=1800, resources={"metadata": {"path": str(cwd)}}).execute()
 
 
 @pytest.mark.slow
 @pytest.mark.chapter
 @pytest.mark.timeout(3600)
 @pytest.mark.parametrize("name", SIMULATED)
-def test_simulated_colab_installs_what_is_missing_and_runs_the_chapter(name, colab_image, tmp_path):
+def test_simulated_colab_installs_what_is_missing_and_runs_the_chapter(name, colab_image, tmp_path, monkeypatch):
     repo = book.book_config(ROOT)["repository"]
     bare = _bare_copy(tmp_path, repo.get("branch", "main"))
     venv = _runtime(tmp_path, colab_image)
     content = tmp_path / "content"
     content.mkdir()
     nb = _colab_notebook(name, str(bare), content)
-    _execute(nb, venv, tmp_path, content)
+    _execute(nb, venv, tmp_path, content, monkeypatch)
 
     report = json.loads(next(o["text"] for o in nb.cells[-1].outputs if o.get("name") == "stdout"))
     assert report["python"].startswith(COLAB_PYTHON + ".")
