@@ -21,6 +21,7 @@ chapters' Colab cells from ``_config.yml``), ``check`` (exit 1 when a chapter's 
 from __future__ import annotations
 
 import argparse
+import base64
 import ast
 import datetime as _dt
 import hashlib
@@ -430,8 +431,6 @@ def figure_provenance(nb, root: Path | None = None, svg_dir: Path | None = None)
     Returns ``{sha256 of the PNG: {"alt", "drawn_by", "results": [(name, url)], "svg": file name or ""}}``; the
     hash is the name myst-nb gives the image file, which is how :mod:`defstab_lib.sphinxext` finds it.
     """
-    import base64
-
     figures = {}
     cells = nb.cells
     for index, cell in enumerate(cells):
