@@ -21,12 +21,13 @@ chapters' Colab cells from ``_config.yml``), ``check`` (exit 1 when a chapter's 
 from __future__ import annotations
 
 import argparse
-import base64
 import ast
+import base64
 import datetime as _dt
 import hashlib
 import json
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -408,12 +409,32 @@ def results_url(path: str, root: Path | None = None) -> str:
     return f"{repo['url'].rstrip('/')}/blob/{repo.get('branch', 'main')}/{path}"
 
 
-def _caption_sentence(cell) -> str:
-    """The first sentence of a ``**Figure N.** ...`` caption cell, without the label and markup ("" if none)."""
+def _plain(text: str, glued: Mapping[str, str]) -> str:
+    """MyST markdown as plain text: glued values filled in (with their format), other roles' targets kept, math
+    and emphasis unmarked.
+
+    >>> _plain("**Figure 2.** A *field* ({glue:text}`n`x{glue:text}`n` points, $C$ = {glue:text}`c:.1f`).",
+    ...        {"n": "4", "c": "10.0"})
+    'Figure 2. A field (4x4 points, C = 10.0).'
+    """
+    def glue(match):
+        value = glued.get(match.group(1), match.group(1))
+        try:
+            return format(float(value), match.group(2)) if match.group(2) else value
+        except ValueError:
+            return value
+
+    text = re.sub(r"\{glue(?::\w+)?\}`([^`:]+)(?::([^`]+))?`", glue, text)
+    text = re.sub(r"\{[\w:-]+\}`([^`]*)`", r"\1", text)
+    text = re.sub(r"\$([^$]*)\$", lambda m: m.group(1).replace("\\", ""), text)
+    return " ".join(text.replace("**", "").replace("*", "").replace("`", "").split())
+
+
+def _caption_sentence(cell, glued: Mapping[str, str]) -> str:
+    """The first sentence after the label of a ``**Figure N.** ...`` caption cell, as plain text ("" if none)."""
     if cell is None or cell.cell_type != "markdown" or not cell.source.lstrip().startswith("**Figure"):
         return ""
-    text = cell.source.split("**", 2)[-1].replace("\n", " ").strip()
-    text = " ".join(text.replace("**", "").replace("*", "").split())
+    text = _plain(cell.source.lstrip().split("**", 2)[-1], glued)
     end = text.find(". ")
     return text if end < 0 else text[: end + 1]
 
@@ -432,11 +453,11 @@ def figure_provenance(nb, root: Path | None = None, svg_dir: Path | None = None)
     hash is the name myst-nb gives the image file, which is how :mod:`defstab_lib.sphinxext` finds it.
     """
     figures = {}
-    cells = nb.cells
+    cells, glued = nb.cells, glued_values(nb)
     for index, cell in enumerate(cells):
         if cell.cell_type != "code":
             continue
-        caption = _caption_sentence(cells[index + 1] if index + 1 < len(cells) else None)
+        caption = _caption_sentence(cells[index + 1] if index + 1 < len(cells) else None, glued)
         for out in cell.get("outputs", []):
             png = out.get("data", {}).get("image/png")
             if not png:
