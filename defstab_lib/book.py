@@ -186,7 +186,8 @@ def colab_badge_markdown(name: str, wall: str, device: str, root: Path | None = 
         f":::{{container}} {COLAB_BADGE_CLASS}\n"
         f"[![Open in Colab]({COLAB_BADGE})]({colab_url(name, root)})\n"
         "In Colab, choose a GPU first (*Runtime > Change runtime type > T4 GPU*); the first cell clones the "
-        f"repository and installs what Colab lacks.  From the stored results this page ran in {wall} on {device}.\n"
+        "repository and installs what Colab lacks.  Rendering this page from the stored results "
+        f"took {wall} on this site's build ({device}).\n"
         ":::\n"
     )
 
