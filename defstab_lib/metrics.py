@@ -31,6 +31,7 @@ the clean, deformed and noise-matched images together, in eval mode under ``no_g
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 
 import torch
@@ -39,7 +40,7 @@ from torch import nn
 from . import probe
 from ._random import check_generator
 from .models import VGG
-from .checks import check_tensor
+from .checks import check_finite, check_tensor, choice
 from .probe import LayerKey
 
 __all__ = [
@@ -327,6 +328,33 @@ def _check_pair(images: torch.Tensor, other: torch.Tensor, name: str) -> None:
         )
 
 
+#: A median pairwise distance at or below this (float64) means the probe's images are identical at that layer.
+NORMALISER_FLOOR = 1e-12
+
+
+def _check_normaliser(layers: Sequence[LayerKey], medians: torch.Tensor) -> None:
+    """Raise when the median distance between different images is 0 (or not finite) at some layer: the
+    normalised distance would be inf or NaN."""
+    for metric, row in zip(METRICS, medians):
+        bad = [(k, float(m)) for k, m in zip(layers, row) if not math.isfinite(float(m)) or float(m) <= NORMALISER_FLOOR]
+        if bad:
+            raise ValueError(
+                f"the probe's images are (near-)identical at layer(s) {[k for k, _ in bad]}: the median {metric} "
+                f"distance between different images there is {bad[0][1]:.3g}, so the normalised distance is "
+                f"undefined; use a probe of distinct images")
+
+
+def _check_model_input(model: nn.Module, images: torch.Tensor) -> None:
+    """The images' dtype and channel count against the model's first parameters, before anything runs."""
+    parameter = next(model.parameters(), None)
+    if parameter is not None and parameter.is_floating_point() and parameter.dtype != images.dtype:
+        raise TypeError(f"images are {images.dtype} but the model's parameters are {parameter.dtype}; convert one "
+                        f"(e.g. images.to({parameter.dtype}))")
+    first_conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    if isinstance(model, VGG) and first_conv is not None and first_conv.in_channels != images.shape[1]:
+        raise ValueError(f"images have {images.shape[1]} channel(s) but the model takes {first_conv.in_channels}")
+
+
 def sensitivity_profile(
     model: nn.Module,
     images: torch.Tensor,
@@ -336,6 +364,7 @@ def sensitivity_profile(
     noise: bool | torch.Tensor = True,
     generator: torch.Generator | None = None,
     batch_size: int = 128,
+    degenerate: str = "raise",
 ) -> SensitivityProfile:
     """Sensitivity to deformation of every requested layer (and the noise-matched control), in one sweep.
 
@@ -354,6 +383,10 @@ def sensitivity_profile(
         noise: ``True`` to draw the noise-matched images with :func:`noise_matched` and ``generator``; ``False``
             to skip the control; or a tensor of noisy images (the shape of ``images``) to reuse a fixed draw.
         generator: random source of the noise (``None``: a fresh generator seeded by the OS).
+        degenerate: what a layer where every probe image has the same representation (median distance between
+            different images 0: the normalised distance is undefined) gives: ``"raise"`` a ``ValueError`` naming
+            the layers, ``"nan"`` NaN in that layer's normalised values (for a sweep over models some of which
+            collapse, e.g. kernel networks with few anchors; the caller then says so).
         batch_size: images per forward pass (each pass holds ``3 × batch_size`` images); the result does not
             depend on it beyond float rounding.
 
@@ -368,15 +401,19 @@ def sensitivity_profile(
     >>> p.normalized_cosine.shape, bool(p.normalized_cosine[0] > 0)
     (torch.Size([13]), True)
     """
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"images must be a torch.Tensor (N, C, H, W), got {type(images).__name__}")
-    if images.dim() != 4 or images.shape[0] < 2:
-        raise ValueError(f"images must be (N, C, H, W) with N >= 2, got shape {tuple(images.shape)}")
+    choice("degenerate", degenerate, ("raise", "nan"))
+    check_tensor("images", images, "N C H W", finite=True)
+    if images.shape[0] < 2:
+        raise ValueError(f"images must hold N >= 2 images (the normaliser compares pairs), got shape "
+                         f"{tuple(images.shape)}")
     _check_pair(images, deformed, "deformed")
+    check_finite("deformed", deformed)
+    _check_model_input(model, images)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     if isinstance(noise, torch.Tensor):
         _check_pair(images, noise, "noise")
+        check_finite("noise", noise)
     elif not isinstance(noise, bool):
         raise TypeError(f"noise must be a bool or a tensor of noisy images, got {type(noise).__name__}")
     layers = probe.resolve_layers(model, layers)
@@ -406,6 +443,10 @@ def sensitivity_profile(
             cosine, euclidean = _pairwise(clean[index].to(torch.float64))
             medians[0, index], medians[1, index] = _upper_median(cosine).cpu(), _upper_median(euclidean).cpu()
             clean[index] = None
+    if degenerate == "raise":
+        _check_normaliser(layers, medians)
+    else:
+        medians[~(medians > NORMALISER_FLOOR)] = float("nan")
     return SensitivityProfile(
         layers=list(layers),
         cosine_deformed=paired["cd"],

@@ -21,18 +21,45 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """``None`` or ``"auto"``: CUDA when available, else the CPU; other names are checked and passed through.
 
     Raises:
-        ValueError: a device name that is not ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``.
+        ValueError: a device name that is not ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``, or a device this machine
+            does not have (``cuda`` without a CUDA GPU, ``cuda:3`` with two, ``mps`` off Apple silicon) -- before
+            any data is loaded or anything trains.
 
     >>> resolve_device("cpu")
     device(type='cpu')
+    >>> resolve_device("tpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: device 'tpu' is not allowed; allowed: 'auto', 'cpu', 'cuda[:N]', 'mps'
     """
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    allowed = "allowed: 'auto', 'cpu', 'cuda[:N]', 'mps'"
     if isinstance(device, torch.device):
-        return device
-    if not isinstance(device, str) or device.split(":")[0] not in _DEVICE_TYPES:
-        raise ValueError(f"device {device!r} is not allowed; allowed: 'auto', 'cpu', 'cuda[:N]', 'mps'")
-    return torch.device(device)
+        dev = device
+    elif not isinstance(device, str) or device.split(":")[0] not in _DEVICE_TYPES:
+        raise ValueError(f"device {device!r} is not allowed; {allowed}")
+    else:
+        try:
+            dev = torch.device(device)
+        except RuntimeError:
+            raise ValueError(f"device {device!r} is not a valid device name; {allowed}") from None
+    _check_present(dev, device)
+    return dev
+
+
+def _check_present(dev: torch.device, asked: object) -> None:
+    """Raise ``ValueError`` when this machine does not have the device ``dev``."""
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"device {str(asked)!r} was asked for, but this machine has no CUDA GPU "
+                             f"(torch {torch.__version__}); use 'auto' or 'cpu'")
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(f"device {str(asked)!r} was asked for, but this machine has {count} CUDA GPU(s) "
+                             f"(cuda:0..cuda:{count - 1})")
+    elif dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ValueError(f"device {str(asked)!r} was asked for, but MPS is not available here; use 'auto' or 'cpu'")
 
 
 def device_name(device: torch.device) -> str:

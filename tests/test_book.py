@@ -61,7 +61,8 @@ def test_input_key_follows_every_input(fake_repo, monkeypatch):
 
 
 @pytest.mark.chapter
-@pytest.mark.timeout(300)
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_execution_is_cached_until_an_input_changes(fake_repo, monkeypatch):
     monkeypatch.setenv("DEFSTAB_RESULTS", str(fake_repo / "results"))
     out = fake_repo / "_build" / "executed" / "book" / "data.ipynb"

@@ -1,6 +1,9 @@
 """Every chapter, executed for real with papermill at its smoke parameters (each well under 60 s on 2 cores).
 
 Results that a chapter trains go to a temporary results store (``DEFSTAB_RESULTS``), never to the repository's.
+That store is shared by every chapter of one pytest run (``smoke_results`` in ``conftest.py``): runs are keyed by
+their config, so the pooling smoke runs that four chapters read are trained once, not four times.  A test that
+checks what a chapter trains uses a store of its own.
 """
 
 from __future__ import annotations
@@ -34,14 +37,22 @@ def figures(nb) -> int:
 
 
 @pytest.fixture
-def results_store(tmp_path, monkeypatch):
+def results_store(smoke_results, monkeypatch):
+    """The session's shared smoke store."""
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(smoke_results))
+    return smoke_results
+
+
+@pytest.fixture
+def own_store(tmp_path, monkeypatch):
+    """An empty store of this test's own."""
     store = tmp_path / "results"
     monkeypatch.setenv("DEFSTAB_RESULTS", str(store))
     return store
 
 
 @pytest.mark.chapter
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)  # under 60 s alone; headroom for a loaded machine and for training the shared smoke runs
 @pytest.mark.parametrize("name", NAMES)
 def test_chapter_runs_at_smoke_parameters(name, tmp_path, results_store):
     out = tmp_path / f"{name}.ipynb"
@@ -79,8 +90,9 @@ def test_bad_parameter_stops_the_chapter_before_any_work(tmp_path, results_store
 
 
 @pytest.mark.chapter
-@pytest.mark.timeout(300)
-def test_a_training_chapter_reruns_with_other_parameters(tmp_path, results_store):
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_training_chapter_reruns_with_other_parameters(tmp_path, own_store):
     """A re-runner's command from the README: other networks, more seeds."""
     out = tmp_path / "pooling.ipynb"
     papermill.execute_notebook(
@@ -90,7 +102,7 @@ def test_a_training_chapter_reruns_with_other_parameters(tmp_path, results_store
     )
     nb = nbformat.read(out, as_version=4)
     assert figures(nb) >= 1
-    stored = sorted(p.name for p in (results_store / "pooling").glob("*.json"))
+    stored = sorted(p.name for p in (own_store / "pooling").glob("*.json"))
     assert len(stored) == 4, "two networks x two seeds were trained and stored"
     from defstab_lib.book import glued_values
 

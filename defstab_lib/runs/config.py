@@ -13,6 +13,7 @@ import hashlib
 import json
 from typing import Any
 
+from ..tasks import MAX_CLASSES
 from ..train import OptimConfig
 from ..vocabulary import RUN_DATASETS
 
@@ -82,7 +83,8 @@ class DataConfig:
             value = getattr(self, name)
             _check(value is None or (isinstance(value, int) and value > 0), f"{name} must be None or > 0, got {value!r}")
         _check(self.strength >= 0, f"strength must be >= 0, got {self.strength}")
-        _check(self.classes >= 2, f"classes must be >= 2, got {self.classes}")
+        _check(2 <= self.classes <= MAX_CLASSES, f"classes must be in [2, {MAX_CLASSES}] (one foolbox MNIST template "
+                                                   f"per class), got {self.classes}")
         _check(self.grid >= 2, f"grid must be >= 2, got {self.grid}")
 
 

@@ -192,8 +192,8 @@ def _train(config: RunConfig, store: ResultsStore, device: torch.device, progres
     measurements: list[Measurement] = []
     history: list[dict[str, float]] = []
     start_epoch, elapsed, resumed = 0, 0.0, None
-    if work.is_file():
-        state = torch.load(work, map_location=device, weights_only=True)
+    state = store.load_resume_state(config, device)
+    if state is not None:
         if state.get("key") == run_key(config):
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -261,10 +261,14 @@ def run_or_load(
     store = store or ResultsStore()
     if not force and (stored := store.load(config)) is not None:
         return stored
+    dev = resolve_device(device)
+    store.check_writable()
     with store.lock(config):
         if not force and (stored := store.load(config)) is not None:
             return stored
-        return _train(config, store, resolve_device(device), progress)
+        if force:
+            store.discard_resume_state(config)
+        return _train(config, store, dev, progress)
 
 
 def run_configs(

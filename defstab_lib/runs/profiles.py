@@ -31,6 +31,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from .. import checks
+from ..tasks import MAX_CLASSES
 from ..train import OptimConfig
 from ..vocabulary import DOWNSAMPLING, TRAINING_DATASETS
 from .config import ArchConfig, DataConfig, ProbeConfig, RunConfig
@@ -114,18 +116,23 @@ def _check_list(name: str, values: Sequence, allowed: Sequence | None = None) ->
         bad = [v for v in values if v not in allowed]
         if bad:
             raise ValueError(f"{name}: {bad} not allowed; allowed: {', '.join(map(str, allowed))}")
-    return list(values)
+    return checks.unique(name, values)
+
+
+#: Which options of :func:`experiment_configs` each experiment uses: the others are refused, not dropped.
+OPTIONS = {"pooling": ("dataset", "downsampling"), "random-labels": ("dataset", "downsampling"),
+           "synthetic": ("strengths", "classes")}
 
 
 def experiment_configs(
     experiment: str,
     profile: str = "cpu",
     *,
-    dataset: str = "fashion-mnist",
+    dataset: str | None = None,
     seeds: int | None = None,
-    downsampling: Sequence[str] = DOWNSAMPLING,
-    strengths: Sequence[float] = STRENGTHS,
-    classes: int = 10,
+    downsampling: Sequence[str] | None = None,
+    strengths: Sequence[float] | None = None,
+    classes: int | None = None,
     epochs: int | None = None,
 ) -> list[RunConfig]:
     """Every run of ``experiment`` in ``profile``.
@@ -133,27 +140,41 @@ def experiment_configs(
     Args:
         experiment: one of :data:`EXPERIMENTS`.
         profile: one of :data:`PROFILES`.
-        dataset: ``"fashion-mnist"``, ``"mnist"`` or ``"cifar10"`` (ignored by ``synthetic``).
+        dataset: ``"fashion-mnist"`` (default), ``"mnist"`` or ``"cifar10"`` (``pooling``, ``random-labels``).
         seeds: number of seeds (0, 1, ..., seeds - 1); default: the profile's.
-        downsampling: the variants of ``pooling`` and ``random-labels``.
-        strengths: the deformation strengths C of ``synthetic``.
-        classes: the number of classes K of ``synthetic``.
+        downsampling: the variants of ``pooling`` and ``random-labels`` (default: all five), each once.
+        strengths: the deformation strengths C of ``synthetic`` (default :data:`STRENGTHS`), each once.
+        classes: the number of classes K of ``synthetic`` (default 10).
         epochs: override the profile's number of epochs (> 0; measurement epochs beyond it are dropped).
 
     Raises:
-        ValueError: an unknown experiment, profile, dataset or variant, or seeds/epochs < 1; raised before any
-            work.
+        ValueError: an unknown experiment, profile, dataset or variant, a repeated variant or strength,
+            seeds/epochs < 1, or an option the experiment does not use (:data:`OPTIONS`: it would be silently
+            dropped); raised before any work.
+        TypeError: seeds, epochs or classes that are not ints (no silent float -> int).
+
+    >>> len(experiment_configs("pooling", "smoke", downsampling=["maxpool", "strided"], seeds=2))
+    4
+    >>> experiment_configs("pooling", "smoke", strengths=[1.0])
+    Traceback (most recent call last):
+    ...
+    ValueError: strengths does not apply to experiment 'pooling' (it uses: dataset, downsampling)
     """
     if experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; allowed: {', '.join(EXPERIMENTS)}")
+    given = {"dataset": dataset, "downsampling": downsampling, "strengths": strengths, "classes": classes}
+    for option, value in given.items():
+        if value is not None and option not in OPTIONS[experiment]:
+            raise ValueError(f"{option} does not apply to experiment {experiment!r} "
+                             f"(it uses: {', '.join(OPTIONS[experiment])})")
     p = get_profile(profile)
+    dataset = "fashion-mnist" if dataset is None else dataset
     if dataset not in TRAINING_DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; allowed: {', '.join(TRAINING_DATASETS)}")
-    n_seeds = p.seeds if seeds is None else seeds
-    if not isinstance(n_seeds, int) or n_seeds < 1:
-        raise ValueError(f"seeds must be an int >= 1, got {seeds!r}")
-    if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
-        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+    n_seeds = p.seeds if seeds is None else checks.positive_int("seeds", seeds)
+    if epochs is not None:
+        checks.positive_int("epochs", epochs)
+    classes = 10 if classes is None else checks.positive_int("classes", classes, minimum=2, maximum=MAX_CLASSES)
     probe = ProbeConfig(images=p.probe_images, bound_images=min(32, p.probe_images))
     stage = {"pooling": p.real, "random-labels": p.random, "synthetic": p.synthetic}[experiment]
     n_epochs = epochs or stage.epochs
@@ -164,9 +185,8 @@ def experiment_configs(
     )
     configs = []
     if experiment == "synthetic":
-        for c in _check_list("strengths", strengths):
-            if not isinstance(c, (int, float)) or c < 0:
-                raise ValueError(f"strengths must be numbers >= 0, got {c!r}")
+        for c in _check_list("strengths", STRENGTHS if strengths is None else strengths):
+            checks.nonnegative_float("strengths", c)
             data = DataConfig(dataset="synthetic", train_size=stage.train_size, test_size=p.synthetic_test_size,
                               strength=float(c), classes=classes)
             for seed in range(n_seeds):
@@ -174,7 +194,7 @@ def experiment_configs(
         return configs
     labels = "random" if experiment == "random-labels" else "real"
     data = DataConfig(dataset=dataset, labels=labels, train_size=stage.train_size, test_size=p.test_size)
-    for variant in _check_list("downsampling", downsampling, DOWNSAMPLING):
+    for variant in _check_list("downsampling", DOWNSAMPLING if downsampling is None else downsampling, DOWNSAMPLING):
         for seed in range(n_seeds):
             configs.append(RunConfig(data=data, arch=ArchConfig(downsampling=variant, width=p.width), seed=seed,
                                      **common))

@@ -9,14 +9,20 @@
 - Checkpoints (``<key>.init.pt``, ``<key>.final.pt``) hold ``state_dict`` tensors only and load with
   ``torch.load(..., weights_only=True)``.  Resume state lives in ``<root>/<experiment>/_work/``.
 
-The root is ``$DEFSTAB_RESULTS`` when set, else the ``results/`` folder of the checkout the library lives in,
-else ``./results``.
+The root is ``$DEFSTAB_RESULTS`` when set (a warning says so when that folder is missing or empty: a typo there
+would show every result as missing), else the ``results/`` folder of the checkout the library lives in, else
+``./results``.  A root that cannot be written raises :class:`StoreWriteError` naming it before anything trains
+(:meth:`ResultsStore.check_writable`); a write that fails (a full disk, a read-only folder) raises it too, naming
+the file, and leaves the stored file as it was.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
+import math
+import numbers
 import datetime as _dt
 import hashlib
 import io
@@ -24,6 +30,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +41,8 @@ from .. import __version__
 from ..provenance import device_name, git_commit, resolve_device
 from .config import PROTOCOL_VERSION, RunConfig, config_from_dict, config_to_dict, run_key
 
-__all__ = ["SCHEMA", "COMPUTED_SCHEMA", "computation_key", "CorruptResultError", "Measurement", "Results", "ResultsStore", "results_root", "atomic_write"]
+__all__ = ["SCHEMA", "COMPUTED_SCHEMA", "computation_key", "CorruptResultError", "StoreWriteError", "Measurement",
+           "Results", "ResultsStore", "results_root", "atomic_write"]
 
 SCHEMA = "defstab.results/1"
 COMPUTED_SCHEMA = "defstab.computed/1"
@@ -55,10 +63,21 @@ class CorruptResultError(RuntimeError):
     """A stored result cannot be read; the message names the file and says what to do."""
 
 
+class StoreWriteError(OSError):
+    """The results store cannot be written (missing permission, read-only or full disk); names the path."""
+
+
 def results_root() -> Path:
-    """``$DEFSTAB_RESULTS``, else ``results/`` of the checkout this library lives in, else ``./results``."""
+    """``$DEFSTAB_RESULTS``, else ``results/`` of the checkout this library lives in, else ``./results``.
+
+    Warns (``UserWarning``) when ``$DEFSTAB_RESULTS`` names a folder that does not exist or holds nothing.
+    """
     if os.environ.get("DEFSTAB_RESULTS"):
-        return Path(os.environ["DEFSTAB_RESULTS"]).expanduser()
+        root = Path(os.environ["DEFSTAB_RESULTS"]).expanduser()
+        if not root.is_dir() or not any(root.iterdir()):
+            warnings.warn(f"DEFSTAB_RESULTS={os.environ['DEFSTAB_RESULTS']!r} is {'empty' if root.is_dir() else 'missing'}"
+                          f": no stored result will be found there (every run counts as missing)", stacklevel=2)
+        return root
     checkout = Path(__file__).resolve().parents[2]
     if (checkout / "results").is_dir() and (checkout / "pyproject.toml").is_file():
         return checkout / "results"
@@ -87,10 +106,43 @@ class Measurement:
     test_loss: float
     bound: dict[str, list] | None = None
 
+    def validate(self, source: str) -> None:
+        """Raise :class:`CorruptResultError` naming ``source`` and the field when a value has the wrong type or a
+        per-layer list the wrong length."""
+        def bad(field: str, why: str) -> CorruptResultError:
+            return CorruptResultError(f"{source}: measurement at epoch {self.epoch!r}: {field} {why}; delete the file "
+                                      f"or rerun with force to recompute it")
+
+        if isinstance(self.epoch, bool) or not isinstance(self.epoch, int) or self.epoch < 0:
+            raise bad("epoch", f"is {self.epoch!r}, not an int >= 0")
+        n_layers = None
+        for field in ("cosine", "euclidean", "noise_cosine", "smoothness"):
+            value = getattr(self, field)
+            if not isinstance(value, list) or not value or not all(_is_number(v) for v in value):
+                raise bad(field, "is not a non-empty list of numbers")
+            if field != "smoothness":
+                if n_layers is not None and len(value) != n_layers:
+                    raise bad(field, f"has {len(value)} layers where cosine has {n_layers}")
+                n_layers = len(value)
+        for field in ("train_accuracy", "test_accuracy", "train_loss", "test_loss"):
+            value = getattr(self, field)
+            if not _is_number(value):
+                raise bad(field, f"is {value!r}, not a number")
+        for field in ("train_accuracy", "test_accuracy"):
+            value = getattr(self, field)
+            if not math.isnan(value) and not 0.0 <= value <= 1.0:
+                raise bad(field, f"is {value!r}, not in [0, 1]")
+        if self.bound is not None and not isinstance(self.bound, dict):
+            raise bad("bound", "is not a mapping")
+
     @property
     def noise_ratio(self) -> list[float]:
         """Deformation sensitivity over noise sensitivity, per layer (Petrini et al. 2021's relative stability)."""
         return [c / n if n > 0 else float("nan") for c, n in zip(self.cosine, self.noise_cosine)]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @dataclasses.dataclass
@@ -148,8 +200,12 @@ class Results:
         try:
             config = config_from_dict(d["config"])
             measurements = [Measurement(**m) for m in d["measurements"]]
+            for m in measurements:
+                m.validate(source)
             results = cls(config, measurements, list(d["history"]), dict(d["provenance"]),
                           dict(d.get("checkpoints", {})))
+        except CorruptResultError:
+            raise
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptResultError(f"{source}: not a valid result ({type(exc).__name__}: {exc}); delete the file "
                                      f"or rerun with force to recompute it") from exc
@@ -159,10 +215,29 @@ class Results:
         return results
 
 
+_WRITE_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+                 errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
+                 errno.EPERM: "operation not permitted"}
+
+
+def _write_error(path: Path, exc: OSError) -> StoreWriteError:
+    why = _WRITE_ERRORS.get(exc.errno, exc.strerror or str(exc))
+    return StoreWriteError(exc.errno, f"cannot write {path}: {why}; nothing was changed there "
+                                      f"(free space or choose another root with DEFSTAB_RESULTS)")
+
+
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync, rename).
+
+    Raises:
+        StoreWriteError: the folder cannot be written (permission, read-only or full disk); ``path`` keeps its
+            previous content and no temporary file is left.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
     try:
         umask = os.umask(0)
         os.umask(umask)
@@ -172,9 +247,11 @@ def atomic_write(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, StoreWriteError) and exc.errno in _WRITE_ERRORS:
+            raise _write_error(path, exc) from exc
         raise
 
 
@@ -204,7 +281,50 @@ class ResultsStore:
         return self.root / config.experiment / "_work" / f"{run_key(config)}.state.pt"
 
     def exists(self, config: RunConfig) -> bool:
+        """Whether a file is stored for ``config`` (not whether it is valid: see :meth:`state`)."""
         return self.path(config).is_file()
+
+    def state(self, config: RunConfig) -> str:
+        """``"stored"`` (a valid result), ``"missing"``, or ``"corrupt: <why>"`` -- what ``status`` counts."""
+        try:
+            return "missing" if self.load(config) is None else "stored"
+        except CorruptResultError as exc:
+            return f"corrupt: {exc}"
+
+    def check_writable(self) -> None:
+        """Raise :class:`StoreWriteError` naming the root when results could not be stored there (call it
+        before training, not after)."""
+        probe = None
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=self.root, prefix=".write-check.", suffix=".tmp")
+            os.close(fd)
+        except OSError as exc:
+            raise StoreWriteError(exc.errno, f"the results root {self.root} cannot be written: "
+                                             f"{_WRITE_ERRORS.get(exc.errno, exc.strerror or str(exc))}; choose "
+                                             f"another with DEFSTAB_RESULTS") from exc
+        finally:
+            if probe is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(probe)
+
+    def load_resume_state(self, config: RunConfig, device: torch.device | str = "cpu") -> dict[str, Any] | None:
+        """A run's resume state (``None`` when there is none); a state that cannot be read raises
+        :class:`CorruptResultError` naming its file (``force`` discards it: :meth:`discard_resume_state`)."""
+        path = self.work_path(config)
+        if not path.is_file():
+            return None
+        try:
+            return torch.load(path, map_location=device, weights_only=True)
+        except Exception as exc:  # torch raises RuntimeError, pickle errors or OSError for a damaged file
+            raise CorruptResultError(f"{path}: the resume state of run {run_key(config)} cannot be read "
+                                     f"({type(exc).__name__}: {exc}); rerun with force to discard it and "
+                                     f"train from the start") from exc
+
+    def discard_resume_state(self, config: RunConfig) -> None:
+        """Delete a run's resume state, if any."""
+        with contextlib.suppress(FileNotFoundError):
+            self.work_path(config).unlink()
 
     def load(self, config: RunConfig) -> Results | None:
         """The stored results of ``config``, or ``None`` when there are none; corrupt files raise."""
