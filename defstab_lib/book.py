@@ -446,8 +446,8 @@ def figure_provenance(nb, root: Path | None = None, svg_dir: Path | None = None)
     A chapter shows a figure as a PNG output whose metadata may carry, under ``metadata["image/png"]["defstab"]``,
     ``alt`` (the alt text), ``drawn_by`` (the library function that drew it, ``"defstab_lib.plots.x.f"``) and
     ``results`` (the stored-results files it was drawn from, ``"results/<experiment>/<key>.json"``); the same
-    output may hold an ``image/svg+xml`` copy, which is written to ``svg_dir/<sha256>.svg`` and removed from the
-    output (the page shows the PNG and links the SVG).  A figure without ``alt`` gets the first sentence of the
+    output may hold an ``image/svg+xml`` copy, which (given ``svg_dir``) is written to ``svg_dir/<sha256>.svg`` and
+    removed from the output (the page shows the PNG and links the SVG).  A figure without ``alt`` gets the first sentence of the
     ``**Figure N.**`` caption cell that follows its cell, if there is one.
 
     Returns ``{sha256 of the PNG: {"alt", "drawn_by", "results": [(name, url)], "svg": file name or ""}}``; the
@@ -465,9 +465,9 @@ def figure_provenance(nb, root: Path | None = None, svg_dir: Path | None = None)
                 continue
             digest = hashlib.sha256(base64.b64decode(png)).hexdigest()
             meta = dict(out.get("metadata", {}).get("image/png", {}).get(FIGURE_METADATA_KEY, {}))
-            svg = out["data"].pop("image/svg+xml", None)
             svg_name = ""
-            if svg is not None and svg_dir is not None:
+            if "image/svg+xml" in out["data"] and svg_dir is not None:
+                svg = out["data"].pop("image/svg+xml")
                 svg_dir.mkdir(parents=True, exist_ok=True)
                 svg_name = f"{digest}.svg"
                 (svg_dir / svg_name).write_text(svg if isinstance(svg, str) else "".join(svg))

@@ -7,6 +7,7 @@ binary); all three come with the ``test`` extra.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import re
 import shutil
@@ -195,3 +196,51 @@ def test_mathjax_is_shipped_with_the_site():
     assert spec is not None, "sphinx-mathjax-offline is not installed (the book extra)"
     script = Path(spec.origin).parent / "static" / "mathjax" / "tex-chtml.js"
     assert script.is_file() and script.stat().st_size > 100_000
+
+
+# ------------------------------------------------------------------------------------------------ figure provenance
+
+
+def _figure_notebook(meta: dict | None, caption: str | None):
+    import base64
+
+    import nbformat
+
+    png = base64.b64encode(b"\x89PNG fake bytes").decode()
+    data = {"image/png": png, "image/svg+xml": "<svg xmlns='http://www.w3.org/2000/svg'/>", "text/plain": "<Figure>"}
+    output = nbformat.v4.new_output("display_data", data=data,
+                                    metadata={"image/png": {"defstab": meta}} if meta is not None else {})
+    cells = [nbformat.v4.new_code_cell("fig", outputs=[output]),
+             nbformat.v4.new_code_cell("glue", outputs=[nbformat.v4.new_output(
+                 "display_data", data={"text/plain": "'4'"}, metadata={"scrapbook": {"name": "n", "mime_prefix": ""}})])]
+    if caption is not None:
+        cells.insert(1, nbformat.v4.new_markdown_cell(caption))
+    return nbformat.v4.new_notebook(cells=cells), hashlib.sha256(b"\x89PNG fake bytes").hexdigest()
+
+
+def test_figure_provenance_collects_alt_function_results_and_svg(tmp_path):
+    meta = {"alt": "Two curves of sensitivity per layer.", "drawn_by": "defstab_lib.plots.profiles.f",
+            "results": ["results/pooling/abc.json"]}
+    nb, digest = _figure_notebook(meta, "**Figure 3.** Not used: the metadata's alt wins.")
+    figures = book.figure_provenance(nb, ROOT, tmp_path)
+    url = book.book_config(ROOT)["repository"]["url"] + "/blob/main/results/pooling/abc.json"
+    assert figures == {digest: {"alt": meta["alt"], "drawn_by": meta["drawn_by"], "results": [("abc.json", url)],
+                                "svg": f"{digest}.svg"}}
+    assert (tmp_path / f"{digest}.svg").read_text().startswith("<svg")
+    assert "image/svg+xml" not in nb.cells[0].outputs[0].data, "the page shows the PNG; the SVG is a download"
+    from defstab_lib.sphinxext import provenance_html
+
+    line = provenance_html(figures[digest], "../_static/")
+    assert f'href="../_static/figures/{digest}.svg" download' in line and url in line and meta["drawn_by"] in line
+
+
+def test_figure_without_provenance_takes_its_captions_first_sentence_as_alt():
+    nb, digest = _figure_notebook(None, "**Figure 2.** A *field* with {glue:text}`n`x{glue:text}`n` points and "
+                                        "$\\|\\tau\\|_\\infty$ small.  More text.")
+    figures = book.figure_provenance(nb, ROOT)
+    assert figures[digest]["alt"] == "A field with 4x4 points and |tau|_infty small."
+    assert figures[digest]["svg"] == "" and "image/svg+xml" in nb.cells[0].outputs[0].data
+    nb, digest = _figure_notebook(None, None)
+    assert book.figure_provenance(nb, ROOT)[digest]["alt"] == ""
+    with pytest.raises(ValueError, match="results file"):
+        book.results_url("pooling/abc.json", ROOT)
