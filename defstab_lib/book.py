@@ -42,6 +42,7 @@ import yaml
 from . import __version__, chapters
 from .provenance import device_name, git_commit
 from .runs.store import results_root
+from .sphinxext import FIGURES_FILE
 
 __all__ = [
     "repo_root",
@@ -392,8 +393,6 @@ def _hide_parameter_cells(nb) -> None:
 
 #: The key under which a figure's provenance rides in its output's metadata (``metadata["image/png"][KEY]``).
 FIGURE_METADATA_KEY = "defstab"
-#: Where staging lists every figure's provenance for :mod:`defstab_lib.sphinxext` (in the staged book's root).
-FIGURES_FILE = "defstab-figures.json"
 #: Where staging puts each figure's vector copy (in the staged book; served from ``_static/figures/``).
 FIGURES_STATIC = "book/static/figures"
 

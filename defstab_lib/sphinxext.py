@@ -28,7 +28,8 @@ from docutils import nodes
 
 __all__ = ["unique_scripts", "provenance_html", "setup"]
 
-#: Written by defstab_lib.book.stage into the staged book's root (the Sphinx source folder).
+#: Every figure's provenance, by the SHA-256 of its PNG: written by :func:`defstab_lib.book.stage` into the staged
+#: book's root (the Sphinx source folder), read here.
 FIGURES_FILE = "defstab-figures.json"
 
 
@@ -76,7 +77,7 @@ def provenance_html(entry: dict, static_prefix: str = "_static/") -> str:
     pairs); ``static_prefix``: the page's relative path to ``_static/``.
 
     >>> provenance_html({"drawn_by": "defstab_lib.plots.f", "svg": "ab.svg",
-    ...                  "results": [["k.json", "https://example.org/k.json"]]}, "../_static/")  # doctest: +ELLIPSIS
+    ...                  "results": [["k.json", "https://example.org/k.json"]]}, "../_static/")
     '<div class="defstab-provenance">Drawn by <code>defstab_lib.plots.f</code> · <a class="defstab-svg" href="../_static/figures/ab.svg" download>SVG</a> · results: <a class="defstab-results" href="https://example.org/k.json">k.json</a></div>'
     >>> provenance_html({"drawn_by": "", "svg": "", "results": []})
     ''
