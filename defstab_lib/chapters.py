@@ -29,10 +29,12 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from . import analysis, runs
+from .provenance import resolve_device as _resolve_device
 from .vocabulary import DOWNSAMPLING, TRAINING_DATASETS
 
-__all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "CHAPTERS", "get", "validate", "show_parameters", "glue",
-           "glue_all", "resolve_device", "html_table", "ChapterRuns", "load_runs"]
+__all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "CHAPTERS", "get", "validate", "show_parameters",
+           "glue", "glue_all", "resolve_device", "html_table", "ChapterRuns", "load_runs"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -278,14 +280,21 @@ _register(
             TRAIN_DATASET_PARAM, PROFILE_PARAM,
             Param("seeds", int, "pooling runs per downsampling layer (read from the store) and anchor draws per CKN",
                   minimum=1),
+            Param("downsampling", list, "the pooling runs compared, by downsampling layer", item_kind=str,
+                  choices=DOWNSAMPLING),
             Param("strengths", list, "deformation strengths C (pixels) of the kernel baselines' bound sweep (the "
                   "runs' own sweep is at 0.5, 1, 2, 4)", item_kind=float, minimum=0.1),
             Param("pool_sigmas", list, "per-layer Gaussian pooling std of the CKNs, pixels of each layer's input "
                   "(0: subsampling only)", item_kind=float, minimum=0.0, min_length=2),
             Param("n_anchors", int, "anchors (channels) of every CKN layer", minimum=1),
+            Param("scattering_J", list, "averaging scales 2^J of the scattering transforms (2^J at most the image "
+                  "size)", item_kind=int, choices=(1, 2, 3, 4)),
             TRAIN_DEVICE_PARAM,
         ),
-        smoke={**_RUN_SMOKE, "pool_sigmas": [0.0, 1.0, 2.0], "n_anchors": 8},
+        # Under 60 s alone on 2 cores: one network with and one without pooling (the comparisons need both kinds),
+        # three CKNs (no pooling and two pooled scales, so that the 1/sigma law is fitted) and one scattering scale.
+        smoke={**_RUN_SMOKE, "downsampling": ["maxpool", "strided"], "pool_sigmas": [0.0, 1.0, 2.0], "n_anchors": 8,
+               "scattering_J": [2]},
         experiments=("pooling", "kernel-baselines"),
     )
 )
@@ -333,9 +342,7 @@ def resolve_device(device: str = "auto") -> str:
     >>> resolve_device("cpu")
     'cpu'
     """
-    from .provenance import resolve_device as _resolve
-
-    return str(_resolve(device))
+    return str(_resolve_device(device))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -348,7 +355,8 @@ class ChapterRuns:
         groups: ``{experiment: {setting: [Results, ...]}}``: the runs by downsampling layer (in the order of the
             chapter's ``downsampling`` parameter, else of :data:`defstab_lib.vocabulary.DOWNSAMPLING`) or, for
             the synthetic tasks, by strength ``C`` (ascending).
-        device: the device name runs that were not stored were trained on (``"cpu"``, ``"cuda"``, ...).
+        device: the chapter's ``device`` parameter resolved (``"cpu"``, ``"cuda"``, ...): where runs not stored are
+            trained (and what else the chapter computes, computed).
         to_train: how many of the runs were not stored, and so were trained by this call.
     """
 
@@ -366,8 +374,6 @@ class ChapterRuns:
     def compute_note(self) -> str:
         """One sentence on where and how long the runs took, and how many this render trained
         (:func:`defstab_lib.analysis.compute_note`)."""
-        from . import analysis  # analysis imports torch; see load_runs
-
         return analysis.compute_note(self.all_results, self.to_train)
 
 
@@ -410,10 +416,6 @@ def load_runs(chapter: str, params: Mapping[str, Any]) -> ChapterRuns:
     Raises:
         ValueError: an unknown chapter, a bad parameter, or a chapter that reads no trained runs; before any work.
     """
-    # Imported here, not at the top: this module is read by the book build (defstab_lib.book, the Sphinx
-    # extension) and by the notebook convention tests, which must not import torch; runs and analysis do.
-    from . import analysis, runs
-
     spec = get(chapter)
     params = validate(chapter, **params)
     experiments = [e for e in spec.experiments if e in runs.EXPERIMENTS]
@@ -467,7 +469,7 @@ def parameters_html(chapter: str, params: Mapping[str, Any]) -> str:
 
 def show_parameters(chapter: str, params: Mapping[str, Any]) -> None:
     """Display the parameters table in the notebook (and on the rendered page)."""
-    from IPython.display import HTML, display
+    from IPython.display import HTML, display  # optional dependency: present wherever a notebook runs
 
     display(HTML(parameters_html(chapter, params)))
 
@@ -488,7 +490,7 @@ def glue(name: str, value: Any, *, display: bool = False) -> Any:
     Uses myst-nb's ``glue``; where myst-nb is not installed (Colab) the value is only returned.
     """
     try:
-        from myst_nb import glue as _glue
+        from myst_nb import glue as _glue  # optional dependency: not in Colab
     except ImportError:  # pragma: no cover - exercised in Colab, not in CI
         return value
     _glue(name, value, display=display)

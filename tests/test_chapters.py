@@ -115,13 +115,13 @@ def test_a_training_chapter_reruns_with_other_parameters(tmp_path, own_store):
 
 
 @pytest.mark.timeout(240)
-def test_load_runs_trains_what_is_not_stored_then_only_loads(results_store):
+def test_load_runs_trains_what_is_not_stored_then_only_loads(own_store):
     params = chapters.validate("pooling", dataset="fashion-mnist", profile="smoke", seeds=1,
                                downsampling=["strided", "maxpool"], device="cpu")
     first = chapters.load_runs("pooling", params)
     assert first.to_train == 2 and first.device == "cpu"
     assert list(first.groups["pooling"]) == ["strided", "maxpool"], "groups follow the chapter's order"
-    assert len(list((results_store / "pooling").glob("*.json"))) == 2
+    assert len(list((own_store / "pooling").glob("*.json"))) == 2
     assert "2 of them were trained" in first.compute_note()
     again = chapters.load_runs("pooling", params)
     assert again.to_train == 0 and "all were loaded" in again.compute_note()
@@ -129,7 +129,7 @@ def test_load_runs_trains_what_is_not_stored_then_only_loads(results_store):
 
 
 @pytest.mark.timeout(240)
-def test_load_runs_groups_synthetic_tasks_by_ascending_strength(results_store):
+def test_load_runs_groups_synthetic_tasks_by_ascending_strength(own_store):
     params = chapters.validate("synthetic_tasks", profile="smoke", seeds=1, strengths=[4.0, 1.0, 4.0], classes=3,
                                device="cpu")
     loaded = chapters.load_runs("synthetic_tasks", params)
@@ -138,11 +138,11 @@ def test_load_runs_groups_synthetic_tasks_by_ascending_strength(results_store):
     assert [r.config.data.classes for r in loaded.all_results] == [3, 3]
 
 
-def test_load_runs_refuses_bad_input_before_any_work(results_store):
+def test_load_runs_refuses_bad_input_before_any_work(own_store):
     with pytest.raises(ValueError, match="reads no trained runs"):
         chapters.load_runs("data", {"n_per_source": 2, "seed": 0})
     good = chapters.validate("pooling", dataset="fashion-mnist", profile="smoke", seeds=1, downsampling=["maxpool"],
                              device="cpu")
     with pytest.raises(ValueError, match="seeds"):
         chapters.load_runs("pooling", {**good, "seeds": 0})
-    assert not results_store.exists(), "nothing was trained or stored"
+    assert not own_store.exists(), "nothing was trained or stored"

@@ -1,5 +1,6 @@
 """The library behind the chapter "The kernel view of stability": fitting the bound, the linear probe, the
-representation changes of the kernel baselines, their stored computation, and the chapter's figures."""
+representation changes of the kernel baselines, their stored computation, the chapter's analysis (fits, numbers,
+verdict) and its figures."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import pytest
 import torch
 
 from defstab_lib import metrics, runs, translations
+from defstab_lib.analysis import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
+from defstab_lib.analysis import kernel_view as kv
 from defstab_lib.kernels import CKN, FeatureTaps, Scattering, bound, fit_anchors
-from defstab_lib.runs import kernel_view as baselines
 from defstab_lib.kernels.linear import linear_probe, train_linear_classifier
 from defstab_lib.models import make_vgg
+from defstab_lib.runs import CNNTranslations, KernelBaselines, Measurement, Results
+from defstab_lib.runs import kernel_view as baselines
 
 matplotlib.use("Agg")
 
@@ -390,13 +394,9 @@ def test_cnn_translation_sweeps_load_without_checkpoints(tmp_path):
     assert again.payload == first.payload and again.provenance == first.provenance
 
 
-# ------------------------------------------------------------------------------------------------ the chapter's analysis
+# ----------------------------------------------------------------------------------------- the chapter's analysis
 # Stored objects built from constructed sweeps whose slopes are known exactly (the real classes, filled with chosen
 # numbers): every fit must recover them, and the verdict must follow the CNNs' slopes.
-
-from defstab_lib.analysis import kernel_view as kv  # noqa: E402
-from defstab_lib.analysis import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED  # noqa: E402
-from defstab_lib.runs import CNNTranslations, KernelBaselines, Measurement, Results  # noqa: E402
 
 LENGTHS = [1.0, 2.0, 3.0, 4.0]
 N_IMAGES = 6
@@ -497,8 +497,10 @@ def test_baseline_fits_recover_the_constructed_slopes_and_the_one_over_sigma_law
     assert numbers["bT_input_fold"] == pytest.approx(2.0)  # the other normalisation is a constant factor here
     assert numbers["n_joint"] == 5 and numbers["J_first"] == 1 and numbers["J_last"] == 2
     assert numbers["within_limit"] == pytest.approx(100 * np.mean(norms()[1]["max_jacobian"] <= 0.5))
-    assert [r["model"] for r in kv.baseline_rows(fits)][0].startswith("CKN, σ = 0 px")
+    assert kv.baseline_rows(fits)[0]["model"].startswith("CKN, σ = 0 px")
     assert set(fits.reference_slopes("displacement")) == {"CKN, σ = 1 px", "scattering, J = 2"}
+    with pytest.raises(ValueError, match="term"):
+        fits.slope_series("displacment")
 
 
 def test_a_ckn_whose_slope_does_not_fall_says_so():
@@ -535,6 +537,8 @@ def test_the_verdict_follows_how_training_moves_the_translation_slope_without_po
     assert (v.numbers["short"], v.verdict) == (short, verdict) and v.runs == 4  # 2 variants x 2 seeds
     assert v.numbers["bT_init_pool"] == pytest.approx(0.15) and short in kv._CONCLUSIONS
     assert f"{unpooled_final:.3g}" in v.value
+    with pytest.raises(ValueError, match="term"):
+        cnn.slopes("rotation")
 
 
 def test_cnn_numbers_compare_the_kinds_of_network_and_the_reference_ckn():

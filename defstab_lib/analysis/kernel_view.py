@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import checks
 from ..kernels import bound, default_pool_sigma
 from ..kernels.bound import LinearFit
 from ..runs.kernel_view import FAMILIES, CNNTranslations, KernelBaselines
@@ -108,7 +109,7 @@ class BaselineFits:
         """``{"CKN" | "scattering": (scales, slopes, standard errors)}`` of ``b_T`` (``term="displacement"``) or
         ``a_D`` (``"jacobian"``) against the pooling scale (input pixels), for
         :func:`defstab_lib.plots.kernel_view.plot_coefficients`."""
-        kind = {"displacement": "translation", "jacobian": "deformation"}[term]
+        kind = {"displacement": "translation", "jacobian": "deformation"}[checks.choice("term", term, bound.TERMS)]
         ckn, scat = self.table(f"ckn_{kind}"), self.table(f"scattering_{kind}")
         return {"CKN": (self.ckn_scales, ckn[term], ckn[f"{term}_se"]),
                 "scattering": (self.scattering_scales, scat[term], scat[f"{term}_se"])}
@@ -116,7 +117,7 @@ class BaselineFits:
     def reference_slopes(self, term: str) -> dict[str, float]:
         """``{label: slope}`` of the reference CKN and of the widest scattering: ``b_T`` (``"displacement"``) or
         ``a_D`` (``"jacobian"``), the lines the CNNs' slopes are drawn against."""
-        kind = {"displacement": "translation", "jacobian": "deformation"}[term]
+        kind = {"displacement": "translation", "jacobian": "deformation"}[checks.choice("term", term, bound.TERMS)]
         ckn, scat = getattr(self, f"ckn_{kind}")[self.reference], getattr(self, f"scattering_{kind}")[-1]
         return {f"CKN, σ = {self.sigmas[self.reference]:g} px": ckn.coef[term],
                 f"scattering, J = {self.scattering_J[-1]}": scat.coef[term]}
@@ -165,8 +166,7 @@ def ckn_change_samples(kb: KernelBaselines, family: str) -> dict[float, tuple[np
     """``{sigma: (x, change)}``: per sample (image and deformation), the CKN's last-layer change averaged over the
     anchor seeds, against the translation length ``||tau||_inf`` (``family="translations"``) or
     ``||grad tau||_inf`` (``"deformations"``); each ``(S * M,)``."""
-    if family not in FAMILIES:
-        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    checks.choice("family", family, FAMILIES)
     xi = 2 if family == "translations" else 1
     out = {}
     for i, sigma in enumerate(kb.pool_sigmas):
@@ -225,12 +225,14 @@ class CNNFits:
 
     def slopes(self, term: str = "displacement") -> dict[str, dict[str, float]]:
         """``{variant: {epoch: slope}}``: ``b_T`` (``term="displacement"``) or ``a_D`` (``"jacobian"``)."""
+        checks.choice("term", term, bound.TERMS)
         fits = self.translation if term == "displacement" else self.deformation
         return {n: {e: f.coef[term] for e, f in by.items()} for n, by in fits.items()}
 
     def slope_bars(self, term: str = "displacement", n_se: float = 2.0) -> dict[str, dict[str, tuple[float, float]]]:
         """``{variant: {epoch label: (slope, n_se * standard error)}}`` for
         :func:`defstab_lib.plots.kernel_view.plot_coefficients_by_group`."""
+        checks.choice("term", term, bound.TERMS)
         fits = self.translation if term == "displacement" else self.deformation
         return {n: {EPOCHS[e]: (f.coef[term], n_se * f.se[term]) for e, f in by.items()} for n, by in fits.items()}
 
@@ -255,7 +257,8 @@ def fit_cnns(sweeps: Mapping[str, Mapping[str, Mapping[str, Sequence[Mapping[str
     """Fit the bound's slopes to the CNNs' sweeps (as :func:`cnn_sweeps` returns them)."""
     tr, de = sweeps["translations"], sweeps["deformations"]
     return CNNFits(
-        translation={n: {e: bound.fit_sweep(s, terms=("displacement",)) for e, s in by.items()} for n, by in tr.items()},
+        translation={n: {e: bound.fit_sweep(s, terms=("displacement",)) for e, s in by.items()}
+                     for n, by in tr.items()},
         deformation={n: {e: bound.fit_sweep(s, terms=("jacobian",), intercept=True) for e, s in by.items()}
                      for n, by in de.items()},
         joint={n: {e: bound.fit_sweep(s) for e, s in by.items()} for n, by in de.items()},
@@ -305,7 +308,8 @@ def baseline_numbers(kb: KernelBaselines, fits: BaselineFits) -> dict[str, Any]:
     determine both terms, and how often the deformations stay within the theorem's ``||grad tau||_inf <= 1/2``."""
     tr, de, st, sd = (fits.table(w) for w in ("ckn_translation", "ckn_deformation", "scattering_translation",
                                               "scattering_deformation"))
-    b_t, a_d, first, scales, js = tr["displacement"], de["jacobian"], fits.first_pooled, fits.ckn_scales, fits.scattering_J
+    b_t, a_d, first = tr["displacement"], de["jacobian"], fits.first_pooled
+    scales, js = fits.ckn_scales, fits.scattering_J
     law = fits.law()
     joint = fits.ckn_joint + fits.scattering_joint
     determined = [f for f in joint if all(abs(f.coef[k]) > 2 * f.se[k] for k in bound.TERMS)]
@@ -334,7 +338,8 @@ def baseline_numbers(kb: KernelBaselines, fits: BaselineFits) -> dict[str, Any]:
         "s_scale_fold": float(fits.scattering_scales[-1] / fits.scattering_scales[0]),
         "J_first": js[0], "J_last": js[-1],
         "aD_first": float(a_d[0]), "aD_last": float(a_d[-1]),
-        "aD_r2_min": float(min(de["r2"].min(), sd["r2"].min())), "aD_r2_max": float(max(de["r2"].max(), sd["r2"].max())),
+        "aD_r2_min": float(min(de["r2"].min(), sd["r2"].min())),
+        "aD_r2_max": float(max(de["r2"].max(), sd["r2"].max())),
         "c_min": float(de["intercept"].min()), "c_max": float(de["intercept"].max()),
         "saD_first": float(sd["jacobian"][0]), "saD_last": float(sd["jacobian"][-1]),
         "n_joint_determined": len(determined), "n_joint": len(joint),

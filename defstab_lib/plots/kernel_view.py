@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
 
 from . import DOWNSAMPLING_COLORS
 from .profiles import LAYER_XLABEL, plot_profile, plot_profiles
@@ -33,8 +36,6 @@ FAMILY_COLORS: dict[str, str] = {"CKN": "#33638d", "scattering": "#8c564b"}
 
 
 def _axes(ax, figsize):
-    import matplotlib.pyplot as plt
-
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize)
         return fig, ax
@@ -49,8 +50,6 @@ def scale_colors(values: Sequence[float]) -> list[tuple[float, float, float, flo
     >>> [to_hex(c) for c in scale_colors([0.0, 4.0, 2.0])]
     ['#463480', '#7ad151', '#238a8d']
     """
-    import matplotlib
-
     values = np.asarray(list(values), dtype=float)
     if values.size == 0:
         return []
@@ -143,8 +142,6 @@ def plot_coefficients_by_group(groups: Mapping[str, Mapping[str, tuple[float, fl
             colour; the last series is drawn with filled markers, the others open.
         references: ``{label: value}`` drawn as horizontal black lines (e.g. a kernel baseline's coefficient).
     """
-    from matplotlib.lines import Line2D
-
     fig, ax = _axes(ax, figsize)
     if not groups:
         raise ValueError("groups must hold at least one {group: {series: (value, half_width)}} entry")
@@ -219,8 +216,6 @@ def plot_ckn_changes(translations: Mapping[float, tuple[Sequence[float], Sequenc
             :func:`defstab_lib.analysis.kernel_view.ckn_change_samples`).
         limit: the theorem's ``||grad tau||_inf`` limit, drawn in panel (b).
     """
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(1, 2, figsize=figsize, sharey=True)
     colors = dict(zip([_sigma_label(s) for s in translations], scale_colors(list(translations))))
     panels = [(axes[0], translations, "translation length ‖τ‖∞ (whole pixels)", "(a) translations: ‖∇τ‖∞ = 0", 0.12,
@@ -247,8 +242,6 @@ def plot_baseline_slopes(translation: Mapping[str, tuple], deformation: Mapping[
             ``BaselineFits.slope_series``).
         law: ``(x, k / x)`` or ``None``.
     """
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(1, 2, figsize=figsize)
     plot_coefficients(translation, ax=axes[0], colors=FAMILY_COLORS, reference=law, reference_label="k / σₙ",
                       ylabel="change per pixel of translation", title="(a) translation slope $b_T$")
@@ -270,8 +263,6 @@ def plot_cnn_slopes(translation: Mapping[str, Mapping[str, tuple[float, float]]]
         translation, deformation: ``{variant: {epoch label: (slope, half width)}}`` (e.g. ``CNNFits.slope_bars``).
         translation_references, deformation_references: ``{label: slope}``.
     """
-    import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(1, 2, figsize=figsize)
     plot_coefficients_by_group(translation, ax=axes[0], references=translation_references, ylabel="fitted slope",
                                title="(a) translation slope $b_T$", legend=True)
@@ -298,8 +289,6 @@ def plot_cnn_profiles_with_baselines(initial: Mapping[str, object], final: Mappi
         sigmas: the pooling stds the colour scale spans (default: those of ``ckn``), so that a CKN gets the same
             colour as in the chapter's other figures.
     """
-    import matplotlib.pyplot as plt
-
     scale = list(sigmas) if sigmas is not None else list(ckn)
     color_of = dict(zip(scale, scale_colors(scale)))
     baselines = {f"CKN, σ = {s:g} px": xy for s, xy in ckn.items()}
