@@ -27,6 +27,17 @@ __all__ = ["plot_trajectories", "EPOCH_XLABEL"]
 EPOCH_XLABEL = "epoch (0 = initialisation; symmetric-log axis)"
 
 
+def _epoch_label(epoch: float) -> str:
+    """``"1/8"`` for a fraction of the first epoch, ``"4"`` for a whole epoch.
+
+    >>> _epoch_label(0.125), _epoch_label(4.0)
+    ('1/8', '4')
+    """
+    if 0 < epoch < 1:
+        return f"1/{round(1 / epoch)}" if abs(1 / epoch - round(1 / epoch)) < 1e-9 else f"{epoch:g}"
+    return f"{epoch:g}"
+
+
 def plot_trajectories(epochs: Sequence[float], groups: Mapping[str, np.ndarray], *, ax=None, ylabel: str = "",
                       title: str = "", reference: float | None = None, reference_label: str | None = None
                       ) -> plt.Axes:
@@ -53,6 +64,8 @@ def plot_trajectories(epochs: Sequence[float], groups: Mapping[str, np.ndarray],
     if reference is not None:
         ax.axhline(reference, color="black", linestyle=":", label=reference_label)
     ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xticks(x)
+    ax.set_xticklabels([_epoch_label(e) for e in x], fontsize=8)
     ax.set_xlabel(EPOCH_XLABEL)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
