@@ -193,7 +193,7 @@ def measure(model: torch.nn.Module, data: RunData, epoch: int | float, *, bound:
     extra = {}
     if data.protocol >= 2:
         extra = _measure_v2(model, data, profile, full=bound, flips=bound and epoch > 0)
-        extra["eval_images"] = [min(len(data.train_y), n or len(data.train_y)), min(len(data.test_y), n or len(data.test_y))]
+        extra["eval_images"] = [len(data.train_y[:n]), len(data.test_y[:n])]
     model.train()
     return Measurement(
         epoch=epoch,

@@ -172,6 +172,9 @@ class Measurement:
                 continue
             if not isinstance(value, dict) or any(k not in value for k in keys):
                 raise bad(field, f"is not a mapping with the keys {list(keys)}")
+        if self.eval_images is not None and (not isinstance(self.eval_images, list) or len(self.eval_images) != 2
+                                             or not all(isinstance(v, int) and v > 0 for v in self.eval_images)):
+            raise bad("eval_images", f"is {self.eval_images!r}, not [training images, test images]")
         if self.per_image is not None and any(len(v) != n_layers for v in self.per_image.values()):
             raise bad("per_image", f"does not hold {n_layers} layers in each of its arrays")
 
