@@ -222,3 +222,13 @@ def test_measurement_relative_stability(v2_run):
     v1 = Measurement(0, [1.0], [1.0], [1.0], [1.0], 0.5, 0.5, 1.0, 1.0)
     with pytest.raises(ValueError, match="protocol 2"):
         v1.relative_stability("euclidean")
+
+
+def test_the_kernel_view_reads_v2_translations_without_checkpoints(v2_run):
+    _, r = v2_run
+    translations = runs.CNNTranslations(protocol.translation_record([r]))
+    sweep = translations.sweep(r, "final")
+    assert sweep["change"] == r.final.translations["change"] and sweep["strengths"] == [1.0, 2.0, 3.0, 4.0]
+    v1 = ResultsStore(runs.store.results_root()).stored("pooling")[:1]
+    with pytest.raises(ValueError, match="protocol 1"):
+        protocol.translation_record(v1)

@@ -24,7 +24,7 @@ At initialisation and at the end (a *full* measurement) also, rounded to :data:`
 - ``worst_case`` at every layer of :func:`worst_layers` and per image;
 - ``translations``: the change of every layer under whole-pixel translations of the first ``bound_images`` probe
   images (:func:`defstab_lib.translations.translation_sweep`, the kernel view's translations), in the layout of
-  ``Measurement.bound``;
+  ``Measurement.bound`` (:func:`translation_record` hands them to the kernel view, which then needs no checkpoints);
 - at the end only, ``adef``: the smallest label-flipping thin-plate-spline deformation found by
   :func:`defstab_lib.worstcase.adef` (at most :data:`ADEF_STEPS` DeepFool steps) for the first
   :data:`WORST_IMAGES` probe images: its size ``||tau||_inf`` in pixels, whether it flipped, and whether the clean
@@ -55,7 +55,7 @@ from ..worstcase import adef, worst_case
 __all__ = [
     "FRACTIONS", "TRAJECTORY_EVAL", "WORST_IMAGES", "WORST_STEPS", "WORST_GRID", "SINE_CUTOFF", "SINE_DISPLACEMENT", "ADEF_STEPS",
     "DIGITS", "round_sig", "worst_layers", "log_epochs", "sine_probe", "translation_probe", "per_image",
-    "worst_case_summary", "sine_stability", "translation_changes", "label_flips",
+    "worst_case_summary", "sine_stability", "translation_changes", "label_flips", "translation_record",
 ]
 
 #: Fractions of the first epoch after which a protocol-2 run measures (besides initialisation and whole epochs).
@@ -239,3 +239,30 @@ def label_flips(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, gr
     return {"grid": grid, "max_steps": ADEF_STEPS, "images": int(images.shape[0]),
             "max_displacement": round_sig(flip.max_displacement), "budget": round_sig(flip.budget),
             "flipped": flip.flipped.tolist(), "correct": (flip.original == labels.cpu()).tolist()}
+
+
+def translation_record(results: Sequence[Any]) -> dict[str, Any]:
+    """The translation sweeps that protocol-2 runs stored, in the record layout of
+    :func:`defstab_lib.runs.kernel_view.cnn_translation_sweeps` (wrap it in
+    :class:`~defstab_lib.runs.kernel_view.CNNTranslations`): the kernel view needs no checkpoints for such runs.
+
+    Args:
+        results: :class:`~defstab_lib.runs.store.Results` measured with protocol 2, sharing one probe.
+
+    Raises:
+        ValueError: no results, a protocol-1 run, or runs whose translations differ.
+    """
+    results = list(results)
+    if not results:
+        raise ValueError("results must hold at least one run")
+    old = [r.key for r in results if r.config.probe.protocol < 2]
+    if old:
+        raise ValueError(f"runs measured with protocol 1 store no translations (use cnn_translation_sweeps and "
+                         f"their checkpoints): {old[:3]}")
+    shared = {k: results[0].initial.translations[k] for k in ("strengths", "max_displacement", "max_jacobian")}
+    if any({k: r.at(w).translations[k] for k in shared} != shared for r in results for w in ("init", "final")):
+        raise ValueError("the runs' translations differ (another probe?); give runs that share one probe")
+    runs = {r.key: {w: {"change": r.at(w).translations["change"]} for w in ("init", "final")} for r in results}
+    return {"params": {"measurement": "translation sweeps stored by protocol-2 runs", "lengths": shared["strengths"],
+                       "runs": sorted(runs)},
+            "payload": {"sweep": shared, "runs": runs}, "provenance": {"source": "the runs' stored measurements"}}
