@@ -356,7 +356,7 @@ def _judge(key: str, claim: str, statistic: str, what: str, units: np.ndarray, r
                   minimal_effect=numbers["minimal_effect"], n_independent=est.n, n_needed=needed,
                   unit_effects=numbers["unit_effects"])
     # the Verdict of analysis.claims grows effect and CI fields (issue 13); fill those that exist
-    names = {f.name for f in dataclasses.fields(Verdict)}
+    names = {field.name for field in dataclasses.fields(Verdict)}
     return Verdict(**{k: v for k, v in fields.items() if k in names})
 
 
