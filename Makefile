@@ -11,12 +11,17 @@ PY     := $(VENV)/bin/python
 TORCH_PAIR := torch==2.11.0 torchvision==0.26.0
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+# `make test` leaves out the tests marked `slow` (real multi-process runs, re-runs, the simulated Colab install);
+# `make test-all` (what CI runs) includes them.
+FAST   := -m "not slow"
 
-.PHONY: install test book bench data site-deps site-test gpu-check gpu-data clean help
+.PHONY: install test test-all book bench data site-deps site-test gpu-check gpu-data clean help
 
 help:
 	@echo "make book    build the site into _build/html (executes every chapter with papermill)"
-	@echo "make test    unit tests and every chapter at its smoke parameters (and the browser suite, if _build/html exists)"
+	@echo "make test    lint, unit tests and every chapter at its smoke parameters (and the browser suite, if _build/html"
+	@echo "             exists); about 10 minutes on 2 cores; leaves out the tests marked slow"
+	@echo "make test-all  make test with the slow tests (what CI runs)"
 	@echo "make site-test  the browser suite over the built site (headless Chromium); fails when there is no site"
 	@echo "make bench   benchmarks (speed targets live here, never in timed tests)"
 	@echo "make gpu-check  on a CUDA machine (no network needed): CUDA tests, GPU benchmarks, a slice of the paper profile"
@@ -66,6 +71,10 @@ site-deps:
 # The browser suite (pytest marker `site`, tests/test_site.py) runs in `make test` only when _build/html exists
 # (tests/conftest.py deselects it otherwise, and says so); `make site-test` always runs it, and fails without a site.
 test: install
+	$(PY) -m ruff check defstab_lib tests benchmarks
+	$(PY) -m pytest $(FAST) $(PYTEST_ARGS)
+
+test-all: install
 	$(PY) -m ruff check defstab_lib tests benchmarks
 	$(PY) -m pytest $(PYTEST_ARGS)
 

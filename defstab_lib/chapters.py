@@ -11,6 +11,11 @@ A chapter notebook uses this module in the cell after its ``parameters`` cell::
     params = chapters.validate("data", n_per_source=n_per_source, seed=seed)
     chapters.show_parameters("data", params)
 
+A chapter that reads trained runs loads them (training what is not stored) in one call, :func:`load_runs`::
+
+    loaded = chapters.load_runs("pooling", params)
+    results, groups = loaded.results["pooling"], loaded.groups["pooling"]
+
 :func:`validate` raises a :class:`ValueError` that names the bad parameter and what is allowed, before any
 expensive work.  :func:`glue` stores a value for the page's prose (myst-nb ``glue``) and still works where
 myst-nb is not installed (in Colab, say), where it only returns the value.
@@ -24,9 +29,12 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from . import analysis, runs
+from .provenance import resolve_device as _resolve_device
 from .vocabulary import DOWNSAMPLING, TRAINING_DATASETS
 
-__all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "CHAPTERS", "get", "validate", "show_parameters", "glue", "resolve_device", "html_table"]
+__all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "CHAPTERS", "get", "validate", "show_parameters",
+           "glue", "glue_all", "resolve_device", "html_table", "ChapterRuns", "load_runs"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -272,14 +280,21 @@ _register(
             TRAIN_DATASET_PARAM, PROFILE_PARAM,
             Param("seeds", int, "pooling runs per downsampling layer (read from the store) and anchor draws per CKN",
                   minimum=1),
+            Param("downsampling", list, "the pooling runs compared, by downsampling layer", item_kind=str,
+                  choices=DOWNSAMPLING),
             Param("strengths", list, "deformation strengths C (pixels) of the kernel baselines' bound sweep (the "
                   "runs' own sweep is at 0.5, 1, 2, 4)", item_kind=float, minimum=0.1),
             Param("pool_sigmas", list, "per-layer Gaussian pooling std of the CKNs, pixels of each layer's input "
                   "(0: subsampling only)", item_kind=float, minimum=0.0, min_length=2),
             Param("n_anchors", int, "anchors (channels) of every CKN layer", minimum=1),
+            Param("scattering_J", list, "averaging scales 2^J of the scattering transforms (2^J at most the image "
+                  "size)", item_kind=int, choices=(1, 2, 3, 4)),
             TRAIN_DEVICE_PARAM,
         ),
-        smoke={**_RUN_SMOKE, "pool_sigmas": [0.0, 1.0, 2.0], "n_anchors": 8},
+        # Under 60 s alone on 2 cores: one network with and one without pooling (the comparisons need both kinds),
+        # three CKNs (no pooling and two pooled scales, so that the 1/sigma law is fitted) and one scattering scale.
+        smoke={**_RUN_SMOKE, "downsampling": ["maxpool", "strided"], "pool_sigmas": [0.0, 1.0, 2.0], "n_anchors": 8,
+               "scattering_J": [2]},
         experiments=("pooling", "kernel-baselines"),
     )
 )
@@ -327,9 +342,99 @@ def resolve_device(device: str = "auto") -> str:
     >>> resolve_device("cpu")
     'cpu'
     """
-    from .provenance import resolve_device as _resolve
+    return str(_resolve_device(device))
 
-    return str(_resolve(device))
+
+@dataclasses.dataclass(frozen=True)
+class ChapterRuns:
+    """The trained runs a chapter reads, as :func:`load_runs` returns them.
+
+    Attributes:
+        configs: ``{experiment: [RunConfig, ...]}``, one entry per run experiment of the chapter.
+        results: ``{experiment: [Results, ...]}``, in the order of ``configs``.
+        groups: ``{experiment: {setting: [Results, ...]}}``: the runs by downsampling layer (in the order of the
+            chapter's ``downsampling`` parameter, else of :data:`defstab_lib.vocabulary.DOWNSAMPLING`) or, for
+            the synthetic tasks, by strength ``C`` (ascending).
+        device: the chapter's ``device`` parameter resolved (``"cpu"``, ``"cuda"``, ...): where runs not stored are
+            trained (and what else the chapter computes, computed).
+        to_train: how many of the runs were not stored, and so were trained by this call.
+    """
+
+    configs: dict[str, list]
+    results: dict[str, list]
+    groups: dict[str, dict[Any, list]]
+    device: str
+    to_train: int
+
+    @property
+    def all_results(self) -> list:
+        """Every run, the experiments one after the other."""
+        return [r for rs in self.results.values() for r in rs]
+
+    def compute_note(self) -> str:
+        """One sentence on where and how long the runs took, and how many this render trained
+        (:func:`defstab_lib.analysis.compute_note`)."""
+        return analysis.compute_note(self.all_results, self.to_train)
+
+
+def _experiment_kwargs(experiment: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of ``runs.experiment_configs`` that a chapter's parameters set.
+
+    >>> _experiment_kwargs("synthetic", {"seeds": 2, "strengths": [4.0, 1.0, 4.0], "classes": 10, "profile": "cpu"})
+    {'seeds': 2, 'strengths': [1.0, 4.0], 'classes': 10}
+    >>> _experiment_kwargs("pooling", {"seeds": 3, "dataset": "mnist", "profile": "cpu"})
+    {'seeds': 3, 'dataset': 'mnist'}
+    """
+    kwargs: dict[str, Any] = {"seeds": params["seeds"]}
+    if experiment == "synthetic":
+        if "strengths" in params:
+            kwargs["strengths"] = sorted(set(params["strengths"]))
+        if "classes" in params:
+            kwargs["classes"] = params["classes"]
+        return kwargs
+    if "dataset" in params:
+        kwargs["dataset"] = params["dataset"]
+    if "downsampling" in params:
+        kwargs["downsampling"] = params["downsampling"]
+    return kwargs
+
+
+def load_runs(chapter: str, params: Mapping[str, Any]) -> ChapterRuns:
+    """Load the runs of a chapter's experiments from the results store, training (and storing) those that are not
+    stored: the set-up of every chapter that reads trained runs.
+
+    For each experiment of the chapter (:attr:`ChapterSpec.experiments`) that trains runs
+    (:data:`defstab_lib.runs.EXPERIMENTS`), in the registered order, the configs of the chapter's ``profile``
+    are built from its parameters (``dataset``, ``seeds``, ``downsampling``; for the synthetic tasks ``strengths``
+    and ``classes``), the runs not yet stored are counted, and :func:`defstab_lib.runs.run_configs` loads or
+    trains them on the chapter's ``device`` (:func:`resolve_device`).
+
+    Args:
+        chapter: a registered chapter name.
+        params: its parameters, as :func:`validate` returns them (validated again here).
+
+    Raises:
+        ValueError: an unknown chapter, a bad parameter, or a chapter that reads no trained runs; before any work.
+    """
+    spec = get(chapter)
+    params = validate(chapter, **params)
+    experiments = [e for e in spec.experiments if e in runs.EXPERIMENTS]
+    if not experiments:
+        raise ValueError(f"chapter {chapter!r} reads no trained runs (its experiments: {list(spec.experiments)}); "
+                         f"load_runs serves the chapters that do")
+    configs = {e: runs.experiment_configs(e, params["profile"], **_experiment_kwargs(e, params))
+               for e in experiments}
+    store = runs.ResultsStore()
+    to_train = sum(not store.exists(c) for cs in configs.values() for c in cs)
+    device = resolve_device(params["device"])
+    results = {e: runs.run_configs(cs, device=device) for e, cs in configs.items()}
+    groups = {}
+    for e, rs in results.items():
+        if e == "synthetic":
+            groups[e] = analysis.group_by(rs, "strength", order=sorted({r.config.data.strength for r in rs}))
+        else:
+            groups[e] = analysis.group_by(rs, order=params.get("downsampling", DOWNSAMPLING))
+    return ChapterRuns(configs=configs, results=results, groups=groups, device=device, to_train=to_train)
 
 
 def html_table(rows: Sequence[Mapping[str, Any]], *, caption: str = "", css_class: str = "defstab-table",
@@ -364,9 +469,19 @@ def parameters_html(chapter: str, params: Mapping[str, Any]) -> str:
 
 def show_parameters(chapter: str, params: Mapping[str, Any]) -> None:
     """Display the parameters table in the notebook (and on the rendered page)."""
-    from IPython.display import HTML, display
+    from IPython.display import HTML, display  # optional dependency: present wherever a notebook runs
 
     display(HTML(parameters_html(chapter, params)))
+
+
+def glue_all(values: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`glue` every ``{name: value}`` of a mapping (e.g. the numbers an ``analysis`` function returns for a
+    page's prose); return them as a dict.
+
+    The convention tests cannot read these names from the notebook's code: the chapter tests check, by executing
+    it, that every name the prose refers to was glued.
+    """
+    return {name: glue(name, value) for name, value in values.items()}
 
 
 def glue(name: str, value: Any, *, display: bool = False) -> Any:
@@ -375,8 +490,24 @@ def glue(name: str, value: Any, *, display: bool = False) -> Any:
     Uses myst-nb's ``glue``; where myst-nb is not installed (Colab) the value is only returned.
     """
     try:
-        from myst_nb import glue as _glue
+        from myst_nb import glue as _glue  # optional dependency: not in Colab
     except ImportError:  # pragma: no cover - exercised in Colab, not in CI
         return value
     _glue(name, value, display=display)
     return value
+
+
+_register(
+    ChapterSpec(
+        name="worst_case",
+        title="Worst-case deformations and relative stability",
+        params=(
+            TRAIN_DATASET_PARAM, PROFILE_PARAM,
+            Param("seeds", int, "networks per downsampling layer, each an independent draw of the initial weights",
+                  minimum=1),
+            RUN_DOWNSAMPLING_PARAM, TRAIN_DEVICE_PARAM,
+        ),
+        smoke=_RUN_SMOKE,
+        experiments=("worst-case",),
+    )
+)

@@ -35,13 +35,13 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run (or load) every config of an experiment")
     run.add_argument("experiment", help=f"one of: {', '.join(runs.EXPERIMENTS)}")
     run.add_argument("--profile", default="cpu", help=f"one of: {', '.join(runs.PROFILES)} (default cpu)")
-    run.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist, mnist or cifar10")
+    run.add_argument("--dataset", default=None, help="fashion-mnist (default), mnist or cifar10 (pooling, random-labels)")
     run.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the profile's)")
     run.add_argument("--epochs", type=int, default=None, help="override the profile's epochs (> 0)")
-    run.add_argument("--downsampling", nargs="+", default=list(runs.DOWNSAMPLING),
-                     help="downsampling variants (pooling, random-labels)")
-    run.add_argument("--strengths", nargs="+", type=float, default=list(runs.STRENGTHS),
-                     help="deformation strengths C in pixels (synthetic)")
+    run.add_argument("--downsampling", nargs="+", default=None,
+                     help="downsampling variants (pooling, random-labels; default: all five)")
+    run.add_argument("--strengths", nargs="+", type=float, default=None,
+                     help="deformation strengths C in pixels (synthetic; default: 1 2 3 4)")
     run.add_argument("--force", action="store_true", help="train again even if stored")
     run.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     run.add_argument("--quiet", action="store_true", help="no progress bars")

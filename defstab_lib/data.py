@@ -12,7 +12,8 @@ Where the files are looked for, in order:
 
 1. ``root`` (argument), else ``$DEFSTAB_DATA``, else ``~/.cache/defstab/data``, in torchvision's layout
    (``FashionMNIST/raw/``, ``MNIST/raw/``, ``cifar-10-batches-py/``), gzipped or not;
-2. for Fashion-MNIST, Debian's package ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``);
+2. for Fashion-MNIST, Debian's package ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``) -- only
+   when no ``root`` was given: a ``root`` that holds no files is an error, never replaced by another copy;
 3. a download with torchvision's dataset classes into the root of step 1, where a network is reachable and
    ``download`` is not ``False``.
 
@@ -311,10 +312,11 @@ def _find_idx_pair(directory: Path, split: str) -> tuple[Path, Path] | None:
     return pair[0], pair[1]
 
 
-def _candidate_dirs(name: str, root: Path) -> list[Path]:
+def _candidate_dirs(name: str, root: Path, *, system: bool = True) -> list[Path]:
+    """Where ``name``'s files may be under ``root``; with ``system``, also the system-wide copy (Debian's)."""
     if name in _TV_FOLDER:
         dirs = [root / _TV_FOLDER[name] / "raw", root / _TV_FOLDER[name], root]
-        if name == "fashion-mnist":
+        if name == "fashion-mnist" and system:
             dirs.append(DEBIAN_FASHION_MNIST)
         return dirs
     if name == "cifar10":
@@ -325,13 +327,17 @@ def _candidate_dirs(name: str, root: Path) -> list[Path]:
 def locate(name: str, split: str = "train", *, root: str | os.PathLike | None = None) -> list[Path] | None:
     """The files of a dataset split on this machine, or ``None`` where they are not found (nothing is downloaded).
 
+    A ``root`` given here is the only place looked in (no system-wide copy is substituted for it).
+
     >>> locate("cifar10", "test", root="/nonexistent") is None
+    True
+    >>> locate("fashion-mnist", "test", root="/nonexistent") is None
     True
     """
     _check_name_split(name, split)
     base = Path(root).expanduser() if root is not None else default_root()
     if name in _TV_FOLDER:
-        for d in _candidate_dirs(name, base):
+        for d in _candidate_dirs(name, base, system=root is None):
             pair = _find_idx_pair(d, split)
             if pair:
                 return list(pair)
@@ -438,13 +444,14 @@ def load_dataset(
             )
         return ImageFolderDataset(found[0], name=name, split=split)
 
-    files = locate(name, split, root=base)
+    files = locate(name, split, root=root)
     download_error = None
     if files is None and download is not False:
         download_error = _download(name, base)
-        files = locate(name, split, root=base)
+        files = locate(name, split, root=root)
     if files is None:
-        raise DatasetNotFoundError(_not_found_message(name, split, base, download, download_error))
+        raise DatasetNotFoundError(_not_found_message(name, split, base, download, download_error,
+                                                      system=root is None))
 
     key = (name, split, tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files))
     if key not in _CACHE:
@@ -488,9 +495,10 @@ def _download(name: str, base: Path) -> str | None:
     return None
 
 
-def _not_found_message(name: str, split: str, base: Path, download: bool | None, error: str | None) -> str:
+def _not_found_message(name: str, split: str, base: Path, download: bool | None, error: str | None, *,
+                       system: bool = True) -> str:
     info = DATASET_INFO[name]
-    looked = ", ".join(str(d) for d in _candidate_dirs(name, base))
+    looked = ", ".join(str(d) for d in _candidate_dirs(name, base, system=system))
     if download is False:
         tried = "download=False, so no download was attempted"
     else:

@@ -40,7 +40,7 @@ from torch import nn
 from . import probe
 from ._random import check_generator
 from .models import VGG
-from .checks import check_finite, check_tensor
+from .checks import check_finite, check_tensor, choice
 from .probe import LayerKey
 
 __all__ = [
@@ -364,6 +364,7 @@ def sensitivity_profile(
     noise: bool | torch.Tensor = True,
     generator: torch.Generator | None = None,
     batch_size: int = 128,
+    degenerate: str = "raise",
 ) -> SensitivityProfile:
     """Sensitivity to deformation of every requested layer (and the noise-matched control), in one sweep.
 
@@ -382,6 +383,10 @@ def sensitivity_profile(
         noise: ``True`` to draw the noise-matched images with :func:`noise_matched` and ``generator``; ``False``
             to skip the control; or a tensor of noisy images (the shape of ``images``) to reuse a fixed draw.
         generator: random source of the noise (``None``: a fresh generator seeded by the OS).
+        degenerate: what a layer where every probe image has the same representation (median distance between
+            different images 0: the normalised distance is undefined) gives: ``"raise"`` a ``ValueError`` naming
+            the layers, ``"nan"`` NaN in that layer's normalised values (for a sweep over models some of which
+            collapse, e.g. kernel networks with few anchors; the caller then says so).
         batch_size: images per forward pass (each pass holds ``3 × batch_size`` images); the result does not
             depend on it beyond float rounding.
 
@@ -396,6 +401,7 @@ def sensitivity_profile(
     >>> p.normalized_cosine.shape, bool(p.normalized_cosine[0] > 0)
     (torch.Size([13]), True)
     """
+    choice("degenerate", degenerate, ("raise", "nan"))
     check_tensor("images", images, "N C H W", finite=True)
     if images.shape[0] < 2:
         raise ValueError(f"images must hold N >= 2 images (the normaliser compares pairs), got shape "
@@ -437,7 +443,10 @@ def sensitivity_profile(
             cosine, euclidean = _pairwise(clean[index].to(torch.float64))
             medians[0, index], medians[1, index] = _upper_median(cosine).cpu(), _upper_median(euclidean).cpu()
             clean[index] = None
-    _check_normaliser(layers, medians)
+    if degenerate == "raise":
+        _check_normaliser(layers, medians)
+    else:
+        medians[~(medians > NORMALISER_FLOOR)] = float("nan")
     return SensitivityProfile(
         layers=list(layers),
         cosine_deformed=paired["cd"],

@@ -22,11 +22,13 @@ from .data import DatasetNotFoundError, load_dataset, locate, pad_to_size, sampl
 from .deform import deform
 from .train import epoch_generator
 
-__all__ = ["TEMPLATE_SOURCES", "synthetic_templates", "SyntheticDeformationTask", "random_labels", "flip_crop"]
+__all__ = ["TEMPLATE_SOURCES", "MAX_CLASSES", "synthetic_templates", "SyntheticDeformationTask", "random_labels", "flip_crop"]
 
 #: Where the templates of a synthetic task come from: foolbox's 20 real MNIST test images (always available
 #: offline) or the full MNIST test set (where it is on disk or downloadable).
 TEMPLATE_SOURCES = ("foolbox-mnist", "mnist")
+#: The most classes a synthetic task can have: one template per class, from foolbox's 20 MNIST images.
+MAX_CLASSES = 20
 
 
 def synthetic_templates(classes: int, source: str = "foolbox-mnist", *, size: int = 32) -> tuple[torch.Tensor, str]:

@@ -231,12 +231,16 @@ def train_epoch(
     description: str = "",
     precision: str = "auto",
     forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> EpochStats:
     """Train ``model`` for one epoch of ``batches`` (see the module docstring); return its :class:`EpochStats`.
 
     ``epoch`` is 1-based (epoch 0 is initialisation); the batch source is asked for ``batches.epoch(epoch)``.
     ``precision`` is one of :data:`PRECISIONS`; ``forward`` (default: ``model``) computes the logits, e.g.
     ``torch.compile(model)``, which shares ``model``'s parameters.
+    ``on_step``, when given, is called with the number of optimiser steps taken so far in this epoch (1, 2, ...)
+    after each step (to measure inside an epoch; it must leave the model in training mode and draw no randomness
+    from the batch source).
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
     context = autocast(device, precision)  # checks precision before any work
@@ -262,6 +266,8 @@ def train_epoch(
         total_loss += loss.detach() * y.shape[0]
         correct += (logits.detach().argmax(1) == y).sum()
         seen += y.shape[0]
+        if on_step is not None:
+            on_step(step + 1)
         if progress and (step % 10 == 0 or step == len(batches) - 1):
             elapsed = time.perf_counter() - start
             bar.set_postfix(loss=f"{float(total_loss) / seen:.3f}", acc=f"{float(correct) / seen:.3f}",

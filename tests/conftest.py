@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 
 SITE_INDEX = Path(__file__).resolve().parents[1] / "_build" / "html" / "index.html"
 
@@ -36,3 +38,10 @@ def pytest_terminal_summary(terminalreporter, config):
     note = getattr(config, "_defstab_site_note", None)
     if note:
         terminalreporter.write_line(note)
+
+
+@pytest.fixture(scope="session")
+def smoke_results(tmp_path_factory) -> Path:
+    """One results store for the whole pytest run (smoke runs are keyed by config, so sharing is safe): what one
+    chapter test trains, the next loads."""
+    return tmp_path_factory.mktemp("smoke-results")

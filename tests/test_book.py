@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_colab_cell_comes_from_the_one_repository_url():
     config = book.book_config(ROOT)
-    source = book.colab_cell_source(ROOT)
+    source = book.colab_cell_source("data", ROOT)
     assert config["repository"]["url"] in source
     assert 'if "google.colab" in sys.modules:' in source
     assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
@@ -61,7 +61,8 @@ def test_input_key_follows_every_input(fake_repo, monkeypatch):
 
 
 @pytest.mark.chapter
-@pytest.mark.timeout(300)
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_execution_is_cached_until_an_input_changes(fake_repo, monkeypatch):
     monkeypatch.setenv("DEFSTAB_RESULTS", str(fake_repo / "results"))
     out = fake_repo / "_build" / "executed" / "book" / "data.ipynb"

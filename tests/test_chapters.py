@@ -1,6 +1,9 @@
 """Every chapter, executed for real with papermill at its smoke parameters (each well under 60 s on 2 cores).
 
 Results that a chapter trains go to a temporary results store (``DEFSTAB_RESULTS``), never to the repository's.
+That store is shared by every chapter of one pytest run (``smoke_results`` in ``conftest.py``): runs are keyed by
+their config, so the pooling smoke runs that four chapters read are trained once, not four times.  A test that
+checks what a chapter trains uses a store of its own.
 """
 
 from __future__ import annotations
@@ -34,14 +37,22 @@ def figures(nb) -> int:
 
 
 @pytest.fixture
-def results_store(tmp_path, monkeypatch):
+def results_store(smoke_results, monkeypatch):
+    """The session's shared smoke store."""
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(smoke_results))
+    return smoke_results
+
+
+@pytest.fixture
+def own_store(tmp_path, monkeypatch):
+    """An empty store of this test's own."""
     store = tmp_path / "results"
     monkeypatch.setenv("DEFSTAB_RESULTS", str(store))
     return store
 
 
 @pytest.mark.chapter
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)  # under 60 s alone; headroom for a loaded machine and for training the shared smoke runs
 @pytest.mark.parametrize("name", NAMES)
 def test_chapter_runs_at_smoke_parameters(name, tmp_path, results_store):
     out = tmp_path / f"{name}.ipynb"
@@ -79,8 +90,9 @@ def test_bad_parameter_stops_the_chapter_before_any_work(tmp_path, results_store
 
 
 @pytest.mark.chapter
-@pytest.mark.timeout(300)
-def test_a_training_chapter_reruns_with_other_parameters(tmp_path, results_store):
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_training_chapter_reruns_with_other_parameters(tmp_path, own_store):
     """A re-runner's command from the README: other networks, more seeds."""
     out = tmp_path / "pooling.ipynb"
     papermill.execute_notebook(
@@ -90,10 +102,47 @@ def test_a_training_chapter_reruns_with_other_parameters(tmp_path, results_store
     )
     nb = nbformat.read(out, as_version=4)
     assert figures(nb) >= 1
-    stored = sorted(p.name for p in (results_store / "pooling").glob("*.json"))
+    stored = sorted(p.name for p in (own_store / "pooling").glob("*.json"))
     assert len(stored) == 4, "two networks x two seeds were trained and stored"
     from defstab_lib.book import glued_values
 
     glued = glued_values(nb)
     assert glued["compute_note"].startswith("4 runs") and "4 of them were trained while rendering" in glued["compute_note"]
     assert glued["verdict2"] in ("supported", "not supported", "inconclusive")
+
+
+# ------------------------------------------------------------------------------------------------ load_runs
+
+
+@pytest.mark.timeout(240)
+def test_load_runs_trains_what_is_not_stored_then_only_loads(own_store):
+    params = chapters.validate("pooling", dataset="fashion-mnist", profile="smoke", seeds=1,
+                               downsampling=["strided", "maxpool"], device="cpu")
+    first = chapters.load_runs("pooling", params)
+    assert first.to_train == 2 and first.device == "cpu"
+    assert list(first.groups["pooling"]) == ["strided", "maxpool"], "groups follow the chapter's order"
+    assert len(list((own_store / "pooling").glob("*.json"))) == 2
+    assert "2 of them were trained" in first.compute_note()
+    again = chapters.load_runs("pooling", params)
+    assert again.to_train == 0 and "all were loaded" in again.compute_note()
+    assert [r.key for r in again.all_results] == [r.key for r in first.all_results]
+
+
+@pytest.mark.timeout(240)
+def test_load_runs_groups_synthetic_tasks_by_ascending_strength(own_store):
+    params = chapters.validate("synthetic_tasks", profile="smoke", seeds=1, strengths=[4.0, 1.0, 4.0], classes=3,
+                               device="cpu")
+    loaded = chapters.load_runs("synthetic_tasks", params)
+    assert list(loaded.results) == ["synthetic"] and loaded.to_train == 2
+    assert list(loaded.groups["synthetic"]) == [1.0, 4.0]
+    assert [r.config.data.classes for r in loaded.all_results] == [3, 3]
+
+
+def test_load_runs_refuses_bad_input_before_any_work(own_store):
+    with pytest.raises(ValueError, match="reads no trained runs"):
+        chapters.load_runs("data", {"n_per_source": 2, "seed": 0})
+    good = chapters.validate("pooling", dataset="fashion-mnist", profile="smoke", seeds=1, downsampling=["maxpool"],
+                             device="cpu")
+    with pytest.raises(ValueError, match="seeds"):
+        chapters.load_runs("pooling", {**good, "seeds": 0})
+    assert not own_store.exists(), "nothing was trained or stored"

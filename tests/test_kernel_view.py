@@ -1,5 +1,6 @@
 """The library behind the chapter "The kernel view of stability": fitting the bound, the linear probe, the
-representation changes of the kernel baselines, their stored computation, and the chapter's figures."""
+representation changes of the kernel baselines, their stored computation, the chapter's analysis (fits, numbers,
+verdict) and its figures."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import pytest
 import torch
 
 from defstab_lib import metrics, runs, translations
+from defstab_lib.analysis import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
+from defstab_lib.analysis import kernel_view as kv
 from defstab_lib.kernels import CKN, FeatureTaps, Scattering, bound, fit_anchors
-from defstab_lib.runs import kernel_view as baselines
 from defstab_lib.kernels.linear import linear_probe, train_linear_classifier
 from defstab_lib.models import make_vgg
+from defstab_lib.runs import CNNTranslations, KernelBaselines, Measurement, Results
+from defstab_lib.runs import kernel_view as baselines
 
 matplotlib.use("Agg")
 
@@ -388,3 +392,215 @@ def test_cnn_translation_sweeps_load_without_checkpoints(tmp_path):
         path.unlink()
     again = cnn_translation_sweeps(configs, store=store, device="cpu")
     assert again.payload == first.payload and again.provenance == first.provenance
+
+
+# ----------------------------------------------------------------------------------------- the chapter's analysis
+# Stored objects built from constructed sweeps whose slopes are known exactly (the real classes, filled with chosen
+# numbers): every fit must recover them, and the verdict must follow the CNNs' slopes.
+
+LENGTHS = [1.0, 2.0, 3.0, 4.0]
+N_IMAGES = 6
+
+
+def norms():
+    """``(translation norms, deformation norms)``: ``{"max_displacement", "max_jacobian"}``, each ``(S, M)``."""
+    rng = np.random.default_rng(0)
+    disp = np.array(LENGTHS)[:, None] * rng.uniform(1.0, 1.4, (4, N_IMAGES))
+    jac = disp * rng.uniform(0.05, 0.2, (4, N_IMAGES))
+    translations = {"strengths": LENGTHS, "max_displacement": np.repeat(np.array(LENGTHS)[:, None], N_IMAGES, 1),
+                    "max_jacobian": np.zeros((4, N_IMAGES))}
+    return translations, {"strengths": [0.5, 1.0, 2.0, 4.0], "max_displacement": disp, "max_jacobian": jac}
+
+
+def change(sweep_norms, n_layers, *, jacobian=0.0, displacement=0.0, intercept=0.0, offset=0.0):
+    """``(S, L, M)`` changes, the last layer exactly ``intercept + jacobian * ||grad tau|| + displacement *
+    ||tau||`` (plus ``offset``: opposite offsets over two seeds average out)."""
+    last = (intercept + offset + jacobian * np.asarray(sweep_norms["max_jacobian"])
+            + displacement * np.asarray(sweep_norms["max_displacement"]))
+    out = np.zeros((4, n_layers, N_IMAGES))
+    out[:, -1, :] = last
+    return out.tolist()
+
+
+CKN_SIGMAS, CKN_SCALES, K_LAW, B_NONE = [0.0, 1.0, 2.0], [0.0, 2.0, 4.0], 0.4, 0.3
+SCAT_J = [1, 2]
+
+
+def constructed_baselines() -> KernelBaselines:
+    tr, de = norms()
+
+    def ckn_seed(i, offset):
+        b = K_LAW / CKN_SCALES[i] if CKN_SCALES[i] > 0 else B_NONE
+        sweep = {"deformations": {"change": change(de, 4, jacobian=1.0 / (i + 1), intercept=0.02, offset=offset)},
+                 "translations": {"change": change(tr, 4, displacement=b, offset=offset)}}
+        for family in sweep.values():
+            family["change_over_input"] = (0.5 * np.array(family["change"])).tolist()
+        return sweep
+
+    ckn = {"pool_sigmas": CKN_SIGMAS, "pooling_scales": CKN_SCALES,
+           "sweeps": [[ckn_seed(i, 0.01), ckn_seed(i, -0.01)] for i in range(3)],
+           "profiles": [[{"cosine": [0.25, 0.2, 0.15, 0.1 / (i + 1)]}] * 2 for i in range(3)],
+           "accuracy": [{"test_accuracy": a, "n_train": 100} for a in (0.80, 0.86, 0.84)]}
+    scattering = {"J": SCAT_J, "L": 8,
+                  "sweeps": [{"deformations": {"change": change(de, 5, jacobian=0.6 / j, intercept=0.01)},
+                              "translations": {"change": change(tr, 5, displacement=0.2 / j)}} for j in SCAT_J],
+                  "profiles": [{"cosine": [0.25, 0.3, 0.2, 0.1, 0.05 / j]} for j in SCAT_J],
+                  "accuracy": {"test_accuracy": 0.83, "n_train": 100}}
+    payload = {"probe": {"bound_images": N_IMAGES}, "sweep": de, "translation_sweep": tr, "ckn": ckn,
+               "scattering": scattering, "pixels": {"accuracy": {"test_accuracy": 0.7, "n_train": 100}},
+               "n_train": 100, "n_test": 50}
+    payload = json.loads(json.dumps(payload, default=lambda a: a.tolist()))
+    return KernelBaselines(params={"seeds": 2, "n_anchors": 8, "strengths": de["strengths"]}, payload=payload,
+                           provenance={"wall_time_s": 12.0, "device_name": "constructed"})
+
+
+def constructed_cnns(b_t):
+    """``(groups, translations)``: two seeds of each variant of ``b_t = {variant: (b_T at init, after training)}``,
+    their deformation slope twice their translation slope."""
+    tr, de = norms()
+    groups, stored = {}, {}
+    for variant, slopes in b_t.items():
+        configs = runs.experiment_configs("pooling", "smoke", seeds=2, downsampling=[variant])
+        groups[variant] = []
+        for config, offset in zip(configs, (0.01, -0.01)):
+            measurements = [Measurement(epoch=e, cosine=[0.25] + [0.1 * (k + 1)] * 12, euclidean=[0.0] * 13,
+                                        noise_cosine=[0.1] * 13, smoothness=[1.0] * 7, train_accuracy=0.9,
+                                        test_accuracy=acc, train_loss=0.1, test_loss=0.2,
+                                        bound={**de, "change": change(de, 13, jacobian=2 * b, offset=offset)})
+                            for k, (e, b, acc) in enumerate(zip((0, config.epochs), slopes, (0.1, 0.88)))]
+            result = Results(config=config, measurements=measurements, history=[], provenance={})
+            groups[variant].append(result)
+            stored[result.key] = {e: {"change": change(tr, 13, displacement=b, offset=offset)}
+                                  for e, b in zip(("init", "final"), slopes)}
+    record = {"params": {}, "provenance": {},
+              "payload": json.loads(json.dumps({"sweep": tr, "runs": stored}, default=lambda a: a.tolist()))}
+    return groups, CNNTranslations(record)
+
+
+def test_baseline_fits_recover_the_constructed_slopes_and_the_one_over_sigma_law():
+    kb = constructed_baselines()
+    fits = kv.fit_baselines(kb)
+    np.testing.assert_allclose(fits.b_T, [B_NONE, K_LAW / 2, K_LAW / 4], atol=1e-12)
+    np.testing.assert_allclose(fits.a_D, [1.0, 0.5, 1 / 3], atol=1e-12)
+    np.testing.assert_allclose(fits.table("scattering_translation")["displacement"], [0.2, 0.1], atol=1e-12)
+    assert fits.first_pooled == 1 and fits.reference == 1  # sigma = 1 is nearest 2 / sqrt(2)
+    law = fits.law()
+    assert law.coef["inverse_scale"] == pytest.approx(K_LAW) and law.r2 == pytest.approx(1.0)
+    x, y = fits.law_curve(5)
+    np.testing.assert_allclose(y, K_LAW / x)
+    numbers = kv.baseline_numbers(kb, fits)
+    assert numbers["bT_fold"] == pytest.approx(2.0) and numbers["scale_fold"] == pytest.approx(2.0)
+    assert numbers["bT_none"] == pytest.approx(B_NONE) and numbers["law_k"] == pytest.approx(K_LAW)
+    assert numbers["bT_monotone"] == "falls at every step"
+    assert numbers["bT_header"].startswith("shrinks")
+    assert numbers["c_min"] == pytest.approx(0.02) and numbers["c_max"] == pytest.approx(0.02)
+    assert numbers["bT_input_fold"] == pytest.approx(2.0)  # the other normalisation is a constant factor here
+    assert numbers["n_joint"] == 5 and numbers["J_first"] == 1 and numbers["J_last"] == 2
+    assert numbers["within_limit"] == pytest.approx(100 * np.mean(norms()[1]["max_jacobian"] <= 0.5))
+    assert kv.baseline_rows(fits)[0]["model"].startswith("CKN, σ = 0 px")
+    assert set(fits.reference_slopes("displacement")) == {"CKN, σ = 1 px", "scattering, J = 2"}
+    with pytest.raises(ValueError, match="term"):
+        fits.slope_series("displacment")
+
+
+def test_a_ckn_whose_slope_does_not_fall_says_so():
+    kb = constructed_baselines()
+    for seed_sweeps in kb.payload["ckn"]["sweeps"][2]:  # the widest pooling: translation slope back up to B_NONE
+        tr = kb.payload["translation_sweep"]
+        seed_sweeps["translations"]["change"] = change(tr, 4, displacement=B_NONE)
+    numbers = kv.baseline_numbers(kb, kv.fit_baselines(kb))
+    assert numbers["bT_monotone"] == "does not fall at every step"
+    assert numbers["bT_header"].startswith("does not shrink")
+
+
+def test_ckn_change_samples_average_the_anchor_seeds():
+    kb = constructed_baselines()
+    samples = kv.ckn_change_samples(kb, "translations")
+    x, y = samples[CKN_SIGMAS[1]]
+    np.testing.assert_allclose(y, K_LAW / 2 * x)  # the seeds' opposite offsets cancel
+    with pytest.raises(ValueError, match="family"):
+        kv.ckn_change_samples(kb, "rotations")
+
+
+@pytest.mark.parametrize("unpooled_final, short, verdict", [
+    (0.10, "supports", SUPPORTED),              # falls below the pooled networks' slope at initialisation
+    (0.20, "partly supports", INCONCLUSIVE),    # falls, but not that far
+    (0.35, "does not support", NOT_SUPPORTED),  # rises in training
+])
+def test_the_verdict_follows_how_training_moves_the_translation_slope_without_pooling(unpooled_final, short,
+                                                                                     verdict):
+    groups, translations = constructed_cnns({"maxpool": (0.15, 0.18), "strided": (0.30, unpooled_final)})
+    cnn = kv.fit_cnns(kv.cnn_sweeps(groups, translations))
+    assert cnn.slopes("displacement")["strided"]["final"] == pytest.approx(unpooled_final)
+    assert cnn.slopes("jacobian")["maxpool"]["init"] == pytest.approx(0.30)
+    v = kv.learned_pooling(cnn)
+    assert (v.numbers["short"], v.verdict) == (short, verdict) and v.runs == 4  # 2 variants x 2 seeds
+    assert v.numbers["bT_init_pool"] == pytest.approx(0.15) and short in kv._CONCLUSIONS
+    assert f"{unpooled_final:.3g}" in v.value
+    with pytest.raises(ValueError, match="term"):
+        cnn.slopes("rotation")
+
+
+def test_cnn_numbers_compare_the_kinds_of_network_and_the_reference_ckn():
+    kb = constructed_baselines()
+    fits = kv.fit_baselines(kb)
+    groups, translations = constructed_cnns({"maxpool": (0.15, 0.18), "avgpool": (0.05, 0.12),
+                                             "strided": (0.30, 0.10)})
+    cnn = kv.fit_cnns(kv.cnn_sweeps(groups, translations))
+    numbers = kv.cnn_numbers(kb, fits, cnn, groups, translations)
+    assert numbers["bT_init_pool"] == pytest.approx(0.10) and numbers["bT_final_nopool"] == pytest.approx(0.10)
+    assert numbers["aD_final_pool"] == pytest.approx(0.30)
+    assert numbers["bT_n_down"] == 1 and numbers["n_variants"] == 3
+    assert numbers["gap_init"] == pytest.approx(3.0) and numbers["gap_direction"] == "narrows"
+    assert numbers["ref_bT"] == pytest.approx(K_LAW / 2) and numbers["n_below_ref"] == 3
+    # a change proportional to the translation's length: one pixel moves it a quarter of four pixels
+    assert numbers["cnn_one_px"] == pytest.approx(0.25) and numbers["ckn_one_px"] == pytest.approx(0.25)
+    closing = kv.closing_numbers(kb, fits, cnn, groups)
+    assert closing["nopool_direction"] == "falls" and closing["pool_direction"] == "rises"
+    assert closing["factor_nopool"] == pytest.approx(1 / 3) and closing["init_order"] == "a smaller"
+    assert closing["acc_drop"] == pytest.approx(0.02) and closing["bT_best_acc"] == pytest.approx(K_LAW / 2)
+    rows = kv.cnn_rows(cnn)
+    assert [(r["network"], r["when"]) for r in rows][:2] == [("maxpool", "at initialisation"),
+                                                             ("maxpool", "after training")]
+
+
+def test_profile_and_accuracy_numbers_read_the_stored_profiles_and_probes():
+    kb = constructed_baselines()
+    fits = kv.fit_baselines(kb)
+    groups, _ = constructed_cnns({"maxpool": (0.15, 0.18), "strided": (0.30, 0.10)})
+    profiles = kv.profile_numbers(kb, fits, groups)
+    assert profiles["input_sensitivity"] == pytest.approx(0.25) and profiles["ckn_last_max"] == pytest.approx(0.1 / 3)
+    assert profiles["cnn_layer9_min"] == pytest.approx(0.2)  # after training, every CNN layer is at 0.2
+    ckn, scattering = kv.baseline_profiles(kb, fits)
+    assert list(ckn) == CKN_SIGMAS and scattering[0] == [0, 3, 6]
+    accuracy = kv.accuracy_numbers(kb, groups)
+    assert accuracy["acc_ckn_best_sigma"] == "1" and accuracy["acc_cnn_max"] == pytest.approx(0.88)
+    rows = kv.accuracy_rows(kb, groups)
+    assert len(rows) == 2 + 3 + 2 and rows[-1]["model"] == "pixels: linear classifier"
+    setup = kv.setup_numbers(kb, groups["maxpool"][0].config)
+    assert setup["n_bound_images"] == N_IMAGES and setup["strength_list"] == "0.5, 1, 2, 4"
+
+
+def test_the_chapter_figures_draw_constructed_numbers():
+    from defstab_lib.plots import kernel_view as kv_plots
+
+    kb = constructed_baselines()
+    fits = kv.fit_baselines(kb)
+    fig = kv_plots.plot_ckn_changes(kv.ckn_change_samples(kb, "translations"),
+                                    kv.ckn_change_samples(kb, "deformations"), limit=0.5)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["σ = 0", "σ = 1", "σ = 2"]
+    fig = kv_plots.plot_baseline_slopes(fits.slope_series("displacement"), fits.slope_series("jacobian"),
+                                        law=fits.law_curve())
+    assert len(fig.axes) == 2
+    groups, translations = constructed_cnns({"maxpool": (0.15, 0.18), "strided": (0.30, 0.10)})
+    cnn = kv.fit_cnns(kv.cnn_sweeps(groups, translations))
+    fig = kv_plots.plot_cnn_slopes(cnn.slope_bars("displacement"), cnn.slope_bars("jacobian"),
+                                   translation_references=fits.reference_slopes("displacement"), title="t")
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["maxpool", "strided"]
+    ckn, scattering = kv.baseline_profiles(kb, fits)
+    profiles = {n: np.full((2, 13), 0.2) for n in groups}
+    fig = kv_plots.plot_cnn_profiles_with_baselines(profiles, profiles, ckn, scattering, sigmas=fits.sigmas)
+    labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert labels[-1] == "scattering, J = layer / 3" and "CKN, σ = 2 px" in labels
+    colors = kv_plots.scale_colors([0.0, 0.5, 1.0, 2.0, 4.0])
+    assert len({c for c in colors}) == 5

@@ -47,10 +47,10 @@ def test_key_is_stable_and_follows_the_config():
     assert run_key(a) == run_key(dataclasses.replace(a, profile="smoke")), "the profile's name is only a label"
 
 
-def test_key_follows_the_protocol_version(monkeypatch):
+def test_key_follows_the_protocol_version():
     before = run_key(tiny())
-    monkeypatch.setattr(runs.config, "PROTOCOL_VERSION", runs.config.PROTOCOL_VERSION + 1)
-    assert run_key(tiny()) != before
+    v2 = dataclasses.replace(tiny(), probe=dataclasses.replace(tiny().probe, protocol=2))
+    assert run_key(v2) != before
 
 
 def test_config_round_trips_through_json():
@@ -247,6 +247,7 @@ def test_two_processes_asking_for_the_same_run_train_it_once(tmp_path):
 # ------------------------------------------------------------------------------------------------ experiments
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("experiment", list(runs.EXPERIMENTS))
 def test_smoke_profile_of_every_experiment_runs(experiment, tmp_path):
     configs = experiment_configs(experiment, "smoke")
@@ -287,13 +288,25 @@ def _cli(*args, env_results: Path) -> subprocess.CompletedProcess:
      (["run", "pooling", "--epochs", "0"], "epochs must be an int >= 1"),
      (["status", "--profile", "gpu"], "unknown profile 'gpu'")],
 )
-def test_cli_bad_arguments_end_with_one_line_and_exit_2(args, match, tmp_path):
-    done = _cli(*args, env_results=tmp_path)
-    assert done.returncode == 2
-    assert len(done.stderr.strip().splitlines()) == 1 and match in done.stderr
+def test_cli_bad_arguments_end_with_one_line_and_exit_2(args, match, tmp_path, monkeypatch, capsys):
+    """In-process (the same ``main`` a process runs; one real process below checks the exit status)."""
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(tmp_path))
+    with pytest.raises(SystemExit) as info:
+        cli.main(args)
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert len(err.strip().splitlines()) == 1 and match in err
     assert not list(tmp_path.glob("**/*.json")), "nothing was trained"
 
 
+def test_cli_bad_argument_in_a_real_process_exits_2_with_one_line(tmp_path):
+    done = _cli("run", "pooling", "--downsampling", "maxpool", "maxpool", env_results=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "'maxpool' more than once" in done.stderr
+    assert not list(tmp_path.glob("**/*.json")), "nothing was trained"
+
+
+@pytest.mark.slow
 def test_cli_runs_then_loads(tmp_path):
     args = ["run", "pooling", "--profile", "smoke", "--downsampling", "maxpool", "--quiet"]
     first = _cli(*args, env_results=tmp_path)

@@ -183,3 +183,23 @@ def test_wrong_dtype_and_channels_are_named(net):
         metrics.sensitivity_profile(net, x.double(), x.double(), noise=False)
     with pytest.raises(ValueError, match="3 channel.*takes 1"):
         metrics.sensitivity_profile(net, x.repeat(1, 3, 1, 1), x.repeat(1, 3, 1, 1), noise=False)
+
+
+def test_a_sweep_over_collapsing_models_can_ask_for_nan_instead(net):
+    x = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(0)).repeat(4, 1, 1, 1)
+    p = metrics.sensitivity_profile(net, x, x.roll(1, 3), noise=False, degenerate="nan")
+    assert torch.isnan(p.normalized_cosine).all() and torch.isnan(p.cosine_median).all()
+    with pytest.raises(ValueError, match="degenerate"):
+        metrics.sensitivity_profile(net, x, x, noise=False, degenerate="ignore")
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+def test_a_root_without_the_files_is_an_error_not_debians_copy(tmp_path):
+    from defstab_lib import data
+
+    with pytest.raises(data.DatasetNotFoundError, match=str(tmp_path)) as info:
+        data.load_dataset("fashion-mnist", "test", root=tmp_path, download=False)
+    assert "/usr/share/datasets" not in str(info.value).split("To provide it")[0]
+    assert data.locate("fashion-mnist", "test", root=tmp_path) is None

@@ -41,3 +41,5 @@ __all__ = [
     "accuracy_rows",
     "compute_note",
 ]
+
+from . import kernel_view  # the kernel view's fits, numbers and verdict (defstab_lib.analysis.kernel_view)

@@ -15,21 +15,51 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
 
 from . import DOWNSAMPLING_COLORS
 from .profiles import LAYER_XLABEL, plot_profile, plot_profiles
 
-__all__ = ["plot_change_scatter", "plot_coefficients", "plot_coefficients_by_group", "plot_profiles_with_baselines"]
+__all__ = ["plot_change_scatter", "plot_coefficients", "plot_coefficients_by_group", "plot_profiles_with_baselines",
+           "scale_colors", "FAMILY_COLORS", "plot_ckn_changes", "plot_baseline_slopes", "plot_cnn_slopes",
+           "plot_cnn_profiles_with_baselines"]
+
+#: The range of matplotlib's "viridis" that :func:`scale_colors` uses: its darkest purple and its lightest yellows
+#: are left out, so that every colour keeps a contrast of at least 1.7 against a white page and against the book's
+#: dark theme, while five neighbouring colours stay at least 30 CIELAB units apart (five grey shades were ~10).
+SCALE_CMAP, SCALE_RANGE = "viridis", (0.15, 0.8)
+#: One colour per family of kernel baselines (the CKN family in viridis' blue, scattering in tab10's brown).
+FAMILY_COLORS: dict[str, str] = {"CKN": "#33638d", "scattering": "#8c564b"}
 
 
 def _axes(ax, figsize):
-    import matplotlib.pyplot as plt
-
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize)
         return fig, ax
     return ax.figure, ax
+
+
+def scale_colors(values: Sequence[float]) -> list[tuple[float, float, float, float]]:
+    """One colour per value of a scale (e.g. a CKN's pooling std), ordered along :data:`SCALE_CMAP` between
+    :data:`SCALE_RANGE` (dark violet for the smallest value, green for the largest); equal values get equal colours.
+
+    >>> from matplotlib.colors import to_hex
+    >>> [to_hex(c) for c in scale_colors([0.0, 4.0, 2.0])]
+    ['#463480', '#7ad151', '#238a8d']
+    """
+    values = np.asarray(list(values), dtype=float)
+    if values.size == 0:
+        return []
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"values must be finite numbers, got {values.tolist()}")
+    lo, hi = values.min(), values.max()
+    a, b = SCALE_RANGE
+    position = np.full_like(values, b) if hi == lo else a + (values - lo) / (hi - lo) * (b - a)
+    colormap = matplotlib.colormaps[SCALE_CMAP]
+    return [tuple(float(v) for v in colormap(p)) for p in position]
 
 
 def plot_change_scatter(groups: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, ax=None,
@@ -112,8 +142,6 @@ def plot_coefficients_by_group(groups: Mapping[str, Mapping[str, tuple[float, fl
             colour; the last series is drawn with filled markers, the others open.
         references: ``{label: value}`` drawn as horizontal black lines (e.g. a kernel baseline's coefficient).
     """
-    from matplotlib.lines import Line2D
-
     fig, ax = _axes(ax, figsize)
     if not groups:
         raise ValueError("groups must hold at least one {group: {series: (value, half_width)}} entry")
@@ -169,4 +197,108 @@ def plot_profiles_with_baselines(profiles: Mapping[str, object], baselines: Mapp
         plot_profile(ax, values, x=np.asarray(x, dtype=float), label=label, color=color, linestyle="--", marker="s")
     if legend:
         ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False, fontsize=9)
+    return fig
+
+
+def _sigma_label(sigma: float) -> str:
+    return f"σ = {sigma:g}"
+
+
+def plot_ckn_changes(translations: Mapping[float, tuple[Sequence[float], Sequence[float]]],
+                     deformations: Mapping[float, tuple[Sequence[float], Sequence[float]]], *,
+                     limit: float | None = None, figsize: tuple[float, float] = (9.0, 4.2)):
+    """Two panels of :func:`plot_change_scatter`: the CKNs' last-layer change against the translation length (a)
+    and against ``||grad tau||_inf`` of the runs' deformations (b), one colour per pooling std
+    (:func:`scale_colors`).
+
+    Args:
+        translations, deformations: ``{sigma: (x, change)}`` (e.g.
+            :func:`defstab_lib.analysis.kernel_view.ckn_change_samples`).
+        limit: the theorem's ``||grad tau||_inf`` limit, drawn in panel (b).
+    """
+    fig, axes = plt.subplots(1, 2, figsize=figsize, sharey=True)
+    colors = dict(zip([_sigma_label(s) for s in translations], scale_colors(list(translations))))
+    panels = [(axes[0], translations, "translation length ‖τ‖∞ (whole pixels)", "(a) translations: ‖∇τ‖∞ = 0", 0.12,
+               None),
+              (axes[1], deformations, "‖∇τ‖∞ (pixels per pixel)", "(b) the runs' deformations", 0.0, limit)]
+    for ax, samples, xlabel, title, dodge, lim in panels:
+        plot_change_scatter({_sigma_label(s): xy for s, xy in samples.items()}, ax=ax, colors=colors,
+                            legend_title="CKN pooling σ (px)", xlabel=xlabel, title=title, dodge=dodge, limit=lim)
+    axes[1].set_ylabel("")
+    axes[1].get_legend().remove()
+    fig.tight_layout()
+    return fig
+
+
+def plot_baseline_slopes(translation: Mapping[str, tuple], deformation: Mapping[str, tuple], *,
+                         law: tuple[Sequence[float], Sequence[float]] | None = None,
+                         figsize: tuple[float, float] = (9.0, 4.2)):
+    """Two panels of :func:`plot_coefficients`: the baselines' translation slope ``b_T`` (a, with the fitted
+    ``k / sigma_n`` law dotted) and deformation slope ``a_D`` (b) against the pooling scale, one line per family
+    (:data:`FAMILY_COLORS`).
+
+    Args:
+        translation, deformation: ``{family: (scales, slopes, standard errors)}`` (e.g.
+            ``BaselineFits.slope_series``).
+        law: ``(x, k / x)`` or ``None``.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=figsize)
+    plot_coefficients(translation, ax=axes[0], colors=FAMILY_COLORS, reference=law, reference_label="k / σₙ",
+                      ylabel="change per pixel of translation", title="(a) translation slope $b_T$")
+    plot_coefficients(deformation, ax=axes[1], colors=FAMILY_COLORS, ylabel="change per unit of ‖∇τ‖∞",
+                      title="(b) deformation slope $a_D$")
+    fig.tight_layout()
+    return fig
+
+
+def plot_cnn_slopes(translation: Mapping[str, Mapping[str, tuple[float, float]]],
+                    deformation: Mapping[str, Mapping[str, tuple[float, float]]], *,
+                    translation_references: Mapping[str, float] | None = None,
+                    deformation_references: Mapping[str, float] | None = None, title: str | None = None,
+                    figsize: tuple[float, float] = (9.2, 4.3)):
+    """Two panels of :func:`plot_coefficients_by_group`: the CNNs' translation slope ``b_T`` (a) and deformation
+    slope ``a_D`` (b) per variant and epoch, with the kernel baselines' slopes as horizontal lines.
+
+    Args:
+        translation, deformation: ``{variant: {epoch label: (slope, half width)}}`` (e.g. ``CNNFits.slope_bars``).
+        translation_references, deformation_references: ``{label: slope}``.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=figsize)
+    plot_coefficients_by_group(translation, ax=axes[0], references=translation_references, ylabel="fitted slope",
+                               title="(a) translation slope $b_T$", legend=True)
+    plot_coefficients_by_group(deformation, ax=axes[1], references=deformation_references, ylabel="fitted slope",
+                               title="(b) deformation slope $a_D$", legend=False)
+    if title:
+        fig.suptitle(title, y=1.02)
+    fig.tight_layout()
+    return fig
+
+
+def plot_cnn_profiles_with_baselines(initial: Mapping[str, object], final: Mapping[str, object],
+                                     ckn: Mapping[float, tuple[Sequence[float], object]],
+                                     scattering: tuple[Sequence[float], object] | None = None, *,
+                                     sigmas: Sequence[float] | None = None, figsize: tuple[float, float] = (9.2, 4.4)):
+    """Two panels of :func:`plot_profiles_with_baselines`: the CNNs at initialisation (a) and after training (b),
+    each with the same kernel baselines (CKNs in :func:`scale_colors` of their pooling std, scattering in
+    :data:`FAMILY_COLORS`).
+
+    Args:
+        initial, final: ``{variant: (seeds, layers)}`` of the CNNs.
+        ckn: ``{sigma: (x, values)}``: a CKN's profile at CNN layers ``x``.
+        scattering: ``(x, values)`` of the scattering transforms, or ``None``.
+        sigmas: the pooling stds the colour scale spans (default: those of ``ckn``), so that a CKN gets the same
+            colour as in the chapter's other figures.
+    """
+    scale = list(sigmas) if sigmas is not None else list(ckn)
+    color_of = dict(zip(scale, scale_colors(scale)))
+    baselines = {f"CKN, σ = {s:g} px": xy for s, xy in ckn.items()}
+    colors = {f"CKN, σ = {s:g} px": color_of.get(s) for s in ckn}
+    if scattering is not None:
+        baselines["scattering, J = layer / 3"] = scattering
+        colors["scattering, J = layer / 3"] = FAMILY_COLORS["scattering"]
+    fig, axes = plt.subplots(1, 2, figsize=figsize, sharey=True)
+    for ax, profiles, title, legend in [(axes[0], initial, "(a) CNNs at initialisation", False),
+                                        (axes[1], final, "(b) CNNs after training", True)]:
+        plot_profiles_with_baselines(profiles, baselines, ax=ax, baseline_colors=colors, title=title, legend=legend)
+    fig.tight_layout()
     return fig

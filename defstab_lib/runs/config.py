@@ -1,9 +1,27 @@
 """Typed run configurations and their canonical keys.
 
 A :class:`RunConfig` says everything a training run depends on.  Its :func:`run_key` is a stable hash of the
-config and of :data:`PROTOCOL_VERSION`, the version of *what a run measures*: bump it when the measurements
-change (another probe, another metric), and every stored result is recognised as stale.  The key does not depend
-on the name of the profile that produced a config: two profiles asking for the same run share its result.
+config and of its measurement protocol (``ProbeConfig.protocol``, one of :data:`PROTOCOLS`), the version of *what
+a run measures*.  The key does not depend on the name of the profile that produced a config: two profiles asking
+for the same run share its result.
+
+Protocols (what :func:`defstab_lib.runs.execute.measure` stores; :mod:`defstab_lib.runs.protocol` for v2):
+
+- **1** (the default, every run stored before protocol 2 existed): per-layer normalized distances and the noise
+  control, filter TV and accuracies at initialisation, at ``measure_epochs`` and at the end, and the
+  Bietti-Mairal sweep at initialisation and at the end.  Initial weights are drawn from ``seed`` alone, so the
+  networks of one seed that have the same parameter shapes (subsample, max-pool and average-pool) start from the
+  *same* convolution weights: a paired design the analysis must respect.
+- **2**: protocol 1 plus the normalisers, the Euclidean noise control, per-image distances (at initialisation
+  and at the end), worst-case deformations at the paper's budget, Petrini's sine-mode relative stability at the
+  output, whole-pixel translation sweeps and ADef's label-flipping displacement (at the end), measured densely
+  (after 1/8, 1/4 and 1/2 of the first epoch too).  Initial weights are an **independent draw per
+  (architecture, seed)** (:func:`init_seed`): networks of one seed with different architectures share the
+  training subset and the batch order (paired data), never their weights.  The same architecture and seed in two
+  experiments (real and random labels, say) start from the same weights.
+
+Keys of protocol 1 are exactly those computed before protocols existed: the probe's ``protocol`` field is left
+out of the hashed config when it is 1, and the hashed version is 1.
 
 A run's ``precision`` (``defstab_lib.train.PRECISIONS``) is part of its key, since bfloat16 changes the numbers;
 the default, ``"auto"``, is left out of the hashed config, so that every run stored before the field existed
@@ -20,11 +38,14 @@ import json
 from typing import Any
 
 from ..checks import choice
+from ..tasks import MAX_CLASSES
 from ..train import PRECISIONS, OptimConfig
 from ..vocabulary import RUN_DATASETS
 
 __all__ = [
     "PROTOCOL_VERSION",
+    "PROTOCOLS",
+    "init_seed",
     "DATASETS",
     "LABEL_MODES",
     "AUGMENTATIONS",
@@ -37,8 +58,10 @@ __all__ = [
     "config_from_dict",
 ]
 
-#: Version of the measurement protocol (what a run stores); part of every key.
-PROTOCOL_VERSION = 1
+#: The newest measurement protocol (what a run stores); a config chooses its own with ``ProbeConfig.protocol``.
+PROTOCOL_VERSION = 2
+#: The protocols a config may ask for (see the module docstring).
+PROTOCOLS = (1, 2)
 
 DATASETS = RUN_DATASETS
 LABEL_MODES = ("real", "random")
@@ -89,7 +112,8 @@ class DataConfig:
             value = getattr(self, name)
             _check(value is None or (isinstance(value, int) and value > 0), f"{name} must be None or > 0, got {value!r}")
         _check(self.strength >= 0, f"strength must be >= 0, got {self.strength}")
-        _check(self.classes >= 2, f"classes must be >= 2, got {self.classes}")
+        _check(2 <= self.classes <= MAX_CLASSES, f"classes must be in [2, {MAX_CLASSES}] (one foolbox MNIST template "
+                                                   f"per class), got {self.classes}")
         _check(self.grid >= 2, f"grid must be >= 2, got {self.grid}")
 
 
@@ -120,6 +144,8 @@ class ProbeConfig:
             initialisation and at the end: per image, ``||tau||_inf``, ``||grad tau||_inf`` and the relative change
             of every layer (``defstab_lib.metrics.relative_change``).
         bound_images: probe images in that sweep (the first ones of the probe).
+        protocol: what the run measures, one of :data:`PROTOCOLS` (see the module docstring); 1 by default, so
+            that configs made before protocol 2 keep their keys.
     """
 
     images: int = 128
@@ -128,8 +154,11 @@ class ProbeConfig:
     seed: int = 0
     bound_strengths: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
     bound_images: int = 32
+    protocol: int = 1
 
     def __post_init__(self) -> None:
+        _check(not isinstance(self.protocol, bool) and self.protocol in PROTOCOLS,
+               f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
         _check(self.images >= 3, f"probe images must be >= 3 (the median needs pairs), got {self.images}")
         _check(self.grid >= 2, f"probe grid must be >= 2, got {self.grid}")
         _check(self.strength > 0, f"probe strength must be > 0, got {self.strength}")
@@ -148,7 +177,8 @@ class RunConfig:
         data, arch, optim, probe: see their classes.
         epochs: training epochs (> 0).
         batch_size: images per optimiser step.
-        seed: seed of the initial weights, the data order, the subset and random labels.
+        seed: seed of the data order, the subset and random labels, and of the initial weights (protocol 1: the
+            seed itself; protocol 2: :func:`init_seed`, an independent draw per architecture and seed).
         measure_epochs: epochs after which to measure, besides initialisation (0) and the end.
         profile: the profile that produced this config (informational: not part of the key).
         precision: the arithmetic of training and evaluation (``defstab_lib.train.PRECISIONS``): ``"auto"``
@@ -234,7 +264,31 @@ def run_key(config: RunConfig) -> str:
     """
     d = config_to_dict(config)
     d.pop("profile")
-    if d["precision"] == "auto":  # the keys of runs stored before the field existed stay as they were
+    protocol = config.probe.protocol
+    if protocol == 1:  # the keys of runs stored before protocols were a field stay as they were
+        d["probe"].pop("protocol")
+    if d["precision"] == "auto":  # ... and so do those of runs stored before precision was a field
         d.pop("precision")
-    blob = json.dumps({"protocol": PROTOCOL_VERSION, "config": d}, sort_keys=True, separators=(",", ":"))
+    blob = json.dumps({"protocol": protocol, "config": d}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def init_seed(config: RunConfig) -> int:
+    """The seed of a run's initial weights.
+
+    Protocol 1: ``config.seed`` (the networks of one seed with the same parameter shapes share their weights).
+    Protocol 2: 63 bits of SHA-256 over the architecture and the seed, an independent draw per (architecture,
+    seed) -- the same for that architecture and seed in every experiment and dataset.
+
+    >>> a = RunConfig("x", probe=ProbeConfig(protocol=2))
+    >>> init_seed(a) == init_seed(RunConfig("y", probe=ProbeConfig(protocol=2)))
+    True
+    >>> init_seed(a) == init_seed(dataclasses.replace(a, arch=ArchConfig(downsampling="subsample")))
+    False
+    >>> init_seed(RunConfig("x", seed=3))
+    3
+    """
+    if config.probe.protocol == 1:
+        return config.seed
+    blob = json.dumps({"arch": dataclasses.asdict(config.arch), "seed": config.seed}, sort_keys=True)
+    return int.from_bytes(hashlib.sha256(blob.encode()).digest()[:8], "big") >> 1
