@@ -5,8 +5,9 @@ Fashion-MNIST 32x32 at batch 128 through ``defstab_lib.train.train_epoch``, in i
 compile and compile+bf16, at one thread and at all cores; the best of ``--repeats`` timings of ``--batches``
 batches after two warm-up batches.  The cost of compiling is the first (compiling) epoch's time minus a plain
 one's, per precision and thread count (``torch._dynamo.reset()`` before each; inductor's on-disk cache as found).
-That compiling changes the order of floating-point operations, not the computation, is checked on the same
-batches from the same weights: the loss of the first two steps, compiled against eager.
+How far compiling moves training is shown on the same batches from the same weights: the mean loss of the first
+two steps, compiled against eager (not only rounding: on zero-padded images the compiled backward takes other
+subgradients at ReLU and max-pool ties, so compiled runs have keys of their own).
 
 Part 2, validation (``--part validation``): ``--seeds`` initialisations of the cpu profile's pooling/maxpool
 run, shortened to ``--epochs`` epochs on ``--train-size`` training images, test accuracy on ``--test-size``

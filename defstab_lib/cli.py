@@ -50,7 +50,8 @@ def _parser() -> argparse.ArgumentParser:
                           "one run is missing; capped at the missing runs)")
     run.add_argument("--precision", choices=PRECISIONS, default="auto",
                      help="auto (float32 on CPU, bf16 autocast on CUDA), float32 or bf16; part of the run's key")
-    run.add_argument("--compile", action="store_true", help="train through torch.compile (minutes to compile)")
+    run.add_argument("--compile", action="store_true",
+                     help="train through torch.compile (minutes to compile); part of the run's key")
     run.add_argument("--executor", choices=cluster.EXECUTORS, default="processes",
                      help="processes (this machine), slurm (one submitit job per missing run) or local "
                           "(submitit's local executor)")
@@ -83,7 +84,7 @@ def _check_run_args(args, parser) -> tuple[list, cluster.JobResources]:
             raise ValueError(f"--wait applies to --executor slurm, got --executor {args.executor}")
     except (ValueError, TypeError, ImportError) as exc:
         parser.error(str(exc))
-    return [dataclasses.replace(c, precision=args.precision) for c in configs], resources
+    return [dataclasses.replace(c, precision=args.precision, compile=args.compile) for c in configs], resources
 
 
 def _print_results(results, trained: set[str]) -> None:
@@ -102,14 +103,14 @@ def _run(args, parser) -> int:
           f"{store.root}", flush=True)
     if args.executor == "slurm" and missing and not args.wait:
         jobs = cluster.submit_runs(missing, run=runs.run_or_load, executor="slurm", store=store, resources=resources,
-                                   device=args.device, compile=args.compile, force=args.force)
+                                   device=args.device, force=args.force)
         for config, job in zip(missing, jobs):
             print(f"  submitted {config.key} as SLURM job {job.job_id}: {config.describe().split(': ', 1)[1]}")
         print(f"follow them with: python -m defstab_lib status (logs in {cluster.jobs_folder(store.root)})")
         return 0
     try:
         results = runs.run_configs(configs, force=args.force, progress=not args.quiet, store=store,
-                                   device=args.device, jobs=args.jobs, compile=args.compile,
+                                   device=args.device, jobs=args.jobs,
                                    executor=args.executor, resources=resources)
     except KeyboardInterrupt:
         print("interrupted: every run in progress kept its resume state; run the same command again to continue",

@@ -129,14 +129,13 @@ def jobs_folder(root: str | os.PathLike) -> Path:
     return Path(root) / ".jobs"
 
 
-def _job(run: Callable, config: dict[str, Any], root: str, device: str | None, compile: bool, force: bool,
+def _job(run: Callable, config: dict[str, Any], root: str, device: str | None, force: bool,
          threads: int | None) -> str:
     """What one submitted job does: ``run`` (``run_or_load``) on the shared store; returns the run's key."""
     if threads is None:  # on SLURM: the CPUs of the allocation
         threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     torch.set_num_threads(max(1, threads))
-    results = run(config_from_dict(config), force=force, progress=False, store=ResultsStore(root), device=device,
-                  compile=compile)
+    results = run(config_from_dict(config), force=force, progress=False, store=ResultsStore(root), device=device)
     return results.key
 
 
@@ -148,7 +147,6 @@ def submit_runs(
     store: ResultsStore,
     resources: JobResources | None = None,
     device: str | torch.device | None = None,
-    compile: bool = False,
     force: bool = False,
 ) -> list:
     """Submit one job per config with submitit; record each under :func:`jobs_folder`; return the jobs.
@@ -160,7 +158,7 @@ def submit_runs(
             with ``cores // len(configs)`` threads).
         store: the shared results store (its root must be visible to the jobs).
         resources: SLURM resources (``executor="slurm"`` only).
-        device, compile, force: passed to ``run``.
+        device, force: passed to ``run``.
 
     Returns:
         submitit ``Job`` objects, in the order of ``configs``.
@@ -181,7 +179,7 @@ def submit_runs(
     device = None if device is None else str(device)
     jobs = []
     for config in configs:
-        job = ex.submit(_job, run, config_to_dict(config), str(store.root), device, compile, force, threads)
+        job = ex.submit(_job, run, config_to_dict(config), str(store.root), device, force, threads)
         record = {"key": run_key(config), "run": config.describe(), "config": config_to_dict(config),
                   "executor": executor, "job_id": str(job.job_id), "logs": str(logs),
                   "submitted": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}

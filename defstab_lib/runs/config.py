@@ -23,11 +23,13 @@ Protocols (what :func:`defstab_lib.runs.execute.measure` stores; :mod:`defstab_l
 Keys of protocol 1 are exactly those computed before protocols existed: the probe's ``protocol`` field is left
 out of the hashed config when it is 1, and the hashed version is 1.
 
-A run's ``precision`` (``defstab_lib.train.PRECISIONS``) is part of its key, since bfloat16 changes the numbers;
-the default, ``"auto"``, is left out of the hashed config, so that every run stored before the field existed
-keeps its key.  Whether the forward pass is compiled (``torch.compile``) is not part of the config: it changes
-the order of floating-point operations, not the computation (results agree to float rounding), like the
-number of threads or the device's kernels; the stored provenance records it.
+A run's ``precision`` (``defstab_lib.train.PRECISIONS``) and whether it trains through ``torch.compile``
+(``compile``) are part of its key, each left out of the hashed config at its default (``"auto"``, ``False``), so
+that every run stored before the fields existed keeps its key.  bfloat16 changes the numbers.  Compiling changes
+more than float rounding: on zero-padded images (Fashion-MNIST's 28x28 in 32x32) many ReLU and max-pool inputs
+sit exactly on a tie, and the compiled backward takes another subgradient there (the first step's gradients
+differ by about 1% in the first layers; 1e-5, rounding, on the same images with a little noise added;
+``tests/test_parallel.py``), so a compiled run is another run.
 """
 
 from __future__ import annotations
@@ -184,6 +186,8 @@ class RunConfig:
         precision: the arithmetic of training and evaluation (``defstab_lib.train.PRECISIONS``): ``"auto"``
             (float32 on the CPU, bfloat16 autocast on CUDA), ``"float32"`` or ``"bf16"`` (bfloat16 autocast).
             Part of the key when it is not ``"auto"``.
+        compile: train through ``torch.compile(model)`` (measurements use the model itself); a CPU pays one to
+            three minutes of compiling first.  Part of the key when true (see the module docstring).
     """
 
     experiment: str
@@ -197,9 +201,11 @@ class RunConfig:
     measure_epochs: tuple[int, ...] = ()
     profile: str = ""
     precision: str = "auto"
+    compile: bool = False
 
     def __post_init__(self) -> None:
         choice("precision", self.precision, PRECISIONS)
+        _check(isinstance(self.compile, bool), f"compile must be True or False, got {self.compile!r}")
         _check(bool(self.experiment) and "/" not in self.experiment, f"bad experiment name {self.experiment!r}")
         _check(isinstance(self.epochs, int) and self.epochs > 0, f"epochs must be an int > 0, got {self.epochs!r}")
         _check(isinstance(self.batch_size, int) and self.batch_size > 0, f"batch_size must be > 0, got {self.batch_size!r}")
@@ -223,7 +229,8 @@ class RunConfig:
         what = f"{d.dataset}" + (f" C={d.strength:g} K={d.classes}" if d.dataset == "synthetic" else "")
         what += " random labels" if d.labels == "random" else ""
         return (f"{self.experiment}: {a.downsampling} x{a.width:g} on {what}, {self.epochs} epochs, "
-                f"seed {self.seed}" + ("" if self.precision == "auto" else f", {self.precision}"))
+                f"seed {self.seed}" + ("" if self.precision == "auto" else f", {self.precision}")
+                + (", compiled" if self.compile else ""))
 
 
 def config_to_dict(config: RunConfig) -> dict[str, Any]:
@@ -246,6 +253,7 @@ def config_from_dict(d: dict[str, Any]) -> RunConfig:
             measure_epochs=tuple(d.get("measure_epochs", ())),
             profile=d.get("profile", ""),
             precision=d.get("precision", "auto"),
+            compile=d.get("compile", False),
         )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"not a run config: {exc}") from exc
@@ -253,7 +261,7 @@ def config_from_dict(d: dict[str, Any]) -> RunConfig:
 
 def run_key(config: RunConfig) -> str:
     """The canonical key of a run: 16 hex digits of SHA-256 over its config (without ``profile``, and without
-    ``precision`` when it is the default ``"auto"``) and protocol.
+    ``precision`` and ``compile`` at their defaults ``"auto"`` and ``False``) and protocol.
 
     >>> run_key(RunConfig("demo")) == run_key(RunConfig("demo", profile="cpu"))
     True
@@ -261,14 +269,18 @@ def run_key(config: RunConfig) -> str:
     False
     >>> run_key(RunConfig("demo")) == run_key(RunConfig("demo", precision="bf16"))
     False
+    >>> run_key(RunConfig("demo")) == run_key(RunConfig("demo", compile=True))
+    False
     """
     d = config_to_dict(config)
     d.pop("profile")
     protocol = config.probe.protocol
     if protocol == 1:  # the keys of runs stored before protocols were a field stay as they were
         d["probe"].pop("protocol")
-    if d["precision"] == "auto":  # ... and so do those of runs stored before precision was a field
+    if d["precision"] == "auto":  # ... and so do those of runs stored before precision and compile were fields
         d.pop("precision")
+    if not d["compile"]:
+        d.pop("compile")
     blob = json.dumps({"protocol": protocol, "config": d}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -255,7 +255,7 @@ def _provenance(config: RunConfig, data: RunData, device: torch.device, wall: fl
     }
 
 
-def _train(config: RunConfig, store: ResultsStore, device: torch.device, progress: bool, compile: bool = False,
+def _train(config: RunConfig, store: ResultsStore, device: torch.device, progress: bool,
            on_epoch: Callable[[int], None] | None = None) -> Results:
     data = build_run_data(config, device)
     a = config.arch
@@ -281,7 +281,7 @@ def _train(config: RunConfig, store: ResultsStore, device: torch.device, progres
     if start_epoch == 0:
         atomic_torch_save(model.state_dict(), store.checkpoint_path(config, "init"))
         measurements = [measure(model, data, 0, bound=True, precision=config.precision)]
-    forward = torch.compile(model) if compile else None  # shares model's parameters; measurements use model
+    forward = torch.compile(model) if config.compile else None  # shares model's parameters; measurements use model
     if on_epoch is not None:
         on_epoch(start_epoch)
     bar = tqdm(range(start_epoch + 1, config.epochs + 1), desc=config.describe(), disable=not progress,
@@ -308,7 +308,6 @@ def _train(config: RunConfig, store: ResultsStore, device: torch.device, progres
     results = Results(
         config=config, measurements=measurements, history=history,
         provenance={**_provenance(config, data, device, time.perf_counter() - started, resumed),
-                    "compiled": bool(compile),
                     "arithmetic": "bfloat16 autocast" if uses_bf16(device, config.precision) else "float32"},
         checkpoints={"init": store.checkpoint_path(config, "init").name,
                      "final": store.checkpoint_path(config, "final").name},
@@ -343,7 +342,6 @@ def run_or_load(
     progress: bool = True,
     store: ResultsStore | None = None,
     device: str | torch.device | None = None,
-    compile: bool = False,
     on_epoch: Callable[[int], None] | None = None,
 ) -> Results:
     """The results of ``config``: loaded when stored, otherwise trained, measured and stored.
@@ -354,8 +352,6 @@ def run_or_load(
         progress: show progress bars (``tqdm.auto``).
         store: the results store (default: :func:`~defstab_lib.runs.store.results_root`).
         device: where to train (``None``/``"auto"``: CUDA when available).
-        compile: train through ``torch.compile(model)`` (not part of the key: see :mod:`.config`; recorded in
-            the provenance).  On a CPU the first epoch pays one to three minutes of compiling.
         on_epoch: called with the epoch training starts from (0, or the resumed one), then after every epoch;
             not called when the result is loaded.
 
@@ -375,7 +371,7 @@ def run_or_load(
             return stored
         if force:
             store.discard_resume_state(config)
-        return _train(config, store, dev, progress, compile, on_epoch)
+        return _train(config, store, dev, progress, on_epoch)
 
 
 def run_configs(
@@ -386,14 +382,13 @@ def run_configs(
     store: ResultsStore | None = None,
     device: str | torch.device | None = None,
     jobs: int | None = None,
-    compile: bool = False,
     executor: str = "processes",
     resources: JobResources | None = None,
 ) -> list[Results]:
     """:func:`run_or_load` for each config: the missing ones trained in parallel, then all loaded, in order.
 
     Args:
-        configs, force, progress, store, device, compile: as for :func:`run_or_load`.
+        configs, force, progress, store, device: as for :func:`run_or_load`.
         jobs: worker processes on this machine (``executor="processes"``), each with ``cores // jobs`` threads
             (:mod:`.parallel`).  ``None``: one per core when more than one run is missing on the CPU, one on a
             GPU; more than the missing runs are capped (and said so).  With one worker the runs train here, in
@@ -414,7 +409,7 @@ def run_configs(
     missing = [c for c in configs if force or not store.exists(c)]
     if executor != "processes" and missing:
         submitted = submit_runs(missing, run=run_or_load, executor=executor, store=store, resources=resources,
-                                device=device, compile=compile, force=force)
+                                device=device, force=force)
         wait_for(submitted)
         force = False  # trained by the jobs: load
     elif missing:
@@ -422,14 +417,14 @@ def run_configs(
         if note and progress:
             print(note, flush=True)
         if workers > 1:
-            run_in_processes(missing, run=run_or_load, jobs=workers, store=store, device=device, compile=compile,
-                             force=force, progress=progress)
+            run_in_processes(missing, run=run_or_load, jobs=workers, store=store, device=device, force=force,
+                             progress=progress)
             force = False
     left = len(configs) if force else sum(not store.exists(c) for c in configs)  # to train here, one at a time
     out = []
     bar = tqdm(configs, desc=f"{left} of {len(configs)} runs to train", disable=not progress or left == 0, unit="run")
     for config in bar:
-        out.append(run_or_load(config, force=force, progress=progress, store=store, device=device, compile=compile))
+        out.append(run_or_load(config, force=force, progress=progress, store=store, device=device))
     return out
 
 

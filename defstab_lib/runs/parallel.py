@@ -89,7 +89,7 @@ def _raise_interrupt(signum, frame):  # SIGTERM -> KeyboardInterrupt: atomic wri
     raise KeyboardInterrupt
 
 
-def _worker(worker: int, tasks, events, run: Callable, root: str, device: str | None, compile: bool, force: bool,
+def _worker(worker: int, tasks, events, run: Callable, root: str, device: str | None, force: bool,
             threads: int) -> None:
     """A worker process: train the runs it takes from ``tasks`` until it takes ``None``; report to ``events``."""
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -106,8 +106,7 @@ def _worker(worker: int, tasks, events, run: Callable, root: str, device: str | 
                 events.put(("epoch", worker, index, epoch))
 
             try:
-                results = run(config, force=force, progress=False, store=store, device=device, compile=compile,
-                              on_epoch=on_epoch)
+                results = run(config, force=force, progress=False, store=store, device=device, on_epoch=on_epoch)
                 events.put(("done", worker, index, bool(trained), results.provenance.get("wall_time_s")))
             except Exception:  # reported; the next run goes on
                 events.put(("error", worker, index, traceback.format_exc(limit=8)))
@@ -222,7 +221,6 @@ def run_in_processes(
     jobs: int,
     store: ResultsStore,
     device: str | torch.device | None = None,
-    compile: bool = False,
     force: bool = False,
     progress: bool = True,
     stream: TextIO | None = None,
@@ -235,7 +233,7 @@ def run_in_processes(
         run: ``run_or_load`` (passed in, so that this module does not import the one that imports it).
         jobs: worker processes (>= 1), each with :func:`worker_threads` threads.
         store: the results store; workers open the same root.
-        device, compile, force: passed to ``run``.
+        device, force: passed to ``run``.
         progress: show the combined display on ``stream`` (default ``sys.stdout``).
         interval: seconds between plain status lines when ``stream`` is not a terminal.
 
@@ -256,7 +254,7 @@ def run_in_processes(
     display.emit(f"training {len(configs)} runs in {jobs} worker processes, {threads} thread(s) each",
                  permanent=True)
     processes = [ctx.Process(target=_worker, name=f"defstab-worker-{w}",
-                             args=(w, tasks, events, run, str(store.root), device, compile, force, threads))
+                             args=(w, tasks, events, run, str(store.root), device, force, threads))
                  for w in range(jobs)]
     errors: dict[int, str] = {}
     try:
