@@ -4,7 +4,8 @@ Part 1, throughput (``--part throughput``): the cpu profile's network (CIFAR VGG
 Fashion-MNIST 32x32 at batch 128 through ``defstab_lib.train.train_epoch``, in images/s, for float32, bf16,
 compile and compile+bf16, at one thread and at all cores; the best of ``--repeats`` timings of ``--batches``
 batches after two warm-up batches.  The cost of compiling is the first (compiling) epoch's time minus a plain
-one's, per precision and thread count (``torch._dynamo.reset()`` before each; inductor's on-disk cache as found).
+one's, per precision and thread count (``torch._dynamo.reset()`` before each; inductor's on-disk cache fresh, in a
+temporary folder, for the first thread count, so that its cost is a cold compile's).
 How far compiling moves training is shown on the same batches from the same weights: the mean loss of the first
 two steps, compiled against eager (not only rounding: on zero-padded images the compiled backward takes other
 subgradients at ReLU and max-pool ties, so compiled runs have keys of their own).
@@ -97,6 +98,8 @@ def _throughput(images, labels, width, batches, repeats, threads) -> tuple[dict,
 
 
 def part_throughput(args) -> None:
+    # a fresh inductor cache, so that the first compile's cost is what a new machine pays
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="defstab-inductor-")
     train = load_dataset("fashion-mnist", "train")
     images, labels = pad_to_size(train.images[:4096], 32), train.labels[:4096]
     cores = available_cores()
@@ -115,7 +118,7 @@ def part_throughput(args) -> None:
         print(f"  ratio to float32 at {threads} thread(s): "
               + ", ".join(f"{k} {v / base:.2f}x" for k, v in rates.items() if k != "float32"))
     for i, (threads, cost) in enumerate(costs.items()):
-        print(f"  cost of compiling at {threads} thread(s){' (inductor cache warm from the above)' if i else ''}: "
+        print(f"  cost of compiling at {threads} thread(s){' (cache warm from the above)' if i else ' (cold cache)'}: "
               + ", ".join(f"{k} {v:.0f} s" for k, v in cost.items()))
     for threads, agree in agreement.items():
         print(f"  compiled vs eager at {threads} thread(s), same precision, weights and batches: relative difference "
