@@ -42,7 +42,7 @@ import yaml
 from . import __version__, chapters
 from .provenance import device_name, git_commit
 from .runs.store import results_root
-from .sphinxext import FIGURES_FILE
+from .vocabulary import FIGURES_FILE
 
 __all__ = [
     "repo_root",

@@ -26,11 +26,10 @@ from typing import Any
 
 from docutils import nodes
 
+from .vocabulary import FIGURES_FILE
+
 __all__ = ["unique_scripts", "provenance_html", "setup"]
 
-#: Every figure's provenance, by the SHA-256 of its PNG: written by :func:`defstab_lib.book.stage` into the staged
-#: book's root (the Sphinx source folder), read here.
-FIGURES_FILE = "defstab-figures.json"
 
 
 def _script_key(script: Any) -> tuple:
