@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 # `make test-all` (what CI runs) includes them.
 FAST   := -m "not slow"
 
-.PHONY: install test test-all book bench data site-deps site-test clean help
+.PHONY: install test test-all book bench data site-deps site-test gpu-check gpu-data clean help
 
 help:
 	@echo "make book    build the site into _build/html (executes every chapter with papermill)"
@@ -24,6 +24,8 @@ help:
 	@echo "make test-all  make test with the slow tests (what CI runs)"
 	@echo "make site-test  the browser suite over the built site (headless Chromium); fails when there is no site"
 	@echo "make bench   benchmarks (speed targets live here, never in timed tests)"
+	@echo "make gpu-check  on a CUDA machine (no network needed): CUDA tests, GPU benchmarks, a slice of the paper profile"
+	@echo "make gpu-data   copy the installed Fashion-MNIST into .data/ (gitignored), to carry to a GPU machine without it"
 	@echo "make install create .venv with the library, the book and test tools, and the offline data"
 
 install: $(STAMP) data site-deps
@@ -86,6 +88,19 @@ book: install
 
 bench: install
 	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f; done
+
+# The GPU check installs nothing (GPU machines may have no network): it uses .venv where there is one, else the
+# python3 on PATH, which must have torch with CUDA.  Without CUDA it fails at once with one line.
+GPU_PY := $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+
+gpu-check:
+	$(GPU_PY) benchmarks/gpu_check.py
+
+gpu-data:
+	@mkdir -p .data/FashionMNIST/raw
+	@if [ -d /usr/share/datasets/fashion-mnist ]; then cp /usr/share/datasets/fashion-mnist/*.gz .data/FashionMNIST/raw/ && \
+	  echo "gpu-data: Fashion-MNIST copied to .data/FashionMNIST/raw (carry .data with the working tree)"; \
+	else echo "gpu-data: no Fashion-MNIST in /usr/share/datasets/fashion-mnist ('make data' installs it)"; exit 1; fi
 
 clean:
 	rm -rf _build

@@ -9,22 +9,25 @@ papermill executes; Jupyter Book only renders (``execute_notebooks: 'off'``).  `
    executed copy);
 2. stages the book in ``_build/stage/``: ``_config.yml``, ``_toc.yml``, the pages of ``book/``, the executed
    notebooks (papermill's injected-parameters cell and the ``parameters`` cell hidden: each chapter shows a
-   parameters table instead) and a generated status page;
+   parameters table instead; an "Open in Colab" badge with a note on the runtime added under each title; each
+   figure's provenance collected for the site, see :func:`figure_provenance`) and a generated status page;
 3. builds the static site with Jupyter Book (``-W -n --keep-going``: a broken reference fails) into
    ``_build/html``.
 
-Other commands: ``execute NAME [-p KEY VALUE ...]`` (one chapter, no cache), ``sync`` (rewrite every chapter's
-Colab cell from ``_config.yml``), ``check`` (exit 1 when a chapter's Colab cell is out of date).
+Other commands: ``execute NAME [-p KEY VALUE ...]`` (one chapter, no cache), ``sync [NAME ...]`` (rewrite the
+chapters' Colab cells from ``_config.yml``), ``check`` (exit 1 when a chapter's Colab cell is out of date).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import base64
 import datetime as _dt
 import hashlib
 import json
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -39,17 +42,24 @@ import yaml
 from . import __version__, chapters
 from .provenance import device_name, git_commit
 from .runs.store import results_root
+from .vocabulary import FIGURES_FILE
 
 __all__ = [
     "repo_root",
     "book_config",
     "toc_files",
     "chapter_names",
+    "COLAB_PINS",
+    "COLAB_EXTRAS",
+    "colab_requirements",
     "colab_cell_source",
+    "colab_badge_markdown",
     "notebook_parameters",
     "glued_values",
     "input_key",
     "execute_chapter",
+    "results_url",
+    "figure_provenance",
     "stage",
     "status_markdown",
     "build",
@@ -97,23 +107,102 @@ def chapter_names(root: Path | None = None) -> list[str]:
 # ------------------------------------------------------------------------------------------------ Colab
 
 
-def colab_cell_source(root: Path | None = None) -> str:
-    """The first code cell of every chapter: installs the library in Colab and does nothing elsewhere.
+#: What Colab's runtime lacks for each extra of ``pyproject.toml`` that a chapter needs, pinned to releases that
+#: install and work there (Python 3.13, torch 2.11; checked by ``tests/test_colab.py``).  Everything else the
+#: library needs (torch, torchvision, numpy, scipy, matplotlib, pillow, tqdm, pyyaml, scikit-image, IPython)
+#: Colab has, and pip leaves it as it is.
+COLAB_PINS: dict[str, tuple[str, ...]] = {
+    "samples": ("foolbox==3.3.4",),  # only its 20 real test images per dataset are read (never imported)
+    "kernels": ("kymatio==0.3.0",),  # scattering transforms (see defstab_lib.kernels.scattering)
+}
 
-    It is generated from ``repository.url`` and ``repository.branch`` in ``_config.yml``, the one place where
-    the repository's address is written (``python -m defstab_lib.book sync`` rewrites the cells).
+#: The extras each chapter needs beyond the library's own dependencies; a chapter not listed needs none.
+COLAB_EXTRAS: dict[str, tuple[str, ...]] = {
+    "data": ("samples",),
+    "deformations": ("samples",),
+    "synthetic_tasks": ("samples",),
+    "kernel_view": ("kernels",),
+}
+
+#: Where the Colab cell puts the clone (Colab's working folder).
+COLAB_CLONE = "/content/defstab"
+
+
+def colab_requirements(name: str) -> list[str]:
+    """The pinned packages the Colab cell of chapter ``name`` installs besides the library (what Colab lacks).
+
+    >>> colab_requirements("kernel_view")
+    ['kymatio==0.3.0']
+    >>> colab_requirements("pooling")
+    []
+    """
+    return [pin for extra in COLAB_EXTRAS.get(name, ()) for pin in COLAB_PINS[extra]]
+
+
+def colab_cell_source(name: str, root: Path | None = None) -> str:
+    """The first code cell of chapter ``name``: in Colab it installs what the chapter needs; elsewhere nothing.
+
+    It clones the repository (the library and the stored results) at ``repository.url`` and
+    ``repository.branch`` of ``_config.yml``, the one place where the repository's address is written, installs
+    the library from the clone without touching Colab's own torch (pip keeps every requirement already met) and
+    the chapter's pinned extras (:func:`colab_requirements`), and points the library at the stored results.
+    ``python -m defstab_lib.book sync`` rewrites the cells.
     """
     repo = book_config(root)["repository"]
     url, branch = repo["url"], repo.get("branch", "main")
+    packages = " ".join([COLAB_CLONE, *colab_requirements(name)])
     return (
-        "# In Colab: fetch the repository (library and stored results) and install the library.\n"
+        "# In Colab: fetch the repository (library and stored results) and install what Colab lacks.\n"
         "# Elsewhere this cell does nothing.\n"
         "import os, sys\n"
         'if "google.colab" in sys.modules:\n'
-        f"    !git clone --depth 1 --branch {branch} {url} /content/defstab\n"
-        '    !pip install --quiet "/content/defstab[samples,kernels]"\n'
-        '    os.environ["DEFSTAB_RESULTS"] = "/content/defstab/results"'
+        f"    !test -d {COLAB_CLONE} || git clone --depth 1 --branch {branch} {url} {COLAB_CLONE}\n"
+        f"    !pip install --quiet {packages}\n"
+        f'    os.environ["DEFSTAB_RESULTS"] = "{COLAB_CLONE}/results"'
     )
+
+
+def colab_url(name: str, root: Path | None = None) -> str:
+    """The address that opens chapter ``name``'s committed notebook in Colab (as the launch button does)."""
+    config = book_config(root)
+    repo = config["repository"]
+    owner_repo = repo["url"].split("github.com/", 1)[-1].strip("/")
+    path = "/".join(p for p in (str(repo.get("path_to_book") or "").strip("/"), "book", f"{name}.ipynb") if p)
+    colab = config["launch_buttons"]["colab_url"].rstrip("/")
+    return f"{colab}/github/{owner_repo}/blob/{repo.get('branch', 'main')}/{path}"
+
+
+#: The badge image (shipped in ``book/static``: no request leaves the site) and the class of its block.
+COLAB_BADGE = "static/colab-badge.svg"
+COLAB_BADGE_CLASS = "defstab-colab"
+
+
+def colab_badge_markdown(name: str, wall: str, device: str, root: Path | None = None) -> str:
+    """The "Open in Colab" badge and its one-line note, as MyST markdown for the top of chapter ``name``.
+
+    ``wall`` and ``device``: how long this build's execution of the chapter took, and on what (from the
+    executed notebook), so that the note's time is measured, not guessed.
+    """
+    return (
+        f":::{{container}} {COLAB_BADGE_CLASS}\n"
+        f"[![Open in Colab]({COLAB_BADGE})]({colab_url(name, root)})\n"
+        "In Colab, choose a GPU first (*Runtime > Change runtime type > T4 GPU*); the first cell clones the "
+        "repository and installs what Colab lacks.  Rendering this page from the stored results "
+        f"took {wall} on this site's build ({device}).\n"
+        ":::\n"
+    )
+
+
+def _add_colab_badge(nb, name: str, wall: str, device: str, root: Path) -> None:
+    """Put the badge under the chapter's title (the first markdown cell's ``# `` line)."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            lines = cell.source.split("\n")
+            if not lines[0].startswith("# "):
+                raise ValueError(f"chapter {name!r}: the first markdown cell does not start with its '# ' title")
+            cell.source = "\n".join([lines[0], "", colab_badge_markdown(name, wall, device, root), *lines[1:]])
+            return
+    raise ValueError(f"chapter {name!r} has no markdown cell")
 
 
 def _colab_cell(nb) -> Any:
@@ -123,15 +212,18 @@ def _colab_cell(nb) -> Any:
     raise ValueError("notebook has no code cell")
 
 
-def sync_colab_cells(root: Path | None = None, *, write: bool = True) -> list[str]:
-    """Rewrite (or with ``write=False`` only list) the chapters whose Colab cell differs from the generated one."""
+def sync_colab_cells(root: Path | None = None, *, write: bool = True, names: list[str] | None = None) -> list[str]:
+    """Rewrite (or with ``write=False`` only list) the chapters whose Colab cell differs from the generated one.
+
+    ``names``: only these chapters (default: every chapter of ``_toc.yml``).
+    """
     import nbformat  # optional dependency: the book extra
 
     root = root or repo_root()
-    source = colab_cell_source(root)
     stale = []
-    for name in chapter_names(root):
+    for name in names if names is not None else chapter_names(root):
         path = root / "book" / f"{name}.ipynb"
+        source = colab_cell_source(name, root)
         nb = nbformat.read(path, as_version=4)
         cell = _colab_cell(nb)
         tags = cell.metadata.get("tags", [])
@@ -249,6 +341,14 @@ def glued_values(nb) -> dict[str, str]:
     return values
 
 
+def _wall_and_device(nb, cpu: str) -> tuple[str, str]:
+    """How long an executed notebook took (papermill's record) and on which device (its glued ``device``, else
+    this build's CPU: chapters that name no device computed on it)."""
+    duration = nb.metadata.get("papermill", {}).get("duration")
+    wall = f"{duration:.1f} s" if isinstance(duration, (int, float)) else "unknown"
+    return wall, glued_values(nb).get("device") or cpu
+
+
 def status_markdown(executed: Mapping[str, Path], root: Path | None = None) -> str:
     """The status page: for each chapter the parameters it was rendered with, wall time, device, versions."""
     import nbformat  # optional dependency: the book extra
@@ -274,10 +374,8 @@ def status_markdown(executed: Mapping[str, Path], root: Path | None = None) -> s
         nb = nbformat.read(path, as_version=4)
         pm = nb.metadata.get("papermill", {})
         shown = ", ".join(f"`{k}={v!r}`" for k, v in notebook_parameters(nb).items())
-        device = glued_values(nb).get("device") or cpu
+        wall, device = _wall_and_device(nb, cpu)
         end = (pm.get("end_time") or "")[:16].replace("T", " ")
-        duration = pm.get("duration")
-        wall = f"{duration:.1f} s" if isinstance(duration, (int, float)) else "unknown"
         title = chapters.CHAPTERS[name].title if name in chapters.CHAPTERS else name
         lines.append(f"| [{title}]({name}.ipynb) | {shown} | {end} UTC | {wall} | {device} |")
     lines.append("")
@@ -289,6 +387,96 @@ def _hide_parameter_cells(nb) -> None:
         tags = cell.metadata.setdefault("tags", [])
         if any(t in tags for t in HIDDEN_TAGS) and "remove-cell" not in tags:
             tags.append("remove-cell")
+
+
+# ------------------------------------------------------------------------------------------------ figures
+
+#: The key under which a figure's provenance rides in its output's metadata (``metadata["image/png"][KEY]``).
+FIGURE_METADATA_KEY = "defstab"
+#: Where staging puts each figure's vector copy (in the staged book; served from ``_static/figures/``).
+FIGURES_STATIC = "book/static/figures"
+
+
+def results_url(path: str, root: Path | None = None) -> str:
+    """The address of a stored-results file (``results/<experiment>/<key>.json``) in the published repository.
+
+    >>> results_url("results/pooling/0aedf9e311f390fc.json")
+    'https://github.com/defstab/defstab/blob/main/results/pooling/0aedf9e311f390fc.json'
+    """
+    if not (isinstance(path, str) and path.startswith("results/") and path.endswith(".json")):
+        raise ValueError(f"path must be a results file 'results/<experiment>/<key>.json', got {path!r}")
+    repo = book_config(root)["repository"]
+    return f"{repo['url'].rstrip('/')}/blob/{repo.get('branch', 'main')}/{path}"
+
+
+def _plain(text: str, glued: Mapping[str, str]) -> str:
+    """MyST markdown as plain text: glued values filled in (with their format), other roles' targets kept, math
+    and emphasis unmarked.
+
+    >>> _plain("**Figure 2.** A *field* ({glue:text}`n`x{glue:text}`n` points, $C$ = {glue:text}`c:.1f`).",
+    ...        {"n": "4", "c": "10.0"})
+    'Figure 2. A field (4x4 points, C = 10.0).'
+    """
+    def glue(match):
+        value = glued.get(match.group(1), match.group(1))
+        try:
+            return format(float(value), match.group(2)) if match.group(2) else value
+        except ValueError:
+            return value
+
+    text = re.sub(r"\{glue(?::\w+)?\}`([^`:]+)(?::([^`]+))?`", glue, text)
+    text = re.sub(r"\{[\w:-]+\}`([^`]*)`", r"\1", text)
+    text = re.sub(r"\$([^$]*)\$", lambda m: m.group(1).replace("\\", ""), text)
+    return " ".join(text.replace("**", "").replace("*", "").replace("`", "").split())
+
+
+def _caption_sentence(cell, glued: Mapping[str, str]) -> str:
+    """The first sentence after the label of a ``**Figure N.** ...`` caption cell, as plain text ("" if none)."""
+    if cell is None or cell.cell_type != "markdown" or not cell.source.lstrip().startswith("**Figure"):
+        return ""
+    text = _plain(cell.source.lstrip().split("**", 2)[-1], glued)
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]
+
+
+def figure_provenance(nb, root: Path | None = None, svg_dir: Path | None = None) -> dict[str, dict]:
+    """Collect (and take out of ``nb``) what each figure of an executed chapter says about itself.
+
+    A chapter shows a figure as a PNG output whose metadata may carry, under ``metadata["image/png"]["defstab"]``,
+    ``alt`` (the alt text), ``drawn_by`` (the library function that drew it, ``"defstab_lib.plots.x.f"``) and
+    ``results`` (the stored-results files it was drawn from, ``"results/<experiment>/<key>.json"``); the same
+    output may hold an ``image/svg+xml`` copy, which (given ``svg_dir``) is written to ``svg_dir/<sha256>.svg`` and
+    removed from the output (the page shows the PNG and links the SVG).  A figure without ``alt`` gets the first sentence of the
+    ``**Figure N.**`` caption cell that follows its cell, if there is one.
+
+    Returns ``{sha256 of the PNG: {"alt", "drawn_by", "results": [(name, url)], "svg": file name or ""}}``; the
+    hash is the name myst-nb gives the image file, which is how :mod:`defstab_lib.sphinxext` finds it.
+    """
+    figures = {}
+    cells, glued = nb.cells, glued_values(nb)
+    for index, cell in enumerate(cells):
+        if cell.cell_type != "code":
+            continue
+        caption = _caption_sentence(cells[index + 1] if index + 1 < len(cells) else None, glued)
+        for out in cell.get("outputs", []):
+            png = out.get("data", {}).get("image/png")
+            if not png:
+                continue
+            digest = hashlib.sha256(base64.b64decode(png)).hexdigest()
+            meta = dict(out.get("metadata", {}).get("image/png", {}).get(FIGURE_METADATA_KEY, {}))
+            svg_name = ""
+            if "image/svg+xml" in out["data"] and svg_dir is not None:
+                svg = out["data"].pop("image/svg+xml")
+                svg_dir.mkdir(parents=True, exist_ok=True)
+                svg_name = f"{digest}.svg"
+                (svg_dir / svg_name).write_text(svg if isinstance(svg, str) else "".join(svg))
+            figures[digest] = {
+                "alt": str(meta.get("alt") or caption),
+                "drawn_by": str(meta.get("drawn_by") or ""),
+                "results": [(Path(r).name, results_url(r, root)) for r in meta.get("results", [])],
+                "svg": svg_name,
+            }
+    return figures
 
 
 def stage(executed: Mapping[str, Path], root: Path | None = None, stage_dir: Path | None = None) -> Path:
@@ -309,10 +497,15 @@ def stage(executed: Mapping[str, Path], root: Path | None = None, stage_dir: Pat
             shutil.copytree(path, stage_dir / "book" / path.name)
         else:
             shutil.copy2(path, stage_dir / "book" / path.name)
+    cpu = device_name(torch.device("cpu"))
+    figures: dict[str, dict] = {}
     for name, path in executed.items():
         nb = nbformat.read(path, as_version=4)
         _hide_parameter_cells(nb)
+        _add_colab_badge(nb, name, *_wall_and_device(nb, cpu), root)
+        figures.update(figure_provenance(nb, root, stage_dir / FIGURES_STATIC))
         nbformat.write(nb, stage_dir / "book" / f"{name}.ipynb")
+    (stage_dir / FIGURES_FILE).write_text(json.dumps(figures, indent=1, sort_keys=True))
     (stage_dir / "book" / "status.md").write_text(status_markdown(executed, root))
     return stage_dir
 
@@ -359,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("name")
     e.add_argument("-p", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
                    help="a papermill parameter (VALUE parsed as JSON when it can be)")
-    sub.add_parser("sync", help="rewrite every chapter's Colab cell from _config.yml")
+    y = sub.add_parser("sync", help="rewrite the chapters' Colab cells from _config.yml")
+    y.add_argument("names", nargs="*", metavar="NAME", help="only these chapters (default: every chapter)")
     sub.add_parser("check", help="exit 1 when a chapter's Colab cell is out of date")
     args = parser.parse_args(argv)
     if args.command == "build":
@@ -371,7 +565,11 @@ def main(argv: list[str] | None = None) -> int:
         execute_chapter(args.name, out, {k: _parse_value(v) for k, v in args.p}, cache=False)
         print(out)
     elif args.command == "sync":
-        print("rewrote:", ", ".join(sync_colab_cells()) or "nothing (all up to date)")
+        unknown = sorted(set(args.names) - set(chapter_names()))
+        if unknown:
+            parser.error(f"unknown chapters {unknown}; chapters: {', '.join(chapter_names())}")
+        rewrote = sync_colab_cells(names=args.names or None)
+        print("rewrote:", ", ".join(rewrote) or "nothing (all up to date)")
     elif args.command == "check":
         stale = sync_colab_cells(write=False)
         if stale:

@@ -499,3 +499,19 @@ def glue(name: str, value: Any, *, display: bool = False) -> Any:
         return value
     _glue(name, value, display=display)
     return value
+
+
+_register(
+    ChapterSpec(
+        name="worst_case",
+        title="Worst-case deformations and relative stability",
+        params=(
+            TRAIN_DATASET_PARAM, PROFILE_PARAM,
+            Param("seeds", int, "networks per downsampling layer, each an independent draw of the initial weights",
+                  minimum=1),
+            RUN_DOWNSAMPLING_PARAM, TRAIN_DEVICE_PARAM,
+        ),
+        smoke=_RUN_SMOKE,
+        experiments=("worst-case",),
+    )
+)

@@ -1,6 +1,8 @@
 """The command line over :mod:`defstab_lib.runs` (``python -m defstab_lib`` or ``defstab``).
 
     python -m defstab_lib run EXPERIMENT --profile cpu --dataset fashion-mnist [--seeds N] [--epochs N] [--force]
+        [--jobs N] [--precision auto|float32|bf16] [--compile]
+        [--executor processes|local|slurm [--partition P] [--time MIN] [--cpus N] [--gpus N] [--mem GB] [--wait]]
     python -m defstab_lib status [--profile PROFILE]
     python -m defstab_lib list
     python -m defstab_lib report [--profile cpu] [--dataset fashion-mnist] [--seeds N] [--json]
@@ -11,12 +13,16 @@ Bad arguments end with one line naming the problem and exit code 2, before anyth
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
-import time
 
 from . import chapters, runs
 from .analysis import report, to_json
+from .checks import positive_int
+from .runs import cluster
+from .runs.parallel import WorkerFailure
+from .train import PRECISIONS
 
 __all__ = ["main"]
 
@@ -42,6 +48,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="train again even if stored")
     run.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--jobs", type=int, default=None,
+                     help="worker processes training missing runs at once (default: one per core when more than "
+                          "one run is missing; capped at the missing runs)")
+    run.add_argument("--precision", choices=PRECISIONS, default="auto",
+                     help="auto (float32 on CPU, bf16 autocast on CUDA), float32 or bf16; part of the run's key")
+    run.add_argument("--compile", action="store_true",
+                     help="train through torch.compile (minutes to compile); part of the run's key")
+    run.add_argument("--executor", choices=cluster.EXECUTORS, default="processes",
+                     help="processes (this machine), slurm (one submitit job per missing run) or local "
+                          "(submitit's local executor)")
+    run.add_argument("--partition", default=None, help="SLURM partition (--executor slurm)")
+    run.add_argument("--time", type=int, default=None, help="SLURM time limit per run, minutes (--executor slurm)")
+    run.add_argument("--cpus", type=int, default=None, help="SLURM CPUs per run (--executor slurm)")
+    run.add_argument("--gpus", type=int, default=None, help="SLURM GPUs per run (--executor slurm)")
+    run.add_argument("--mem", type=float, default=None, help="SLURM memory per run, GB (--executor slurm)")
+    run.add_argument("--wait", action="store_true", help="--executor slurm: wait for the jobs and print results")
     status = sub.add_parser("status", help="for every chapter, which results are stored and which are missing")
     status.add_argument("--profile", action="append", default=None, help="only this profile (repeatable)")
     sub.add_parser("list", help="the experiments and profiles")
@@ -54,25 +76,59 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args, parser) -> int:
+def _check_run_args(args, parser) -> tuple[list, cluster.JobResources]:
+    """The configs and resources of ``run``, or one line on stderr and exit code 2 (before any work)."""
     try:
         configs = runs.experiment_configs(
             args.experiment, args.profile, dataset=args.dataset, seeds=args.seeds,
             downsampling=args.downsampling, strengths=args.strengths, epochs=args.epochs,
         )
         chapters.resolve_device(args.device)
-    except ValueError as exc:
+        if args.jobs is not None:
+            positive_int("--jobs", args.jobs)
+        resources = cluster.JobResources(partition=args.partition, time_min=args.time, cpus=args.cpus,
+                                         gpus=args.gpus, mem_gb=args.mem)
+        cluster.check_executor(args.executor, resources, args.jobs)
+        if args.wait and args.executor != "slurm":
+            raise ValueError(f"--wait applies to --executor slurm, got --executor {args.executor}")
+    except (ValueError, TypeError, ImportError) as exc:
         parser.error(str(exc))
-    store = runs.ResultsStore()
-    print(f"{args.experiment} ({args.profile}): {len(configs)} runs, results in {store.root}", flush=True)
-    for config in configs:
-        start = time.time()
-        stored = store.exists(config) and not args.force
-        r = runs.run_or_load(config, force=args.force, progress=not args.quiet, store=store, device=args.device)
-        how = "loaded " if stored else f"trained in {time.time() - start:.0f} s,"
+    return [dataclasses.replace(c, precision=args.precision, compile=args.compile) for c in configs], resources
+
+
+def _print_results(results, trained: set[str]) -> None:
+    for r in results:
         f = r.final
-        print(f"  {r.key}  {config.describe().split(': ', 1)[1]:<60} {how} test acc {f.test_accuracy:.3f}, "
+        how = f"trained in {r.provenance.get('wall_time_s', 0):.0f} s," if r.key in trained else "loaded "
+        print(f"  {r.key}  {r.config.describe().split(': ', 1)[1]:<60} {how} test acc {f.test_accuracy:.3f}, "
               f"train acc {f.train_accuracy:.3f}, last-layer sensitivity {f.cosine[-1]:.3f}", flush=True)
+
+
+def _run(args, parser) -> int:
+    configs, resources = _check_run_args(args, parser)
+    store = runs.ResultsStore()
+    missing = [c for c in configs if args.force or not store.exists(c)]
+    print(f"{args.experiment} ({args.profile}): {len(configs)} runs, {len(missing)} to train, results in "
+          f"{store.root}", flush=True)
+    if args.executor == "slurm" and missing and not args.wait:
+        jobs = cluster.submit_runs(missing, run=runs.run_or_load, executor="slurm", store=store, resources=resources,
+                                   device=args.device, force=args.force)
+        for config, job in zip(missing, jobs):
+            print(f"  submitted {config.key} as SLURM job {job.job_id}: {config.describe().split(': ', 1)[1]}")
+        print(f"follow them with: python -m defstab_lib status (logs in {cluster.jobs_folder(store.root)})")
+        return 0
+    try:
+        results = runs.run_configs(configs, force=args.force, progress=not args.quiet, store=store,
+                                   device=args.device, jobs=args.jobs,
+                                   executor=args.executor, resources=resources)
+    except KeyboardInterrupt:
+        print("interrupted: every run in progress kept its resume state; run the same command again to continue",
+              file=sys.stderr)
+        return 130
+    except (WorkerFailure, cluster.JobFailure) as exc:
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return 1
+    _print_results(results, {c.key for c in missing})
     return 0
 
 
@@ -127,6 +183,17 @@ def _status(args, parser) -> int:
     for r in rows:
         print(f"{r['chapter']:<16} {r['experiment']:<16} {r['profile']:<8} {r['stored']:>7}  {r['missing']}")
     print("* the profile a chapter renders by default (its parameters cell)")
+    jobs = cluster.job_states(runs.ResultsStore().root)
+    if jobs:
+        counts: dict[str, int] = {}
+        for j in jobs:
+            state = j["state"].split(" ")[0]
+            counts[state] = counts.get(state, 0) + 1
+        print(f"\nsubmitted jobs ({cluster.jobs_folder(runs.ResultsStore().root)}): "
+              + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+        for j in jobs:
+            if j["state"] != "stored":
+                print(f"  {j['key']}  {j['executor']} job {j['job_id']:<10} {j['state']:<10} {j['run']}")
     return 0
 
 

@@ -6,14 +6,30 @@ once more when the builder re-adds late assets (file name ``''``), which its de-
 For sphinx-thebe's ``const THEBE_JS_URL = ...`` the second copy is a ``SyntaxError`` in every reader's browser
 console ("Identifier 'THEBE_JS_URL' has already been declared"), found by the browser suite
 (``tests/test_site.py``).  :func:`unique_scripts` drops such repeats from each page's script list.
+
+Figures with provenance: ``python -m defstab_lib.book build`` stages, beside the book, ``defstab-figures.json``
+(:func:`defstab_lib.book.figure_provenance`: per figure, by the SHA-256 of its PNG, which is the name myst-nb gives
+the image file, its alt text, the library function that drew it, the stored results it was drawn from and its
+SVG copy).  :func:`provenance_html` turns one entry into the line shown under the figure
+(``div.defstab-provenance``, styled by ``book/static/defstab.css``), and the ``doctree-resolved`` hook sets each
+image's alt text and adds that line.
 """
 
 from __future__ import annotations
 
+import html
+import json
+import posixpath
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-__all__ = ["unique_scripts", "setup"]
+from docutils import nodes
+
+from .vocabulary import FIGURES_FILE
+
+__all__ = ["unique_scripts", "provenance_html", "setup"]
+
 
 
 def _script_key(script: Any) -> tuple:
@@ -53,8 +69,56 @@ def _dedupe_page_scripts(app, pagename, templatename, context, doctree) -> None:
         scripts[:] = unique_scripts(scripts)
 
 
+def provenance_html(entry: dict, static_prefix: str = "_static/") -> str:
+    """The line under a figure: the function that drew it, its SVG, the stored results (empty if none known).
+
+    ``entry``: one figure of ``defstab-figures.json`` (``drawn_by``, ``svg``, ``results`` as ``[name, url]``
+    pairs); ``static_prefix``: the page's relative path to ``_static/``.
+
+    >>> provenance_html({"drawn_by": "defstab_lib.plots.f", "svg": "ab.svg",
+    ...                  "results": [["k.json", "https://example.org/k.json"]]}, "../_static/")
+    '<div class="defstab-provenance">Drawn by <code>defstab_lib.plots.f</code> · <a class="defstab-svg" href="../_static/figures/ab.svg" download>SVG</a> · results: <a class="defstab-results" href="https://example.org/k.json">k.json</a></div>'
+    >>> provenance_html({"drawn_by": "", "svg": "", "results": []})
+    ''
+    """
+    parts = []
+    if entry.get("drawn_by"):
+        parts.append(f"Drawn by <code>{html.escape(entry['drawn_by'])}</code>")
+    if entry.get("svg"):
+        href = html.escape(f"{static_prefix}figures/{entry['svg']}")
+        parts.append(f'<a class="defstab-svg" href="{href}" download>SVG</a>')
+    if entry.get("results"):
+        links = ", ".join(f'<a class="defstab-results" href="{html.escape(url)}">{html.escape(name)}</a>'
+                          for name, url in entry["results"])
+        parts.append(f"results: {links}")
+    return f'<div class="defstab-provenance">{" · ".join(parts)}</div>' if parts else ""
+
+
+def _load_figures(app) -> None:
+    path = Path(app.srcdir) / FIGURES_FILE
+    app.env.defstab_figures = json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _annotate_figures(app, doctree, docname) -> None:
+    figures = getattr(app.env, "defstab_figures", {})
+    if not figures or app.builder.format != "html":
+        return
+    static_prefix = posixpath.relpath("_static", posixpath.dirname(docname) or ".") + "/"
+    for image in list(doctree.findall(nodes.image)):
+        entry = figures.get(Path(str(image.get("uri", ""))).stem)
+        if entry is None:
+            continue
+        if entry.get("alt"):
+            image["alt"] = entry["alt"]
+        line = provenance_html(entry, static_prefix)
+        if line:
+            image.parent.insert(image.parent.index(image) + 1, nodes.raw("", line, format="html"))
+
+
 def setup(app) -> dict[str, Any]:
-    """Register the fixes with Sphinx."""
+    """Register the fixes and the figure-provenance hook with Sphinx."""
     # Late (priority 900): after other extensions added their page-specific scripts.
     app.connect("html-page-context", _dedupe_page_scripts, priority=900)
+    app.connect("builder-inited", _load_figures)
+    app.connect("doctree-resolved", _annotate_figures)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

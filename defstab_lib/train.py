@@ -10,8 +10,14 @@ optimiser from a config and calls :func:`train_epoch` once per epoch, saving wha
   there are no DataLoader workers); :class:`defstab_lib.tasks.SyntheticDeformationTask` generates examples on
   the fly.
 - channels_last memory format everywhere (about 1.1-1.35x faster on a CPU too, measured in
-  ``benchmarks/bench_train.py``'s setting); on CUDA also bfloat16 autocast.  On the CPU: float32, and
-  deterministic for a given seed (same batches, same initial weights, no nondeterministic kernels).
+  ``benchmarks/bench_train.py``'s setting).
+- The arithmetic is a run's ``precision`` (:data:`PRECISIONS`): ``"auto"`` (the default) is float32 on the CPU
+  and bfloat16 autocast on CUDA; ``"float32"`` is float32 everywhere; ``"bf16"`` is bfloat16 autocast everywhere
+  (on a CPU with AVX-512 BF16 about 1.5x faster; validated against float32 in
+  ``benchmarks/bench_precision.py``).  In float32 the CPU is deterministic for a given seed (same batches,
+  same initial weights, no nondeterministic kernels).
+- ``train_epoch(..., forward=torch.compile(model))`` trains through a compiled forward (same parameters); the
+  model itself stays uncompiled, for measurements and checkpoints.
 - A ``tqdm.auto`` progress bar shows loss, accuracy and images/s.
 """
 
@@ -25,6 +31,9 @@ from collections.abc import Callable, Iterator
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
+
+from .checks import choice
 
 __all__ = [
     "OptimConfig",
@@ -34,7 +43,13 @@ __all__ = [
     "train_epoch",
     "evaluate",
     "epoch_generator",
+    "PRECISIONS",
+    "autocast",
+    "uses_bf16",
 ]
+
+#: The arithmetic a run may train and evaluate in (see the module docstring).
+PRECISIONS: tuple[str, ...] = ("auto", "float32", "bf16")
 
 
 def epoch_generator(seed: int, epoch: int, stream: int = 0, device: torch.device | str = "cpu") -> torch.Generator:
@@ -183,10 +198,21 @@ class EpochStats:
     lr: float
 
 
-def _autocast(device: torch.device):
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+def uses_bf16(device: torch.device, precision: str = "auto") -> bool:
+    """Whether ``precision`` (:data:`PRECISIONS`) trains in bfloat16 autocast on ``device``.
+
+    >>> uses_bf16(torch.device("cpu")), uses_bf16(torch.device("cpu"), "bf16"), uses_bf16(torch.device("cuda"))
+    (False, True, True)
+    """
+    choice("precision", precision, PRECISIONS)
+    return precision == "bf16" or (precision == "auto" and device.type == "cuda")
+
+
+def autocast(device: torch.device, precision: str = "auto") -> torch.autocast:
+    """The autocast context of ``precision`` (:data:`PRECISIONS`) on ``device`` (disabled for float32)."""
+    enabled = uses_bf16(device, precision) and device.type in ("cuda", "cpu")
+    return torch.autocast(device.type if device.type in ("cuda", "cpu") else "cpu", dtype=torch.bfloat16,
+                          enabled=enabled)
 
 
 def _prepare(x: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -203,14 +229,22 @@ def train_epoch(
     device: torch.device | str | None = None,
     progress: bool = True,
     description: str = "",
+    precision: str = "auto",
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> EpochStats:
     """Train ``model`` for one epoch of ``batches`` (see the module docstring); return its :class:`EpochStats`.
 
     ``epoch`` is 1-based (epoch 0 is initialisation); the batch source is asked for ``batches.epoch(epoch)``.
+    ``precision`` is one of :data:`PRECISIONS`; ``forward`` (default: ``model``) computes the logits, e.g.
+    ``torch.compile(model)``, which shares ``model``'s parameters.
+    ``on_step``, when given, is called with the number of optimiser steps taken so far in this epoch (1, 2, ...)
+    after each step (to measure inside an epoch; it must leave the model in training mode and draw no randomness
+    from the batch source).
     """
-    from tqdm.auto import tqdm
-
     device = torch.device(device) if device is not None else next(model.parameters()).device
+    context = autocast(device, precision)  # checks precision before any work
+    forward = model if forward is None else forward
     model.to(memory_format=torch.channels_last)
     model.train()
     total_loss = torch.zeros((), device=device)
@@ -221,8 +255,8 @@ def train_epoch(
                unit="batch")
     for step, (x, y) in enumerate(batches.epoch(epoch)):
         x, y = _prepare(x, device), y.to(device, non_blocking=True)
-        with _autocast(device):
-            logits = model(x)
+        with context:
+            logits = forward(x)
             loss = F.cross_entropy(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -232,6 +266,8 @@ def train_epoch(
         total_loss += loss.detach() * y.shape[0]
         correct += (logits.detach().argmax(1) == y).sum()
         seen += y.shape[0]
+        if on_step is not None:
+            on_step(step + 1)
         if progress and (step % 10 == 0 or step == len(batches) - 1):
             elapsed = time.perf_counter() - start
             bar.set_postfix(loss=f"{float(total_loss) / seen:.3f}", acc=f"{float(correct) / seen:.3f}",
@@ -259,13 +295,15 @@ def evaluate(
     *,
     batch_size: int = 512,
     device: torch.device | str | None = None,
+    precision: str = "auto",
 ) -> tuple[float, float]:
     """Accuracy and mean cross-entropy of ``model`` (in eval mode) on ``images`` ``(N, C, H, W)``.
 
     ``images`` are uint8 (0..255) or float in ``[0, 1]``; ``labels`` are ``(N,)`` int64.  The model's training
-    mode is restored afterwards.
+    mode is restored afterwards.  ``precision``: one of :data:`PRECISIONS`.
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
+    context = autocast(device, precision)
     was_training = model.training
     model.eval()
     correct, total_loss = 0, 0.0
@@ -274,7 +312,7 @@ def evaluate(
             x = images[i : i + batch_size]
             x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
             x, y = _prepare(x, device), labels[i : i + batch_size].to(device)
-            with _autocast(device):
+            with context:
                 logits = model(x).float()
             total_loss += float(F.cross_entropy(logits, y, reduction="sum"))
             correct += int((logits.argmax(1) == y).sum())

@@ -6,7 +6,7 @@ True
 
 from __future__ import annotations
 
-__all__ = ["DOWNSAMPLING", "POOLED", "UNPOOLED", "TRAINING_DATASETS", "RUN_DATASETS"]
+__all__ = ["DOWNSAMPLING", "POOLED", "UNPOOLED", "TRAINING_DATASETS", "RUN_DATASETS", "FIGURES_FILE"]
 
 #: The downsampling layers the paper compares (section 2.2), in the order of its figures.
 DOWNSAMPLING: tuple[str, ...] = ("subsample", "maxpool", "avgpool", "strided", "strided-relu")
@@ -18,3 +18,7 @@ UNPOOLED: tuple[str, ...] = tuple(d for d in DOWNSAMPLING if d not in POOLED)
 TRAINING_DATASETS: tuple[str, ...] = ("fashion-mnist", "mnist", "cifar10")
 #: What a run config's ``dataset`` may be: a real dataset or section 4.3's synthetic task.
 RUN_DATASETS: tuple[str, ...] = TRAINING_DATASETS + ("synthetic",)
+#: Every figure's provenance, by the SHA-256 of its PNG: written by :func:`defstab_lib.book.stage` into the staged
+#: book's root (the Sphinx source folder) and read by :mod:`defstab_lib.sphinxext` (here, so that the book's build
+#: needs no Sphinx import and the command line no book extra).
+FIGURES_FILE = "defstab-figures.json"

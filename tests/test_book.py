@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_colab_cell_comes_from_the_one_repository_url():
     config = book.book_config(ROOT)
-    source = book.colab_cell_source(ROOT)
+    source = book.colab_cell_source("data", ROOT)
     assert config["repository"]["url"] in source
     assert 'if "google.colab" in sys.modules:' in source
     assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"

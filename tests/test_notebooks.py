@@ -73,7 +73,7 @@ def test_committed_without_outputs_with_python3_kernel(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_colab_cell_first_and_up_to_date(name):
     first = code_cells(read(name))[0]
-    assert first.source == book.colab_cell_source(ROOT), f"{name}: run `python -m defstab_lib.book sync`"
+    assert first.source == book.colab_cell_source(name, ROOT), f"{name}: run `python -m defstab_lib.book sync`"
     assert "remove-cell" in first.metadata.get("tags", [])
 
 

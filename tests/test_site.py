@@ -378,6 +378,122 @@ def test_search_finds_the_chapter_by_a_word_of_its_title(browser, server, visit,
         sb.full_page_screenshot(browser, SHOTS / "search-light.png")
 
 
+# ------------------------------------------------------------------------------------------------ math, badge, alt
+
+
+#: Raw TeX delimiters that a reader sees when MathJax did not typeset a page.
+RAW_TEX = ("\\(", "\\)", "$$")
+
+
+def _math_count(page: str) -> int:
+    """How many math elements Sphinx wrote into the page's HTML (before MathJax typesets them)."""
+    return len(re.findall(r'class="math notranslate nohighlight"', (SITE / f"{page}.html").read_text()))
+
+
+def _typeset(browser, url: str) -> dict:
+    """Open ``url``, wait for MathJax (if the page loads it) to finish, and return what the page shows."""
+    sb.load(browser, url)
+    return browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const report = () => {
+          const article = document.querySelector('article.bd-article') || document.body;
+          done({mathjax: !!(window.MathJax && window.MathJax.version), version: (window.MathJax || {}).version || '',
+                rendered: article.querySelectorAll('mjx-container').length,
+                errors: article.querySelectorAll('mjx-merror, mjx-container [data-mjx-error]').length,
+                text: article.innerText});
+        };
+        const started = Date.now();
+        const wait = () => {
+          if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+            MathJax.startup.promise.then(report, report);
+          } else if (Date.now() - started > 10000) { report(); } else { setTimeout(wait, 50); }
+        };
+        wait();""")
+
+
+def test_some_pages_have_math():
+    with_math = [p for p in PAGES if _math_count(p)]
+    _check(len(with_math) >= 2, f"only {with_math} have math: the math checks below would check nothing")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_math_renders_offline(browser, server, page):
+    expected = _math_count(page)
+    shown = _typeset(browser, urllib.parse.urljoin(server.base, f"{page}.html"))
+    raw = [d for d in RAW_TEX if d in shown["text"]]
+    _check(not raw, f"{page}: raw TeX delimiters {raw} in the page's text (MathJax did not typeset it)")
+    if expected:
+        _check(shown["mathjax"], f"{page}: has {expected} math elements but MathJax did not load")
+        _check(shown["rendered"] >= expected, (
+            f"{page}: {expected} math elements in the HTML, {shown['rendered']} typeset (mjx-container)"))
+        _check(not shown["errors"], f"{page}: {shown['errors']} formulas MathJax could not typeset")
+
+
+def test_math_renders_from_disk(browser):
+    """The README's offline reading: _build/html opened from disk (file://), no server, no network."""
+    page = next(p for p in PAGES if _math_count(p))
+    shown = _typeset(browser, (SITE / f"{page}.html").as_uri())
+    _check(shown["mathjax"] and shown["rendered"] >= _math_count(page),
+           f"{page} opened from disk: MathJax {shown['version'] or 'not loaded'}, {shown['rendered']} formulas typeset")
+    _check(not [d for d in RAW_TEX if d in shown["text"]], f"{page} opened from disk shows raw TeX")
+
+
+BADGE_SCRIPT = """
+const article = document.querySelector('article.bd-article') || document.body;
+return Array.from(article.querySelectorAll('div.defstab-colab')).map(d => ({
+  text: d.innerText,
+  top: d.getBoundingClientRect().top - (article.querySelector('h1') || article).getBoundingClientRect().bottom,
+  links: Array.from(d.querySelectorAll('a[href]')).map(a => ({href: a.href,
+      imgs: Array.from(a.querySelectorAll('img')).map(i => ({alt: i.alt, loaded: i.complete && i.naturalWidth > 0,
+                                                             src: i.currentSrc || i.src}))}))}));
+"""
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_has_an_open_in_colab_badge_under_its_title(browser, server, name):
+    sb.load(browser, urllib.parse.urljoin(server.base, f"{_chapter_page(name)}.html"))
+    badges = browser.execute_script(BADGE_SCRIPT)
+    _check(len(badges) == 1, f"{name}: {len(badges)} Colab badge blocks (div.defstab-colab), expected 1")
+    badge = badges[0]
+    links = [a for a in badge["links"] if a["imgs"]]
+    _check([a["href"] for a in links] == [_colab_url(name)], f"{name}: the badge links {links}, not {_colab_url(name)}")
+    img = links[0]["imgs"][0]
+    _check(img["alt"] == "Open in Colab" and img["loaded"], f"{name}: the badge image {img} did not load")
+    _check(sb.is_internal(img["src"], server.base), f"{name}: the badge image comes from elsewhere: {img['src']}")
+    _check("GPU" in badge["text"] and re.search(r"\d+(\.\d+)? s\b", badge["text"]),
+           f"{name}: the badge's note names no GPU runtime or no measured time: {badge['text']!r}")
+    _check(0 <= badge["top"] < 120, f"{name}: the badge is not right under the title ({badge['top']:.0f} px below)")
+
+
+#: Alt text that only repeats a file name or hash (myst-nb's default when a figure has none).
+FILE_LIKE_ALT = re.compile(r"(^|/)[0-9a-f]{16,}\.\w+$|\.(png|jpe?g|svg|pdf)$", re.IGNORECASE)
+
+
+def test_the_site_footer_states_the_licences(browser, server):
+    sb.load(browser, urllib.parse.urljoin(server.base, f"{PAGES[0]}.html"))
+    footer = browser.execute_script(
+        "const f = document.querySelector('.extra_footer'); return f ? {text: f.innerText, "
+        "links: Array.from(f.querySelectorAll('a')).map(a => a.href)} : null;")
+    _check(footer, "the page has no footer licence line (.extra_footer)")
+    _check("MIT" in footer["text"] and "CC BY 4.0" in footer["text"], f"the footer says {footer['text']!r}")
+    _check("https://creativecommons.org/licenses/by/4.0/" in footer["links"], f"footer links: {footer['links']}")
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_chapter_figures_have_descriptive_alt_text(browser, server, name):
+    """Alt text says what a figure shows: its provenance's ``alt``, else its caption's first sentence
+    (defstab_lib.book.figure_provenance), never myst-nb's default, the image's file path."""
+    sb.load(browser, urllib.parse.urljoin(server.base, f"{_chapter_page(name)}.html"))
+    images = browser.execute_script(
+        "const a = document.querySelector('article.bd-article') || document.body;"
+        "return Array.from(a.querySelectorAll('.cell_output img')).map(i => ({src: i.currentSrc || i.src, "
+        "alt: i.getAttribute('alt') || ''}));")
+    bad = [f"{Path(i['src']).name}: alt {i['alt']!r}" for i in images
+           if len(i["alt"].split()) < 3 or FILE_LIKE_ALT.search(i["alt"].strip())]
+    _check(not bad, f"{name}: figures without descriptive alt text (give them provenance or a **Figure N.** "
+                    f"caption): {bad}")
+
+
 # ------------------------------------------------------------------------------------------------ the report
 
 REPORT_SCRIPT = r"""

@@ -1,9 +1,35 @@
 """Typed run configurations and their canonical keys.
 
 A :class:`RunConfig` says everything a training run depends on.  Its :func:`run_key` is a stable hash of the
-config and of :data:`PROTOCOL_VERSION`, the version of *what a run measures*: bump it when the measurements
-change (another probe, another metric), and every stored result is recognised as stale.  The key does not depend
-on the name of the profile that produced a config: two profiles asking for the same run share its result.
+config and of its measurement protocol (``ProbeConfig.protocol``, one of :data:`PROTOCOLS`), the version of *what
+a run measures*.  The key does not depend on the name of the profile that produced a config: two profiles asking
+for the same run share its result.
+
+Protocols (what :func:`defstab_lib.runs.execute.measure` stores; :mod:`defstab_lib.runs.protocol` for v2):
+
+- **1** (the default, every run stored before protocol 2 existed): per-layer normalized distances and the noise
+  control, filter TV and accuracies at initialisation, at ``measure_epochs`` and at the end, and the
+  Bietti-Mairal sweep at initialisation and at the end.  Initial weights are drawn from ``seed`` alone, so the
+  networks of one seed that have the same parameter shapes (subsample, max-pool and average-pool) start from the
+  *same* convolution weights: a paired design the analysis must respect.
+- **2**: protocol 1 plus the normalisers, the Euclidean noise control, per-image distances (at initialisation
+  and at the end), worst-case deformations at the paper's budget, Petrini's sine-mode relative stability at the
+  output, whole-pixel translation sweeps and ADef's label-flipping displacement (at the end), measured densely
+  (after 1/8, 1/4 and 1/2 of the first epoch too).  Initial weights are an **independent draw per
+  (architecture, seed)** (:func:`init_seed`): networks of one seed with different architectures share the
+  training subset and the batch order (paired data), never their weights.  The same architecture and seed in two
+  experiments (real and random labels, say) start from the same weights.
+
+Keys of protocol 1 are exactly those computed before protocols existed: the probe's ``protocol`` field is left
+out of the hashed config when it is 1, and the hashed version is 1.
+
+A run's ``precision`` (``defstab_lib.train.PRECISIONS``) and whether it trains through ``torch.compile``
+(``compile``) are part of its key, each left out of the hashed config at its default (``"auto"``, ``False``), so
+that every run stored before the fields existed keeps its key.  bfloat16 changes the numbers.  Compiling changes
+more than float rounding: on zero-padded images (Fashion-MNIST's 28x28 in 32x32) many ReLU and max-pool inputs
+sit exactly on a tie, and the compiled backward takes another subgradient there (the first step's gradients
+differ by about 1% in the first layers; 1e-5, rounding, on the same images with a little noise added;
+``tests/test_parallel.py``), so a compiled run is another run.
 """
 
 from __future__ import annotations
@@ -13,12 +39,15 @@ import hashlib
 import json
 from typing import Any
 
+from ..checks import choice
 from ..tasks import MAX_CLASSES
-from ..train import OptimConfig
+from ..train import PRECISIONS, OptimConfig
 from ..vocabulary import RUN_DATASETS
 
 __all__ = [
     "PROTOCOL_VERSION",
+    "PROTOCOLS",
+    "init_seed",
     "DATASETS",
     "LABEL_MODES",
     "AUGMENTATIONS",
@@ -31,8 +60,10 @@ __all__ = [
     "config_from_dict",
 ]
 
-#: Version of the measurement protocol (what a run stores); part of every key.
-PROTOCOL_VERSION = 1
+#: The newest measurement protocol (what a run stores); a config chooses its own with ``ProbeConfig.protocol``.
+PROTOCOL_VERSION = 2
+#: The protocols a config may ask for (see the module docstring).
+PROTOCOLS = (1, 2)
 
 DATASETS = RUN_DATASETS
 LABEL_MODES = ("real", "random")
@@ -115,6 +146,8 @@ class ProbeConfig:
             initialisation and at the end: per image, ``||tau||_inf``, ``||grad tau||_inf`` and the relative change
             of every layer (``defstab_lib.metrics.relative_change``).
         bound_images: probe images in that sweep (the first ones of the probe).
+        protocol: what the run measures, one of :data:`PROTOCOLS` (see the module docstring); 1 by default, so
+            that configs made before protocol 2 keep their keys.
     """
 
     images: int = 128
@@ -123,8 +156,11 @@ class ProbeConfig:
     seed: int = 0
     bound_strengths: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
     bound_images: int = 32
+    protocol: int = 1
 
     def __post_init__(self) -> None:
+        _check(not isinstance(self.protocol, bool) and self.protocol in PROTOCOLS,
+               f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
         _check(self.images >= 3, f"probe images must be >= 3 (the median needs pairs), got {self.images}")
         _check(self.grid >= 2, f"probe grid must be >= 2, got {self.grid}")
         _check(self.strength > 0, f"probe strength must be > 0, got {self.strength}")
@@ -143,9 +179,15 @@ class RunConfig:
         data, arch, optim, probe: see their classes.
         epochs: training epochs (> 0).
         batch_size: images per optimiser step.
-        seed: seed of the initial weights, the data order, the subset and random labels.
+        seed: seed of the data order, the subset and random labels, and of the initial weights (protocol 1: the
+            seed itself; protocol 2: :func:`init_seed`, an independent draw per architecture and seed).
         measure_epochs: epochs after which to measure, besides initialisation (0) and the end.
         profile: the profile that produced this config (informational: not part of the key).
+        precision: the arithmetic of training and evaluation (``defstab_lib.train.PRECISIONS``): ``"auto"``
+            (float32 on the CPU, bfloat16 autocast on CUDA), ``"float32"`` or ``"bf16"`` (bfloat16 autocast).
+            Part of the key when it is not ``"auto"``.
+        compile: train through ``torch.compile(model)`` (measurements use the model itself); a CPU pays one to
+            three minutes of compiling first.  Part of the key when true (see the module docstring).
     """
 
     experiment: str
@@ -158,8 +200,12 @@ class RunConfig:
     probe: ProbeConfig = ProbeConfig()
     measure_epochs: tuple[int, ...] = ()
     profile: str = ""
+    precision: str = "auto"
+    compile: bool = False
 
     def __post_init__(self) -> None:
+        choice("precision", self.precision, PRECISIONS)
+        _check(isinstance(self.compile, bool), f"compile must be True or False, got {self.compile!r}")
         _check(bool(self.experiment) and "/" not in self.experiment, f"bad experiment name {self.experiment!r}")
         _check(isinstance(self.epochs, int) and self.epochs > 0, f"epochs must be an int > 0, got {self.epochs!r}")
         _check(isinstance(self.batch_size, int) and self.batch_size > 0, f"batch_size must be > 0, got {self.batch_size!r}")
@@ -183,7 +229,8 @@ class RunConfig:
         what = f"{d.dataset}" + (f" C={d.strength:g} K={d.classes}" if d.dataset == "synthetic" else "")
         what += " random labels" if d.labels == "random" else ""
         return (f"{self.experiment}: {a.downsampling} x{a.width:g} on {what}, {self.epochs} epochs, "
-                f"seed {self.seed}")
+                f"seed {self.seed}" + ("" if self.precision == "auto" else f", {self.precision}")
+                + (", compiled" if self.compile else ""))
 
 
 def config_to_dict(config: RunConfig) -> dict[str, Any]:
@@ -205,20 +252,55 @@ def config_from_dict(d: dict[str, Any]) -> RunConfig:
             probe=ProbeConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["probe"].items()}),
             measure_epochs=tuple(d.get("measure_epochs", ())),
             profile=d.get("profile", ""),
+            precision=d.get("precision", "auto"),
+            compile=d.get("compile", False),
         )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"not a run config: {exc}") from exc
 
 
 def run_key(config: RunConfig) -> str:
-    """The canonical key of a run: 16 hex digits of SHA-256 over its config (without ``profile``) and protocol.
+    """The canonical key of a run: 16 hex digits of SHA-256 over its config (without ``profile``, and without
+    ``precision`` and ``compile`` at their defaults ``"auto"`` and ``False``) and protocol.
 
     >>> run_key(RunConfig("demo")) == run_key(RunConfig("demo", profile="cpu"))
     True
     >>> run_key(RunConfig("demo")) == run_key(RunConfig("demo", seed=1))
     False
+    >>> run_key(RunConfig("demo")) == run_key(RunConfig("demo", precision="bf16"))
+    False
+    >>> run_key(RunConfig("demo")) == run_key(RunConfig("demo", compile=True))
+    False
     """
     d = config_to_dict(config)
     d.pop("profile")
-    blob = json.dumps({"protocol": PROTOCOL_VERSION, "config": d}, sort_keys=True, separators=(",", ":"))
+    protocol = config.probe.protocol
+    if protocol == 1:  # the keys of runs stored before protocols were a field stay as they were
+        d["probe"].pop("protocol")
+    if d["precision"] == "auto":  # ... and so do those of runs stored before precision and compile were fields
+        d.pop("precision")
+    if not d["compile"]:
+        d.pop("compile")
+    blob = json.dumps({"protocol": protocol, "config": d}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def init_seed(config: RunConfig) -> int:
+    """The seed of a run's initial weights.
+
+    Protocol 1: ``config.seed`` (the networks of one seed with the same parameter shapes share their weights).
+    Protocol 2: 63 bits of SHA-256 over the architecture and the seed, an independent draw per (architecture,
+    seed) -- the same for that architecture and seed in every experiment and dataset.
+
+    >>> a = RunConfig("x", probe=ProbeConfig(protocol=2))
+    >>> init_seed(a) == init_seed(RunConfig("y", probe=ProbeConfig(protocol=2)))
+    True
+    >>> init_seed(a) == init_seed(dataclasses.replace(a, arch=ArchConfig(downsampling="subsample")))
+    False
+    >>> init_seed(RunConfig("x", seed=3))
+    3
+    """
+    if config.probe.protocol == 1:
+        return config.seed
+    blob = json.dumps({"arch": dataclasses.asdict(config.arch), "seed": config.seed}, sort_keys=True)
+    return int.from_bytes(hashlib.sha256(blob.encode()).digest()[:8], "big") >> 1

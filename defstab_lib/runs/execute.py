@@ -3,18 +3,23 @@
 What a run does, in order:
 
 1. builds its data (a fixed subset of the training split, a fixed subset of the test split, Fashion-MNIST and
-   MNIST zero-padded to 32x32; or the synthetic task), its model (``make_vgg``, initial weights drawn from the
-   run's seed) and its probe: ``N`` test images chosen with the probe's seed, each deformed once by a fixed
+   MNIST zero-padded to 32x32; or the synthetic task), its model (``make_vgg``, initial weights drawn from
+   :func:`~defstab_lib.runs.config.init_seed`: the run's seed under protocol 1, an independent draw per
+   architecture and seed under protocol 2) and its probe: ``N`` test images chosen with the probe's seed, each deformed once by a fixed
    random deformation, and the noise-matched control of each (Gaussian noise of the same L2 norm);
 2. measures at initialisation (epoch 0): per-layer normalized cosine and Euclidean distance and the noise
    control on the probe, per-layer filter smoothness, train and test accuracy;
-3. trains epoch by epoch, measuring after each epoch in ``measure_epochs`` and after the last, and saving a
-   resume state (model, optimiser, schedule, measurements so far) after every epoch;
+3. trains epoch by epoch, measuring after each epoch in ``measure_epochs`` and after the last (protocol 2: also
+   after 1/8, 1/4 and 1/2 of the first epoch, :data:`defstab_lib.runs.protocol.FRACTIONS`), and saving a resume
+   state (model, optimiser, schedule, measurements so far) after every epoch;
 4. stores ``<experiment>/<key>.json`` atomically, with the initial and final weights beside it, and removes the
    resume state.
 
-A run killed at any point restarts from its last saved epoch.  On the CPU the result is then exactly that of an
-uninterrupted run: the batches of epoch ``e`` depend only on ``(seed, e)``, and the state holds everything else.
+What protocol 2 measures besides protocol 1 is in :mod:`defstab_lib.runs.protocol`.
+
+A run killed at any point (also inside an epoch) restarts from its last saved epoch.  On the CPU the result is
+then exactly that of an uninterrupted run: the batches of epoch ``e`` depend only on ``(seed, e)``, and the state
+holds everything else.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import functools
+import math
 import platform
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -36,8 +43,11 @@ from ..metrics import noise_matched, relative_change, sensitivity_profile, smoot
 from ..models import make_vgg
 from ..provenance import device_name, git_commit, resolve_device
 from ..tasks import SyntheticDeformationTask, flip_crop, random_labels, synthetic_templates
-from ..train import TensorBatches, evaluate, make_optimizer, train_epoch
-from .config import RunConfig, run_key
+from ..train import TensorBatches, evaluate, make_optimizer, train_epoch, uses_bf16
+from . import protocol as v2
+from .cluster import JobResources, check_executor, submit_runs, wait_for
+from .config import RunConfig, init_seed, run_key
+from .parallel import plan_workers, run_in_processes
 from .store import Measurement, Results, ResultsStore, atomic_torch_save
 
 __all__ = ["run_or_load", "run_configs", "results_table", "measure", "RunData", "build_run_data", "resolve_device"]
@@ -61,6 +71,15 @@ class RunData:
             max_displacement (M,), max_jacobian (M,))`` with the first M probe images.
         in_channels, num_classes: for the model.
         description: the dataset, where it came from, and its checksum (for provenance).
+        probe_y: ``(N,)`` int64 labels of the probe images (the worst case's loss objective, ADef's correctness).
+        protocol: the config's measurement protocol.
+        grid, strength: the probe deformations' control points per side and box C (pixels): the worst case's
+            budget.
+        seed: the probe's seed.
+        sine, sine_noisy: protocol 2: ``(N, C, 32, 32)`` sine-mode deformations of the probe and their
+            noise-matched control (:func:`defstab_lib.runs.protocol.sine_probe`); ``sine_temperature`` their T.
+        translations: protocol 2: the whole-pixel translation sweep of the first M probe images, in the layout
+            of ``bound``.
     """
 
     batches: Any
@@ -75,6 +94,15 @@ class RunData:
     in_channels: int
     num_classes: int
     description: dict[str, str]
+    probe_y: torch.Tensor | None = None
+    protocol: int = 1
+    grid: int = 3
+    strength: float = 2.0
+    seed: int = 0
+    sine: torch.Tensor | None = None
+    sine_noisy: torch.Tensor | None = None
+    sine_temperature: float = math.nan
+    translations: list[tuple[float, torch.Tensor, list[float], list[float]]] | None = None
 
 
 @functools.lru_cache(maxsize=8)
@@ -94,7 +122,7 @@ def build_run_data(config: RunConfig, device: torch.device) -> RunData:
                                             batch_size=config.batch_size, seed=config.seed, grid=d.grid)
         test_x, test_y = cpu_task.fixed_set(d.test_size or 1000, stream=1)
         train_x, train_y = cpu_task.fixed_set(min(d.train_size or 10_000, TRAIN_EVAL_SIZE), stream=3)
-        probe = cpu_task.fixed_set(p.images, stream=2)[0]
+        probe, probe_y = cpu_task.fixed_set(p.images, stream=2)
         batches, in_channels, num_classes = task, templates.shape[1], d.classes
         description = {"dataset": "synthetic", "templates": where, "strength": f"{d.strength:g} px"}
     else:
@@ -112,7 +140,7 @@ def build_run_data(config: RunConfig, device: torch.device) -> RunData:
                                 device=device)
         train_x, train_y = train_images[:TRAIN_EVAL_SIZE], labels[:TRAIN_EVAL_SIZE]
         chosen = torch.randperm(len(test_x), generator=torch.Generator().manual_seed(p.seed))[: p.images]
-        probe = test_x[chosen].float() / 255.0
+        probe, probe_y = test_x[chosen].float() / 255.0, test_y[chosen]
         in_channels, num_classes = train.images.shape[1], len(train.classes)
         description = {"dataset": d.dataset, "source": train.source,
                        "checksum": f"sha256:{_checksum(train)[:16]} (train), sha256:{_checksum(test)[:16]} (test)"}
@@ -126,16 +154,32 @@ def build_run_data(config: RunConfig, device: torch.device) -> RunData:
                                       generator=torch.Generator().manual_seed(p.seed + 100 + i))
         max_disp, max_jac = field_norms(displacement_field(displacements, tuple(probe.shape[-2:])))
         bound.append((c, moved.to(device), max_disp.tolist(), max_jac.tolist()))
+    extra = {}
+    if p.protocol >= 2:
+        sine, sine_noisy, temperature = v2.sine_probe(probe, p.seed)
+        translations = [(t, moved.to(device), disp, jac)
+                        for t, moved, disp, jac in v2.translation_probe(probe[: p.bound_images], p.seed)]
+        extra = dict(sine=sine.to(device), sine_noisy=sine_noisy.to(device), sine_temperature=temperature,
+                     translations=translations)
     return RunData(
         batches=batches, train_x=train_x.to(device), train_y=train_y.to(device), test_x=test_x.to(device),
         test_y=test_y.to(device), probe=probe.to(device), deformed=deformed.to(device), noisy=noisy.to(device),
         bound=bound, in_channels=int(in_channels), num_classes=int(num_classes), description=description,
+        probe_y=probe_y.to(device=device, dtype=torch.int64), protocol=p.protocol, grid=p.grid,
+        strength=p.strength, seed=p.seed, **extra,
     )
 
 
-def measure(model: torch.nn.Module, data: RunData, epoch: int, *, bound: bool = False) -> Measurement:
-    """Every measurement of a run at one epoch, with the bound sweep when ``bound`` (the model is left in training
-    mode)."""
+def measure(model: torch.nn.Module, data: RunData, epoch: int | float, *, bound: bool = False,
+            precision: str = "auto") -> Measurement:
+    """Every measurement of a run at one epoch (the model is left in training mode).
+
+    ``bound`` marks a *full* measurement (initialisation and the end): the Bietti-Mairal sweep, and under
+    protocol 2 the per-image values, the worst case at every layer of
+    :func:`~defstab_lib.runs.protocol.worst_layers` and the translation sweep, with ADef's label flips when
+    ``epoch > 0`` (the end).  See :mod:`defstab_lib.runs.protocol`.  Accuracies and losses are evaluated in the
+    run's ``precision`` (``defstab_lib.train.PRECISIONS``), the rest in float32.
+    """
     profile = sensitivity_profile(model, data.probe, data.deformed, noise=data.noisy)
     sweep = None
     if bound:
@@ -146,8 +190,15 @@ def measure(model: torch.nn.Module, data: RunData, epoch: int, *, bound: bool = 
             "max_jacobian": [j for *_, j in data.bound],
             "change": [relative_change(model, data.probe[:m], moved).tolist() for _, moved, _, _ in data.bound],
         }
-    train_acc, train_loss = evaluate(model, data.train_x, data.train_y)
-    test_acc, test_loss = evaluate(model, data.test_x, data.test_y)
+        if data.protocol >= 2:
+            sweep["change"] = v2.round_sig(sweep["change"])
+    n = None if bound or data.protocol < 2 else v2.TRAJECTORY_EVAL  # protocol 2's light measurements: a subset
+    train_acc, train_loss = evaluate(model, data.train_x[:n], data.train_y[:n], precision=precision)
+    test_acc, test_loss = evaluate(model, data.test_x[:n], data.test_y[:n], precision=precision)
+    extra = {}
+    if data.protocol >= 2:
+        extra = _measure_v2(model, data, profile, full=bound, flips=bound and epoch > 0)
+        extra["eval_images"] = [len(data.train_y[:n]), len(data.test_y[:n])]
     model.train()
     return Measurement(
         epoch=epoch,
@@ -160,7 +211,31 @@ def measure(model: torch.nn.Module, data: RunData, epoch: int, *, bound: bool = 
         train_loss=train_loss,
         test_loss=test_loss,
         bound=sweep,
+        **extra,
     )
+
+
+def _measure_v2(model: torch.nn.Module, data: RunData, profile, *, full: bool, flips: bool) -> dict[str, Any]:
+    """The fields protocol 2 adds to a measurement (:mod:`defstab_lib.runs.protocol`)."""
+    m = min(v2.WORST_IMAGES, data.probe.shape[0])
+    images, labels = data.probe[:m], data.probe_y[:m]
+    layers = v2.worst_layers(len(profile.layers))
+    out = {
+        "noise_euclidean": [float(v) for v in profile.noise_normalized_euclidean],
+        "median_cosine": [float(v) for v in profile.cosine_median],
+        "median_euclidean": [float(v) for v in profile.euclidean_median],
+        "worst_case": v2.worst_case_summary(model, images, data.deformed[:m], labels, profile,
+                                            layers if full else layers[-1:], grid=data.grid, budget=data.strength,
+                                            seed=data.seed, full=full),
+        "sine": v2.sine_stability(model, data.probe, data.sine, data.sine_noisy, data.sine_temperature),
+    }
+    if full:
+        out["per_image"] = v2.per_image(profile)
+        out["translations"] = v2.translation_changes(model, data.probe[: data.translations[0][1].shape[0]],
+                                                     data.translations)
+    if flips:
+        out["adef"] = v2.label_flips(model, images, labels, data.grid)
+    return out
 
 
 def _provenance(config: RunConfig, data: RunData, device: torch.device, wall: float, resumed: int | None) -> dict:
@@ -180,13 +255,13 @@ def _provenance(config: RunConfig, data: RunData, device: torch.device, wall: fl
     }
 
 
-def _train(config: RunConfig, store: ResultsStore, device: torch.device, progress: bool) -> Results:
-
+def _train(config: RunConfig, store: ResultsStore, device: torch.device, progress: bool,
+           on_epoch: Callable[[int], None] | None = None) -> Results:
     data = build_run_data(config, device)
     a = config.arch
     model = make_vgg(a.spec, a.downsampling, in_channels=data.in_channels, num_classes=data.num_classes,
                      width=a.width, smooth_sigma=a.smooth_sigma,
-                     generator=torch.Generator().manual_seed(config.seed)).to(device)
+                     generator=torch.Generator().manual_seed(init_seed(config))).to(device)
     optimizer, scheduler = make_optimizer(model, config.optim, len(data.batches), config.epochs)
     work = store.work_path(config)
     measurements: list[Measurement] = []
@@ -205,15 +280,19 @@ def _train(config: RunConfig, store: ResultsStore, device: torch.device, progres
     started = time.perf_counter() - elapsed
     if start_epoch == 0:
         atomic_torch_save(model.state_dict(), store.checkpoint_path(config, "init"))
-        measurements = [measure(model, data, 0, bound=True)]
+        measurements = [measure(model, data, 0, bound=True, precision=config.precision)]
+    forward = torch.compile(model) if config.compile else None  # shares model's parameters; measurements use model
+    if on_epoch is not None:
+        on_epoch(start_epoch)
     bar = tqdm(range(start_epoch + 1, config.epochs + 1), desc=config.describe(), disable=not progress,
                initial=start_epoch, total=config.epochs, unit="epoch")
     for epoch in bar:
         stats = train_epoch(model, data.batches, optimizer, scheduler, epoch, device=device, progress=progress,
-                            description=f"epoch {epoch}/{config.epochs}")
+                            description=f"epoch {epoch}/{config.epochs}", precision=config.precision,
+                            forward=forward, on_step=_fraction_hook(model, data, epoch, measurements, config.precision))
         history.append(dataclasses.asdict(stats))
         if epoch in config.measured_epochs:
-            measurements.append(measure(model, data, epoch, bound=epoch == config.epochs))
+            measurements.append(measure(model, data, epoch, bound=epoch == config.epochs, precision=config.precision))
             bar.set_postfix(loss=f"{stats.loss:.3f}", test_acc=f"{measurements[-1].test_accuracy:.3f}",
                             img_s=f"{stats.images_per_s:.0f}")
         atomic_torch_save(
@@ -222,17 +301,38 @@ def _train(config: RunConfig, store: ResultsStore, device: torch.device, progres
              "measurements": [dataclasses.asdict(m) for m in measurements], "history": history},
             work,
         )
+        if on_epoch is not None:
+            on_epoch(epoch)
     bar.close()
     atomic_torch_save(model.state_dict(), store.checkpoint_path(config, "final"))
     results = Results(
         config=config, measurements=measurements, history=history,
-        provenance=_provenance(config, data, device, time.perf_counter() - started, resumed),
+        provenance={**_provenance(config, data, device, time.perf_counter() - started, resumed),
+                    "arithmetic": "bfloat16 autocast" if uses_bf16(device, config.precision) else "float32"},
         checkpoints={"init": store.checkpoint_path(config, "init").name,
                      "final": store.checkpoint_path(config, "final").name},
     )
     store.save(results)
     work.unlink(missing_ok=True)
     return results
+
+
+def _fraction_hook(model: torch.nn.Module, data: RunData, epoch: int, measurements: list[Measurement],
+                   precision: str = "auto"):
+    """Protocol 2's measurements inside the first epoch (after the steps nearest to each of
+    :data:`~defstab_lib.runs.protocol.FRACTIONS` of it), appended to ``measurements``; ``None`` otherwise."""
+    if data.protocol < 2 or epoch != 1:
+        return None
+    steps = len(data.batches)
+    at: dict[int, float] = {}
+    for f in v2.FRACTIONS:  # with few steps per epoch two fractions may fall on one step: the first is kept
+        at.setdefault(max(1, round(f * steps)), f)
+
+    def hook(step: int) -> None:
+        if step in at and step < steps:
+            measurements.append(measure(model, data, at[step], precision=precision))
+
+    return hook
 
 
 def run_or_load(
@@ -242,6 +342,7 @@ def run_or_load(
     progress: bool = True,
     store: ResultsStore | None = None,
     device: str | torch.device | None = None,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> Results:
     """The results of ``config``: loaded when stored, otherwise trained, measured and stored.
 
@@ -251,6 +352,8 @@ def run_or_load(
         progress: show progress bars (``tqdm.auto``).
         store: the results store (default: :func:`~defstab_lib.runs.store.results_root`).
         device: where to train (``None``/``"auto"``: CUDA when available).
+        on_epoch: called with the epoch training starts from (0, or the resumed one), then after every epoch;
+            not called when the result is loaded.
 
     Raises:
         CorruptResultError: the stored file exists but cannot be read (never silently retrained over).
@@ -268,7 +371,7 @@ def run_or_load(
             return stored
         if force:
             store.discard_resume_state(config)
-        return _train(config, store, dev, progress)
+        return _train(config, store, dev, progress, on_epoch)
 
 
 def run_configs(
@@ -278,13 +381,48 @@ def run_configs(
     progress: bool = True,
     store: ResultsStore | None = None,
     device: str | torch.device | None = None,
+    jobs: int | None = None,
+    executor: str = "processes",
+    resources: JobResources | None = None,
 ) -> list[Results]:
-    """:func:`run_or_load` for each config, in order, with an overall progress bar."""
+    """:func:`run_or_load` for each config: the missing ones trained in parallel, then all loaded, in order.
+
+    Args:
+        configs, force, progress, store, device: as for :func:`run_or_load`.
+        jobs: worker processes on this machine (``executor="processes"``), each with ``cores // jobs`` threads
+            (:mod:`.parallel`).  ``None``: one per core when more than one run is missing on the CPU, one on a
+            GPU; more than the missing runs are capped (and said so).  With one worker the runs train here, in
+            this process, one after the other.
+        executor: ``"processes"`` (this machine), ``"slurm"`` (one SLURM job per missing run, through submitit)
+            or ``"local"`` (submitit's local executor: the same jobs as subprocesses here, for testing);
+            :mod:`.cluster`.  This call waits for the jobs; ``python -m defstab_lib run --executor slurm``
+            submits and returns.
+        resources: SLURM resources (partition, time, CPUs, GPUs, memory); only with ``executor="slurm"``.
+
+    Raises:
+        ValueError, TypeError: bad ``jobs``, ``executor`` or ``resources``, before any work.
+        ModuleNotFoundError: ``executor`` needs submitit and it is not installed.
+        WorkerFailure: some runs were not stored (a worker failed); their resume state is kept.
+    """
+    check_executor(executor, resources, jobs)
     store = store or ResultsStore()
-    missing = sum(not store.exists(c) for c in configs) if not force else len(configs)
+    missing = [c for c in configs if force or not store.exists(c)]
+    if executor != "processes" and missing:
+        submitted = submit_runs(missing, run=run_or_load, executor=executor, store=store, resources=resources,
+                                device=device, force=force)
+        wait_for(submitted)
+        force = False  # trained by the jobs: load
+    elif missing:
+        workers, note = plan_workers(jobs, len(missing), resolve_device(device))
+        if note and progress:
+            print(note, flush=True)
+        if workers > 1:
+            run_in_processes(missing, run=run_or_load, jobs=workers, store=store, device=device, force=force,
+                             progress=progress)
+            force = False
+    left = len(configs) if force else sum(not store.exists(c) for c in configs)  # to train here, one at a time
     out = []
-    bar = tqdm(configs, desc=f"{missing} of {len(configs)} runs to train", disable=not progress or missing == 0,
-               unit="run")
+    bar = tqdm(configs, desc=f"{left} of {len(configs)} runs to train", disable=not progress or left == 0, unit="run")
     for config in bar:
         out.append(run_or_load(config, force=force, progress=progress, store=store, device=device))
     return out

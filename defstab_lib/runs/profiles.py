@@ -6,6 +6,22 @@ Experiments:
   labels; measured at initialisation, during and after training.
 - ``random-labels`` (Figures 6c and 7): the same networks trained on uniform random labels, fixed per example.
 - ``synthetic`` (Figure 5): the synthetic deformation tasks of section 4.3, one per strength C.
+- ``worst-case`` (the chapter "Worst-case deformations and relative stability"): a network with pooling
+  (max-pool) and one without (subsample), trained on real labels with flip-crop augmentation, always measured
+  with protocol 2 (worst cases, relative stability, label flips, dense trajectories; see
+  :mod:`defstab_lib.runs.protocol`), whatever the profile's own protocol.
+
+Measurement protocol: a profile's ``protocol`` (1 for every profile here, so that their stored results keep their
+keys) is that of its ``pooling``, ``random-labels`` and ``synthetic`` runs.  A protocol-2 profile measures after
+1/8, 1/4, 1/2 of the first epoch and after epochs 1, 2, 4, 8, ... (:func:`defstab_lib.runs.protocol.log_epochs`)
+instead of its stages' ``measure_epochs``.
+
+Initial weights: under protocol 1 the weights are drawn from the run's seed alone, so within a seed the
+subsample, max-pool and average-pool networks (same parameter shapes) start from the same convolution weights,
+and the random-label and synthetic runs reuse them: a paired design.  Under protocol 2 they are an independent draw
+per (architecture, seed) (:func:`defstab_lib.runs.config.init_seed`); the training subset and batch order still
+depend on the seed alone (the networks of one seed see the same data), and one architecture and seed start from
+the same weights in every experiment.
 
 Profiles:
 
@@ -36,16 +52,25 @@ from ..tasks import MAX_CLASSES
 from ..train import OptimConfig
 from ..vocabulary import DOWNSAMPLING, TRAINING_DATASETS
 from .config import ArchConfig, DataConfig, ProbeConfig, RunConfig
+from .protocol import log_epochs
 
-__all__ = ["PROFILES", "EXPERIMENTS", "DOWNSAMPLING", "STRENGTHS", "Profile", "get_profile", "experiment_configs"]
+__all__ = ["PROFILES", "EXPERIMENTS", "DOWNSAMPLING", "STRENGTHS", "WORST_CASE_DOWNSAMPLING", "Profile", "get_profile",
+           "experiment_configs"]
 
 STRENGTHS = (1.0, 2.0, 3.0, 4.0)
+#: The ``cpu`` profile's ``worst-case`` runs: training images and epochs (sized so that its 6 runs train in about
+#: a quarter of an hour on one core).
+WORST_CASE_CPU_TRAIN, WORST_CASE_CPU_EPOCHS = 8_000, 4
 
 EXPERIMENTS: dict[str, str] = {
     "pooling": "the five downsampling variants trained on real labels (Figures 3, 6a/b)",
     "random-labels": "the five downsampling variants trained on random labels (Figures 6c, 7)",
     "synthetic": "synthetic deformation tasks of strength C = 1..4 (Figure 5)",
+    "worst-case": "a pooled and an unpooled network with flip-crop augmentation, measured with protocol 2",
 }
+
+#: The networks of the ``worst-case`` experiment by default: one with pooling and one without.
+WORST_CASE_DOWNSAMPLING = ("subsample", "maxpool")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +98,9 @@ class Profile:
     synthetic: Stage
     synthetic_test_size: int
     warmup_epochs: float = 0.0
+    worst_case: Stage = Stage(train_size=512, epochs=2)
+    worst_case_seeds: int = 1
+    protocol: int = 1
 
 
 PROFILES: dict[str, Profile] = {
@@ -82,6 +110,7 @@ PROFILES: dict[str, Profile] = {
         random=Stage(train_size=256, epochs=2, lr=0.02),
         synthetic=Stage(train_size=256, epochs=1),
         synthetic_test_size=128,
+        worst_case=Stage(train_size=256, epochs=1),
     ),
     "cpu": Profile(
         "cpu", width=0.5, seeds=3, batch_size=128, test_size=5000, probe_images=128,
@@ -90,6 +119,8 @@ PROFILES: dict[str, Profile] = {
         synthetic=Stage(train_size=4_000, epochs=20, measure_epochs=(5, 10)),
         synthetic_test_size=1000,
         warmup_epochs=0.5,
+        worst_case=Stage(train_size=WORST_CASE_CPU_TRAIN, epochs=WORST_CASE_CPU_EPOCHS),
+        worst_case_seeds=3,
     ),
     "paper": Profile(
         "paper", width=1.0, seeds=5, batch_size=128, test_size=None, probe_images=128,
@@ -98,6 +129,8 @@ PROFILES: dict[str, Profile] = {
         synthetic=Stage(train_size=20_000, epochs=20),
         synthetic_test_size=2000,
         warmup_epochs=1.0,
+        worst_case=Stage(train_size=None, epochs=30),
+        worst_case_seeds=5,
     ),
 }
 
@@ -121,7 +154,7 @@ def _check_list(name: str, values: Sequence, allowed: Sequence | None = None) ->
 
 #: Which options of :func:`experiment_configs` each experiment uses: the others are refused, not dropped.
 OPTIONS = {"pooling": ("dataset", "downsampling"), "random-labels": ("dataset", "downsampling"),
-           "synthetic": ("strengths", "classes")}
+           "synthetic": ("strengths", "classes"), "worst-case": ("dataset", "downsampling")}
 
 
 def experiment_configs(
@@ -142,7 +175,8 @@ def experiment_configs(
         profile: one of :data:`PROFILES`.
         dataset: ``"fashion-mnist"`` (default), ``"mnist"`` or ``"cifar10"`` (``pooling``, ``random-labels``).
         seeds: number of seeds (0, 1, ..., seeds - 1); default: the profile's.
-        downsampling: the variants of ``pooling`` and ``random-labels`` (default: all five), each once.
+        downsampling: the variants of ``pooling`` and ``random-labels`` (default: all five) or ``worst-case``
+            (default: :data:`WORST_CASE_DOWNSAMPLING`), each once.
         strengths: the deformation strengths C of ``synthetic`` (default :data:`STRENGTHS`), each once.
         classes: the number of classes K of ``synthetic`` (default 10).
         epochs: override the profile's number of epochs (> 0; measurement epochs beyond it are dropped).
@@ -171,17 +205,21 @@ def experiment_configs(
     dataset = "fashion-mnist" if dataset is None else dataset
     if dataset not in TRAINING_DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; allowed: {', '.join(TRAINING_DATASETS)}")
-    n_seeds = p.seeds if seeds is None else checks.positive_int("seeds", seeds)
+    default_seeds = p.worst_case_seeds if experiment == "worst-case" else p.seeds
+    n_seeds = default_seeds if seeds is None else checks.positive_int("seeds", seeds)
     if epochs is not None:
         checks.positive_int("epochs", epochs)
     classes = 10 if classes is None else checks.positive_int("classes", classes, minimum=2, maximum=MAX_CLASSES)
-    probe = ProbeConfig(images=p.probe_images, bound_images=min(32, p.probe_images))
-    stage = {"pooling": p.real, "random-labels": p.random, "synthetic": p.synthetic}[experiment]
+    protocol = 2 if experiment == "worst-case" else p.protocol
+    probe = ProbeConfig(images=p.probe_images, bound_images=min(32, p.probe_images), protocol=protocol)
+    stage = {"pooling": p.real, "random-labels": p.random, "synthetic": p.synthetic,
+             "worst-case": p.worst_case}[experiment]
     n_epochs = epochs or stage.epochs
     optim = OptimConfig(lr=stage.lr, warmup_epochs=min(p.warmup_epochs, n_epochs / 2))
+    measure_epochs = stage.measure_epochs if protocol == 1 else log_epochs(n_epochs)
     common = dict(
         experiment=experiment, optim=optim, epochs=n_epochs, batch_size=p.batch_size, probe=probe,
-        measure_epochs=tuple(e for e in stage.measure_epochs if e < n_epochs), profile=profile,
+        measure_epochs=tuple(e for e in measure_epochs if e < n_epochs), profile=profile,
     )
     configs = []
     if experiment == "synthetic":
@@ -193,8 +231,12 @@ def experiment_configs(
                 configs.append(RunConfig(data=data, arch=ArchConfig(width=p.width), seed=seed, **common))
         return configs
     labels = "random" if experiment == "random-labels" else "real"
-    data = DataConfig(dataset=dataset, labels=labels, train_size=stage.train_size, test_size=p.test_size)
-    for variant in _check_list("downsampling", DOWNSAMPLING if downsampling is None else downsampling, DOWNSAMPLING):
+    augmentation = "flip-crop" if experiment == "worst-case" else "none"
+    data = DataConfig(dataset=dataset, labels=labels, train_size=stage.train_size, test_size=p.test_size,
+                      augmentation=augmentation)
+    if downsampling is None:
+        downsampling = WORST_CASE_DOWNSAMPLING if experiment == "worst-case" else DOWNSAMPLING
+    for variant in _check_list("downsampling", downsampling, DOWNSAMPLING):
         for seed in range(n_seeds):
             configs.append(RunConfig(data=data, arch=ArchConfig(downsampling=variant, width=p.width), seed=seed,
                                      **common))

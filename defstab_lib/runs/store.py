@@ -39,13 +39,16 @@ import torch
 
 from .. import __version__
 from ..provenance import device_name, git_commit, resolve_device
-from .config import PROTOCOL_VERSION, RunConfig, config_from_dict, config_to_dict, run_key
+from .config import RunConfig, config_from_dict, config_to_dict, run_key
 
 __all__ = ["SCHEMA", "COMPUTED_SCHEMA", "computation_key", "CorruptResultError", "StoreWriteError", "Measurement",
            "Results", "ResultsStore", "results_root", "atomic_write"]
 
 SCHEMA = "defstab.results/1"
 COMPUTED_SCHEMA = "defstab.computed/1"
+#: The protocol hashed into every computation's key (stored computations measure untrained networks and the kernel
+#: baselines, whose measurements protocol 2 did not change: their keys stay those of protocol 1).
+COMPUTATION_PROTOCOL = 1
 
 
 def computation_key(experiment: str, params: dict[str, Any]) -> str:
@@ -54,7 +57,7 @@ def computation_key(experiment: str, params: dict[str, Any]) -> str:
     >>> computation_key("smooth-init", {"seeds": 2}) == computation_key("smooth-init", {"seeds": 2})
     True
     """
-    blob = json.dumps({"protocol": PROTOCOL_VERSION, "experiment": experiment, "params": params}, sort_keys=True,
+    blob = json.dumps({"protocol": COMPUTATION_PROTOCOL, "experiment": experiment, "params": params}, sort_keys=True,
                       separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -86,16 +89,23 @@ def results_root() -> Path:
 
 @dataclasses.dataclass
 class Measurement:
-    """What a run measured at one epoch (0 = initialisation).
+    """What a run measured at one epoch (0 = initialisation; protocol 2 also at fractions of the first epoch).
 
     Per-layer lists follow the layer numbering of ``defstab_lib.probe`` (index 0 = the input); ``smoothness`` has
     one entry per conv layer (normalized total variation, ``defstab_lib.metrics``).  ``bound`` (at
     initialisation and at the end only, else ``None``) holds the sweep for the Bietti-Mairal bound:
     ``strengths`` (S,), ``max_displacement`` and ``max_jacobian`` (S x M, pixels and pixels per pixel), and
     ``change`` (S x L x M: ``||r(tau x) - r(x)|| / ||r(x)||`` per strength, layer and image).
+
+    Protocol 1 stores the fields up to ``bound``; the others are ``None`` there.  Protocol 2
+    (:mod:`defstab_lib.runs.protocol`, which says what each holds) fills ``noise_euclidean``, ``median_cosine``,
+    ``median_euclidean``, ``worst_case``, ``sine`` and ``eval_images`` (the training and test images the accuracies
+    and losses were evaluated on) at every measurement, and ``per_image`` and ``translations``
+    at initialisation and at the end, ``adef`` at the end.  ``epoch`` is an int, or a float below 1 for the
+    measurements inside the first epoch.
     """
 
-    epoch: int
+    epoch: int | float
     cosine: list[float]
     euclidean: list[float]
     noise_cosine: list[float]
@@ -105,6 +115,26 @@ class Measurement:
     train_loss: float
     test_loss: float
     bound: dict[str, list] | None = None
+    noise_euclidean: list[float] | None = None
+    median_cosine: list[float] | None = None
+    median_euclidean: list[float] | None = None
+    per_image: dict[str, list] | None = None
+    worst_case: dict[str, Any] | None = None
+    sine: dict[str, Any] | None = None
+    translations: dict[str, list] | None = None
+    adef: dict[str, Any] | None = None
+    eval_images: list[int] | None = None
+
+    #: The per-layer fields (one entry per layer, like ``cosine``) that protocol 2 adds.
+    LAYER_FIELDS_V2 = ("noise_euclidean", "median_cosine", "median_euclidean")
+    #: The mapping fields that protocol 2 adds, and the keys each must hold.
+    MAPPING_FIELDS_V2 = {
+        "per_image": ("cosine", "euclidean", "noise_cosine", "noise_euclidean"),
+        "worst_case": ("layers", "worst", "random", "loss_worst", "loss_random", "loss_clean"),
+        "sine": ("temperature", "D_f", "G_f", "R_f"),
+        "translations": ("strengths", "change"),
+        "adef": ("max_displacement", "flipped", "correct"),
+    }
 
     def validate(self, source: str) -> None:
         """Raise :class:`CorruptResultError` naming ``source`` and the field when a value has the wrong type or a
@@ -113,11 +143,13 @@ class Measurement:
             return CorruptResultError(f"{source}: measurement at epoch {self.epoch!r}: {field} {why}; delete the file "
                                       f"or rerun with force to recompute it")
 
-        if isinstance(self.epoch, bool) or not isinstance(self.epoch, int) or self.epoch < 0:
-            raise bad("epoch", f"is {self.epoch!r}, not an int >= 0")
+        if not _is_number(self.epoch) or self.epoch < 0 or (not isinstance(self.epoch, int) and self.epoch >= 1):
+            raise bad("epoch", f"is {self.epoch!r}, not an int >= 0 or a fraction of the first epoch")
         n_layers = None
-        for field in ("cosine", "euclidean", "noise_cosine", "smoothness"):
+        for field in ("cosine", "euclidean", "noise_cosine", "smoothness", *self.LAYER_FIELDS_V2):
             value = getattr(self, field)
+            if value is None and field in self.LAYER_FIELDS_V2:
+                continue
             if not isinstance(value, list) or not value or not all(_is_number(v) for v in value):
                 raise bad(field, "is not a non-empty list of numbers")
             if field != "smoothness":
@@ -134,11 +166,38 @@ class Measurement:
                 raise bad(field, f"is {value!r}, not in [0, 1]")
         if self.bound is not None and not isinstance(self.bound, dict):
             raise bad("bound", "is not a mapping")
+        for field, keys in self.MAPPING_FIELDS_V2.items():
+            value = getattr(self, field)
+            if value is None:
+                continue
+            if not isinstance(value, dict) or any(k not in value for k in keys):
+                raise bad(field, f"is not a mapping with the keys {list(keys)}")
+        if self.eval_images is not None and (not isinstance(self.eval_images, list) or len(self.eval_images) != 2
+                                             or not all(isinstance(v, int) and v > 0 for v in self.eval_images)):
+            raise bad("eval_images", f"is {self.eval_images!r}, not [training images, test images]")
+        if self.per_image is not None and any(len(v) != n_layers for v in self.per_image.values()):
+            raise bad("per_image", f"does not hold {n_layers} layers in each of its arrays")
 
     @property
     def noise_ratio(self) -> list[float]:
         """Deformation sensitivity over noise sensitivity, per layer (Petrini et al. 2021's relative stability)."""
         return [c / n if n > 0 else float("nan") for c, n in zip(self.cosine, self.noise_cosine)]
+
+    def relative_stability(self, metric: str = "cosine") -> list[float]:
+        """R = D / G per layer in ``metric`` (``"cosine"``: :attr:`noise_ratio`; ``"euclidean"``: protocol 2)."""
+        if metric == "cosine":
+            return self.noise_ratio
+        if metric != "euclidean":
+            raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
+        if self.noise_euclidean is None:
+            raise ValueError("this measurement has no Euclidean noise control (protocol 1); measure with protocol 2")
+        return [d / g if g > 0 else float("nan") for d, g in zip(self.euclidean, self.noise_euclidean)]
+
+
+def _measurement_json(m: Measurement) -> dict[str, Any]:
+    """A measurement as stored: the fields a protocol does not fill (``None``) are left out, so that protocol-1
+    results keep protocol 1's form."""
+    return {k: v for k, v in dataclasses.asdict(m).items() if v is not None or k == "bound"}
 
 
 def _is_number(value: Any) -> bool:
@@ -181,10 +240,10 @@ class Results:
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA,
-            "protocol": PROTOCOL_VERSION,
+            "protocol": self.config.probe.protocol,
             "key": self.key,
             "config": config_to_dict(self.config),
-            "measurements": [dataclasses.asdict(m) for m in self.measurements],
+            "measurements": [_measurement_json(m) for m in self.measurements],
             "history": self.history,
             "provenance": self.provenance,
             "checkpoints": self.checkpoints,
@@ -346,7 +405,9 @@ class ResultsStore:
     def save(self, results: Results) -> Path:
         """Store ``results`` atomically; return the path."""
         path = self.path(results.config)
-        atomic_write(path, (json.dumps(results.to_json(), indent=1, allow_nan=True) + "\n").encode())
+        # protocol 2 stores per-image arrays: one line (indenting every number would double the file)
+        indent = 1 if results.config.probe.protocol == 1 else None
+        atomic_write(path, (json.dumps(results.to_json(), indent=indent, allow_nan=True) + "\n").encode())
         return path
 
     def load_checkpoint(self, config: RunConfig, which: str) -> dict[str, torch.Tensor]:
@@ -416,7 +477,7 @@ class ResultsStore:
             payload = compute()
 
             record = {
-                "schema": COMPUTED_SCHEMA, "protocol": PROTOCOL_VERSION, "key": key, "experiment": experiment,
+                "schema": COMPUTED_SCHEMA, "protocol": COMPUTATION_PROTOCOL, "key": key, "experiment": experiment,
                 "params": params, "payload": payload,
                 "provenance": {
                     "library_version": __version__, "git_commit": git_commit(), "torch_version": torch.__version__,

