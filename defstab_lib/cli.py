@@ -17,7 +17,7 @@ import dataclasses
 import json
 import sys
 
-from . import chapters, runs
+from . import book, chapters, runs
 from .analysis import report, to_json
 from .checks import positive_int
 from .runs import cluster
@@ -138,8 +138,6 @@ def status_rows(profiles: list[str] | None = None) -> list[dict[str, str]]:
     Counts the runs of each experiment at the profile's defaults on Fashion-MNIST; for a stored computation
     (an experiment that trains nothing, such as ``smooth-init``), how many parameter sets are stored.
     """
-    from . import book
-
     store = runs.ResultsStore()
     rows = []
     root = book.repo_root()
@@ -147,7 +145,7 @@ def status_rows(profiles: list[str] | None = None) -> list[dict[str, str]]:
         notebook = root / "book" / f"{spec.name}.ipynb"
         default_profile = None
         if notebook.is_file():  # a checkout: the chapter's default parameters are in its notebook
-            import nbformat
+            import nbformat  # optional dependency: the book extra (only a checkout has notebooks to read)
 
             default_profile = book.notebook_parameters(nbformat.read(notebook, as_version=4)).get("profile")
         for experiment in spec.experiments:
