@@ -105,3 +105,28 @@ def test_show_figure_displays_one_output_that_the_book_build_reads_back(tmp_path
     assert entry["svg"] == f"{digest}.svg"
     assert "<svg" in (tmp_path / "figures" / entry["svg"]).read_text()
     assert "image/svg+xml" not in nb.cells[0].outputs[0]["data"]  # the page shows the PNG and links the SVG
+
+
+def test_bands_of_distances_stop_at_zero():
+    """±2 std of [0.1, 0.9] reaches below 0; a distance cannot: the band is clipped there unless floor=None."""
+    from defstab_lib.plots.profiles import plot_profiles
+
+    values = {"maxpool": [[0.1, 0.2], [0.9, 0.3]]}
+    for floor, lowest in ((0.0, 0.0), (None, 0.5 - 2 * 0.8 / 2 ** 0.5)):
+        fig = plot_profiles(values, floor=floor)
+        band = fig.axes[0].collections[-1].get_paths()[0].vertices[:, 1]
+        assert band.min() == pytest.approx(lowest)
+        plt.close(fig)
+
+
+def test_trajectory_summary_of_the_stored_runs():
+    from defstab_lib.analysis import worstcase
+
+    stored = runs.ResultsStore(ROOT / "results").stored("pooling")
+    epochs, values = worstcase.trajectory(stored, "tv")
+    s = worstcase.trajectory_summary(epochs, values)
+    assert s["n"] == len(stored) and 0 <= s["monotone"] <= s["n"]
+    assert s["start"] == pytest.approx(values[:, 0].mean()) and s["end"] == pytest.approx(values[:, -1].mean())
+    assert s["half_epoch"] in set(epochs[1:].tolist()) and s["last_epoch"] == epochs[-1]
+    with pytest.raises(ValueError, match="epochs must be"):
+        worstcase.trajectory_summary([0.0], values[:, :1])

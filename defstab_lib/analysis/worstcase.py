@@ -51,7 +51,7 @@ from .claims import Verdict
 __all__ = [
     "SUPPORTED", "CONTRADICTED", "NO_EFFECT", "INCONCLUSIVE", "BOOTSTRAP_MIN_N", "Rule", "Estimate", "RULES",
     "PETRINI_SLOPE", "interval", "decide", "n_needed", "check_protocol", "worst_random", "label_flips", "flip_summary",
-    "relative_stability", "petrini_points", "trajectory", "worst_units", "depth_units", "petrini_units",
+    "relative_stability", "petrini_points", "trajectory", "trajectory_summary", "worst_units", "depth_units", "petrini_units",
     "worst_exceeds_random", "noise_rises_with_depth", "deformation_falls_with_depth", "petrini_line", "verdicts",
 ]
 
@@ -291,6 +291,34 @@ def trajectory(results: Sequence[Results], quantity: str = "sensitivity") -> tup
     if quantity not in pick:
         raise ValueError(f"quantity {quantity!r} is not allowed; allowed: {', '.join(pick)}")
     return np.array(epochs, dtype=float), np.array([[pick[quantity](m) for m in r.measurements] for r in results])
+
+
+def trajectory_summary(epochs: Sequence[float], values: np.ndarray) -> dict[str, float | int]:
+    """What a trajectory (:func:`trajectory`) says in a sentence: where the mean over networks starts and ends,
+    the first measured epoch by which it has made half of its whole change, and in how many networks every step
+    goes the way of that change (monotone).
+
+    Args:
+        epochs: ``(T,)`` measured epochs, the first the initialisation.
+        values: ``(networks, T)``.
+
+    Returns:
+        ``{"start", "end", "last_epoch", "half_epoch", "monotone", "n"}``.
+
+    >>> trajectory_summary([0, 1, 2, 4], np.array([[1.0, 0.5, 0.4, 0.3], [1.0, 0.8, 0.9, 0.5]]))
+    {'start': 1.0, 'end': 0.4, 'last_epoch': 4.0, 'half_epoch': 1.0, 'monotone': 1, 'n': 2}
+    """
+    x = np.asarray(epochs, dtype=float)
+    v = np.atleast_2d(np.asarray(values, dtype=float))
+    if x.ndim != 1 or x.size < 2 or v.shape[1] != x.size:
+        raise ValueError(f"epochs must be (T,) with T >= 2 and values (networks, T), got {x.shape} and {v.shape}")
+    mean = v.mean(0)
+    change = mean[-1] - mean[0]
+    sign = 1.0 if change >= 0 else -1.0
+    half = int(np.argmax(sign * (mean - mean[0]) >= abs(change) / 2))
+    monotone = int(np.sum(np.all(sign * np.diff(v, axis=1) >= 0, axis=1)))
+    return {"start": float(mean[0]), "end": float(mean[-1]), "last_epoch": float(x[-1]), "half_epoch": float(x[half]),
+            "monotone": monotone, "n": int(v.shape[0])}
 
 
 # ------------------------------------------------------------------------------------------------ units

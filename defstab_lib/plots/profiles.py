@@ -91,7 +91,8 @@ def shade_colors(values: Sequence[float], cmap: str = "Blues", *, light: float =
 
 
 def plot_profile(
-    ax, values, *, x=None, label=None, color=None, n_std: float = 2.0, band_alpha: float = 0.18, **line_kw
+    ax, values, *, x=None, label=None, color=None, n_std: float = 2.0, band_alpha: float = 0.18,
+    floor: float | None = 0.0, **line_kw
 ):
     """Draw one setting on ``ax``: the mean over seeds as a line with markers and the ±``n_std`` band.
 
@@ -103,12 +104,17 @@ def plot_profile(
         color: line and band colour.
         n_std: half-width of the band in standard deviations.
         band_alpha: opacity of the band.
+        floor: the smallest value the quantity can take, where the band is clipped (default 0: the book's
+            profiles are distances, ratios of distances and filter TV ratios, none below 0); ``None`` for a signed
+            quantity.
         **line_kw: passed to ``ax.plot`` (e.g. ``linestyle``, ``marker``).
 
     Returns:
         the ``Line2D`` of the mean.
     """
     mean, low, high = band_stats(values, n_std)
+    if floor is not None:
+        low = np.maximum(low, floor)
     x = np.arange(len(mean)) if x is None else np.asarray(x, dtype=float)
     if x.shape != mean.shape:
         raise ValueError(f"x has {x.size} positions but the profile {label!r} has {mean.size} layers")
@@ -140,6 +146,7 @@ def plot_profiles(
     legend_loc: str | None = "best",
     legend_outside: bool = False,
     n_std: float = 2.0,
+    floor: float | None = 0.0,
     logy: bool = False,
     figsize: tuple[float, float] = (6.4, 4.0),
 ):
@@ -162,6 +169,7 @@ def plot_profiles(
         legend_loc: where the legend goes (a matplotlib ``loc``), or ``None`` for no legend.
         legend_outside: put the legend outside the axes, to the right (for crowded profiles).
         n_std: half-width of the bands in standard deviations (the paper: 2).
+        floor: where the bands are clipped (:func:`plot_profile`; default 0, ``None`` for signed quantities).
         logy: a logarithmic y axis.
 
     Returns:
@@ -202,7 +210,7 @@ def plot_profiles(
         for i, position in enumerate(marks):
             ax.axvline(position, color="0.85", linewidth=6, zorder=0, label=mark_label if i == 0 else None)
     for label, values in runs.items():
-        plot_profile(ax, values, x=x, label=label, color=palette.get(label), n_std=n_std)
+        plot_profile(ax, values, x=x, label=label, color=palette.get(label), n_std=n_std, floor=floor)
     if reference is not None:
         style = {"color": "black", "linestyle": ":", "linewidth": 1.5, "label": reference_label}
         if np.ndim(reference) == 0:
