@@ -18,7 +18,7 @@ from ..runs.untrained import RandomNetworks, SmoothInit
 from . import claims
 from .verdicts import Verdict
 
-__all__ = ["Evidence", "load_evidence", "random_networks", "pooling_verdict", "smoothing_verdict", "all_verdicts",
+__all__ = ["Evidence", "load_evidence", "random_networks", "pooling_verdict", "smoothing_verdict", "all_verdicts", "verdict_sources",
            "scale_rows", "SIGMAS", "DRAWS", "NUMBERS"]
 
 SIGMAS = (0.0, 0.5, 1.0, 2.0, 4.0)
@@ -128,6 +128,15 @@ def all_verdicts(ev: Evidence) -> list[Verdict]:
         "random-labels": claims.random_labels_depend_on_architecture(ev.random, ev.real),
     }
     return [_number(v, k) for k, v in out.items()]
+
+
+def verdict_sources(ev: Evidence) -> dict[str, list]:
+    """``{verdict key: what it reads}``, in :func:`all_verdicts`' order: the stored runs (``Results``) and random
+    networks each verdict is computed from (the report's figures link to their files)."""
+    pooling_nets = list(ev.pooling_nets.values())
+    return {"headline": ev.real, "pooling": [*pooling_nets, *ev.real], "training-changes": ev.real,
+            "convergence": ev.real, "smoothing": list(ev.smooth_nets.values()), "synthetic": ev.synthetic,
+            "training-smooths": ev.real, "random-labels": [*ev.random, *ev.real]}
 
 
 def scale_rows(ev: Evidence) -> list[dict[str, str]]:
