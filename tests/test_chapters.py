@@ -64,6 +64,10 @@ def test_chapter_runs_at_smoke_parameters(name, tmp_path, results_store):
     elapsed = time.time() - start
     nb = nbformat.read(out, as_version=4)
     assert figures(nb) >= 1, f"{name}: no figure was drawn"
+    bare = [index for index, cell in enumerate(nb.cells) for out in cell.get("outputs", [])
+            if "image/png" in out.get("data", {})
+            and not out.get("metadata", {}).get("image/png", {}).get("defstab", {}).get("drawn_by")]
+    assert not bare, f"{name}: figures shown without provenance (chapters.show_figure) in cells {bare}"
     referenced = {k for c in nb.cells if c.cell_type == "markdown" for k in GLUE_REF.findall(c.source)}
     missing = referenced - glued(nb)
     assert not missing, f"{name}: the prose refers to values the run did not glue: {sorted(missing)}"

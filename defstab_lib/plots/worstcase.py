@@ -97,7 +97,8 @@ def plot_relative_stability(groups: Mapping[str, Mapping[str, np.ndarray]], *, a
         marks: layers to mark (the downsampling layers).
     """
     if axes is None:
-        _, axes = plt.subplots(1, 3, figsize=(12.0, 3.6))
+        # at most 9.3 inches: wider figures, shrunk to the text column, have labels under 10 px (tests/test_site.py)
+        _, axes = plt.subplots(1, 3, figsize=(9.3, 3.6))
     labels = {"D": "D: deformation distance", "G": "G: noise distance", "R": "R = D / G"}
     for ax, key in zip(axes, ("D", "G", "R")):
         plot_profiles({name: v[key] for name, v in groups.items()}, ax=ax, marks=marks, title=labels[key],
