@@ -31,9 +31,9 @@ from collections.abc import Callable, Iterator
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from .checks import choice
+from .progress import bar as progress_bar
 
 __all__ = [
     "OptimConfig",
@@ -251,7 +251,7 @@ def train_epoch(
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
     start = time.perf_counter()
-    bar = tqdm(total=len(batches), desc=description or f"epoch {epoch}", disable=not progress, leave=False,
+    bar = progress_bar(total=len(batches), desc=description or f"epoch {epoch}", disable=not progress, leave=False,
                unit="batch")
     for step, (x, y) in enumerate(batches.epoch(epoch)):
         x, y = _prepare(x, device), y.to(device, non_blocking=True)
