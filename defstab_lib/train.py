@@ -38,6 +38,7 @@ from .progress import bar as progress_bar
 __all__ = [
     "OptimConfig",
     "TensorBatches",
+    "FirstBatches",
     "EpochStats",
     "make_optimizer",
     "train_epoch",
@@ -184,6 +185,28 @@ class TensorBatches:
             if self.augment is not None:
                 x = self.augment(x, g)
             yield x, self.labels[idx]
+
+
+class FirstBatches:
+    """The first ``n`` batches of every epoch of another batch source (for timing a slice of an epoch).
+
+    >>> import torch
+    >>> source = TensorBatches(torch.zeros(10, 1, 4, 4), torch.zeros(10, dtype=torch.long), batch_size=2, seed=0)
+    >>> len(FirstBatches(source, 3)), len(list(FirstBatches(source, 3).epoch(1)))
+    (3, 3)
+    """
+
+    def __init__(self, inner, n: int) -> None:
+        self.inner, self.n = inner, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def epoch(self, epoch: int):
+        for i, batch in enumerate(self.inner.epoch(epoch)):
+            if i >= self.n:
+                return
+            yield batch
 
 
 @dataclasses.dataclass
