@@ -41,25 +41,9 @@ from defstab_lib.data import load_dataset, pad_to_size
 from defstab_lib.models import make_vgg
 from defstab_lib.runs import DataConfig, ResultsStore, experiment_configs, run_configs
 from defstab_lib.runs.parallel import available_cores
-from defstab_lib.train import OptimConfig, TensorBatches, make_optimizer, train_epoch
+from defstab_lib.train import FirstBatches, OptimConfig, TensorBatches, make_optimizer, train_epoch
 
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
-
-
-class _Limited:
-    """The first ``n`` batches of each epoch of ``inner``."""
-
-    def __init__(self, inner, n: int) -> None:
-        self.inner, self.n = inner, n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def epoch(self, epoch: int):
-        for i, batch in enumerate(self.inner.epoch(epoch)):
-            if i >= self.n:
-                return
-            yield batch
 
 
 def _setup(images, labels, width: float):
@@ -81,18 +65,18 @@ def _throughput(images, labels, width, batches, repeats, threads) -> tuple[dict,
         if compiled:
             torch._dynamo.reset()
             forward = torch.compile(model)
-        first = train_epoch(model, _Limited(source, 2), optimizer, None, 1, progress=False, precision=precision,
+        first = train_epoch(model, FirstBatches(source, 2), optimizer, None, 1, progress=False, precision=precision,
                             forward=forward)
         best = 0.0
         for r in range(repeats):
-            stats = train_epoch(model, _Limited(source, batches), optimizer, None, 2 + r, progress=False,
+            stats = train_epoch(model, FirstBatches(source, batches), optimizer, None, 2 + r, progress=False,
                                 precision=precision, forward=forward)
             best = max(best, stats.images_per_s)
         rates[name] = best
         if compiled:
             compile_cost[name] = first.seconds - 2 * 128 / best
             model, optimizer = _setup(images, labels, width)
-            eager = train_epoch(model, _Limited(source, 2), optimizer, None, 1, progress=False, precision=precision)
+            eager = train_epoch(model, FirstBatches(source, 2), optimizer, None, 1, progress=False, precision=precision)
             agreement[name] = abs(first.loss - eager.loss) / abs(eager.loss)
     return rates, compile_cost, agreement
 

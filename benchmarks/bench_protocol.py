@@ -39,25 +39,9 @@ from defstab_lib.runs import experiment_configs  # noqa: E402
 from defstab_lib.runs import protocol as v2  # noqa: E402
 from defstab_lib.runs.config import init_seed  # noqa: E402
 from defstab_lib.runs.execute import build_run_data, measure  # noqa: E402
-from defstab_lib.train import make_optimizer, train_epoch  # noqa: E402
+from defstab_lib.train import FirstBatches, make_optimizer, train_epoch  # noqa: E402
 
 TRAIN_BATCHES = 10
-
-
-class _Limited:
-    """The first ``n`` batches of each epoch of ``inner``."""
-
-    def __init__(self, inner, n: int) -> None:
-        self.inner, self.n = inner, n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def epoch(self, epoch: int):
-        for i, batch in enumerate(self.inner.epoch(epoch)):
-            if i >= self.n:
-                return
-            yield batch
 
 
 def _timed(fn, device: torch.device) -> float:
@@ -83,8 +67,8 @@ def main() -> None:
     model = make_vgg(a.spec, a.downsampling, in_channels=data.in_channels, num_classes=data.num_classes,
                      width=a.width, generator=torch.Generator().manual_seed(init_seed(config))).to(device)
     optimizer, scheduler = make_optimizer(model, config.optim, len(data.batches), config.epochs)
-    train = _Limited(data.batches, TRAIN_BATCHES)
-    train_epoch(model, _Limited(data.batches, 2), optimizer, scheduler, 1, device=device, progress=False)  # warm-up
+    train = FirstBatches(data.batches, TRAIN_BATCHES)
+    train_epoch(model, FirstBatches(data.batches, 2), optimizer, scheduler, 1, device=device, progress=False)  # warm-up
     tasks = {
         "train": lambda: train_epoch(model, train, optimizer, scheduler, 2, device=device, progress=False),
         "light": lambda: measure(model, data, 0.5),

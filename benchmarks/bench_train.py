@@ -24,23 +24,7 @@ import torch.nn.functional as F
 
 from defstab_lib.data import load_dataset, pad_to_size
 from defstab_lib.models import make_vgg
-from defstab_lib.train import OptimConfig, TensorBatches, make_optimizer, train_epoch
-
-
-class _Limited:
-    """A batch source that yields only the first ``n`` batches of an epoch of ``inner``."""
-
-    def __init__(self, inner, n: int) -> None:
-        self.inner, self.n = inner, n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def epoch(self, epoch: int):
-        for i, batch in enumerate(self.inner.epoch(epoch)):
-            if i >= self.n:
-                return
-            yield batch
+from defstab_lib.train import FirstBatches, OptimConfig, TensorBatches, make_optimizer, train_epoch
 
 
 def _model(width: float, device: torch.device):
@@ -52,8 +36,8 @@ def _model(width: float, device: torch.device):
 
 def run_defstab(images, labels, width, batches, device) -> float:
     model, optimizer = _model(width, device)
-    source = _Limited(TensorBatches(images, labels, 128, seed=0, device=device), batches)
-    train_epoch(model, _Limited(source, 2), optimizer, None, 1, device=device, progress=False)  # warm-up
+    source = FirstBatches(TensorBatches(images, labels, 128, seed=0, device=device), batches)
+    train_epoch(model, FirstBatches(source, 2), optimizer, None, 1, device=device, progress=False)  # warm-up
     if device.type == "cuda":
         torch.cuda.synchronize()
     stats = train_epoch(model, source, optimizer, None, 2, device=device, progress=False)

@@ -37,28 +37,12 @@ from defstab_lib.data import load_dataset, pad_to_size  # noqa: E402
 from defstab_lib.models import make_vgg  # noqa: E402
 from defstab_lib.provenance import device_name, resolve_device  # noqa: E402
 from defstab_lib.runs.profiles import get_profile  # noqa: E402
-from defstab_lib.train import OptimConfig, TensorBatches, make_optimizer, train_epoch  # noqa: E402
+from defstab_lib.train import FirstBatches, OptimConfig, TensorBatches, make_optimizer, train_epoch  # noqa: E402
 from defstab_lib.worstcase import adef, worst_case  # noqa: E402
 
 GRID, BUDGET = 3, 2.0
 LAYERS = (4, 8, 12)
 TRAIN_BATCHES = 10
-
-
-class _Limited:
-    """The first ``n`` batches of each epoch of ``inner``."""
-
-    def __init__(self, inner, n: int) -> None:
-        self.inner, self.n = inner, n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def epoch(self, epoch: int):
-        for i, batch in enumerate(self.inner.epoch(epoch)):
-            if i >= self.n:
-                return
-            yield batch
 
 
 def _sync(device: torch.device) -> None:
@@ -98,13 +82,13 @@ def main() -> None:
     trained = network()
     optimizer, _ = make_optimizer(trained, OptimConfig(), 100, 1)
     batches = TensorBatches(train_x, train_y, profile.batch_size, seed=0, device=device)
-    train_epoch(trained, _Limited(batches, 2), optimizer, None, 1, device=device, progress=False)  # warm-up
+    train_epoch(trained, FirstBatches(batches, 2), optimizer, None, 1, device=device, progress=False)  # warm-up
     model = network()
 
     def generator():
         return torch.Generator(device=device).manual_seed(0)
 
-    tasks = {"train (10 batches)": lambda: train_epoch(trained, _Limited(batches, TRAIN_BATCHES), optimizer, None,
+    tasks = {"train (10 batches)": lambda: train_epoch(trained, FirstBatches(batches, TRAIN_BATCHES), optimizer, None,
                                                       2, device=device, progress=False)}
     for layer in LAYERS:
         tasks[f"worst case, layer {layer}"] = (

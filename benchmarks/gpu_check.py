@@ -39,29 +39,13 @@ try:
     from defstab_lib.deform import deform
     from defstab_lib.models import make_vgg
     from defstab_lib.runs import ResultsStore, experiment_configs, run_or_load
-    from defstab_lib.train import OptimConfig, TensorBatches, make_optimizer, train_epoch
+    from defstab_lib.train import FirstBatches, OptimConfig, TensorBatches, make_optimizer, train_epoch
 except ImportError as exc:  # one line, as for a machine without CUDA
     sys.exit(f"gpu-check: {sys.executable} cannot import {exc.name or exc}: run 'make install', or run this with a "
              f"python that has torch and the library's dependencies")
 
 CARRIED_DATA = ROOT / ".data"
 SUMMARY: list[tuple[str, str, str]] = []  # (what, measured, goal or note)
-
-
-class _Limited:
-    """The first ``n`` batches of each epoch of ``inner``."""
-
-    def __init__(self, inner, n: int) -> None:
-        self.inner, self.n = inner, n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def epoch(self, epoch: int):
-        for i, batch in enumerate(self.inner.epoch(epoch)):
-            if i >= self.n:
-                return
-            yield batch
 
 
 def _find_data() -> bool:
@@ -125,9 +109,9 @@ def _train_rate(images, labels, width: float, batches: int, device: torch.device
                      generator=torch.Generator().manual_seed(0)).to(device)
     optimizer, _ = make_optimizer(model, OptimConfig(), 100, 1)
     source = TensorBatches(images, labels, 128, seed=0, device=device)
-    train_epoch(model, _Limited(source, 20), optimizer, None, 1, device=device, progress=False)  # warm-up, autotune
+    train_epoch(model, FirstBatches(source, 20), optimizer, None, 1, device=device, progress=False)  # warm-up, autotune
     torch.cuda.synchronize(device)
-    stats = train_epoch(model, _Limited(source, batches), optimizer, None, 2, device=device, progress=False)
+    stats = train_epoch(model, FirstBatches(source, batches), optimizer, None, 2, device=device, progress=False)
     torch.cuda.synchronize(device)
     return stats.images_per_s
 
@@ -150,10 +134,10 @@ def worker(width: float, batches: int, start_at: float) -> None:
                      generator=torch.Generator().manual_seed(0)).to(device)
     optimizer, _ = make_optimizer(model, OptimConfig(), 100, 1)
     source = TensorBatches(images, labels, 128, seed=0, device=device)
-    train_epoch(model, _Limited(source, 20), optimizer, None, 1, device=device, progress=False)
+    train_epoch(model, FirstBatches(source, 20), optimizer, None, 1, device=device, progress=False)
     torch.cuda.synchronize(device)
     time.sleep(max(0.0, start_at - time.time()))
-    stats = train_epoch(model, _Limited(source, batches), optimizer, None, 2, device=device, progress=False)
+    stats = train_epoch(model, FirstBatches(source, batches), optimizer, None, 2, device=device, progress=False)
     torch.cuda.synchronize(device)
     print(f"RATE {stats.images_per_s:.1f}", flush=True)
 

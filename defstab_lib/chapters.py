@@ -23,6 +23,7 @@ myst-nb is not installed (in Colab, say), where it only returns the value.
 
 from __future__ import annotations
 
+import ast
 import base64
 import dataclasses
 import html
@@ -35,13 +36,14 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
-from . import analysis, runs
+from . import analysis, checks, runs
 from .provenance import resolve_device as _resolve_device
+from .tasks import MAX_CLASSES
 from .vocabulary import DOWNSAMPLING, TRAINING_DATASETS
 
-__all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "CHAPTERS", "get", "validate", "show_parameters",
-           "glue", "glue_all", "resolve_device", "html_table", "ChapterRuns", "load_runs", "FIGURE_DPI", "results_file",
-           "computation_file", "figure_bundle", "show_figure"]
+__all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "CHAPTERS", "get", "validate", "injected_parameters",
+           "show_parameters", "glue", "glue_all", "resolve_device", "html_table", "ChapterRuns", "load_runs",
+           "FIGURE_DPI", "results_file", "computation_file", "figure_bundle", "show_figure"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +56,9 @@ class Param:
         doc: one line for the parameters table.
         choices: allowed values (for a ``list``, allowed items), or ``None`` for any.
         minimum: smallest allowed value (for a ``list`` of numbers, of each item), or ``None``.
-        item_kind: type of the items of a ``list`` parameter.
+        maximum: largest allowed value (likewise): every size parameter has one, so that a typo cannot start
+            hours of work.
+        item_kind: type of the items of a ``list`` parameter (each item at most once).
         allow_none: whether ``None`` is allowed.
         min_length: smallest length of a ``list`` parameter.
     """
@@ -67,6 +71,7 @@ class Param:
     item_kind: type | None = None
     allow_none: bool = False
     min_length: int = 1
+    maximum: float | None = None
 
     def check(self, value: Any) -> Any:
         """Return ``value`` (lists as lists) or raise ``ValueError``/``TypeError`` naming this parameter."""
@@ -82,7 +87,7 @@ class Param:
                 raise ValueError(f"parameter {self.name!r} needs at least {self.min_length} item(s), got {value!r}")
             for item in value:
                 self._check_scalar(item, self.item_kind, what=f"item {item!r} of parameter {self.name!r}")
-            return value
+            return checks.unique(f"parameter {self.name!r}", value)
         return self._check_scalar(value, self.kind, what=f"parameter {self.name!r} = {value!r}")
 
     def _check_scalar(self, value: Any, kind: type | None, *, what: str) -> Any:
@@ -92,6 +97,8 @@ class Param:
             raise ValueError(f"{what} is not allowed; {self._allowed()}")
         if self.minimum is not None and value < self.minimum:
             raise ValueError(f"{what} is below the minimum; {self._allowed()}")
+        if self.maximum is not None and value > self.maximum:
+            raise ValueError(f"{what} is above the maximum; {self._allowed()}")
         return value
 
     def _allowed(self) -> str:
@@ -99,6 +106,7 @@ class Param:
             return "allowed: " + ", ".join(repr(c) for c in self.choices)
         kind = f"list of {self.item_kind.__name__}" if self.kind is list and self.item_kind else self.kind.__name__
         bound = f" >= {self.minimum}" if self.minimum is not None else ""
+        bound += (" and" if bound else "") + f" <= {self.maximum}" if self.maximum is not None else ""
         return f"allowed: {kind}{bound}"
 
 
@@ -156,7 +164,7 @@ _register(
         name="data",
         title="The data",
         params=(
-            Param("n_per_source", int, "sample images shown per source", minimum=1),
+            Param("n_per_source", int, "sample images shown per source (each source ships 20)", minimum=1, maximum=20),
             SEED_PARAM,
         ),
         smoke={"n_per_source": 4},
@@ -169,14 +177,14 @@ _register(
         name="deformations",
         title="Smooth random deformations",
         params=(
-            Param("grid", int, "Figure 2: control points per side", minimum=2),
+            Param("grid", int, "Figure 2: control points per side", minimum=2, maximum=32),
             Param("strength", float, "Figure 2: largest displacement C of a control point, pixels per direction",
                   minimum=0.0),
             Param("image_source", str, "Figure 2: where its image comes from (defstab_lib.data.sample_images)",
                   choices=("photos", "imagenet", "cifar10", "cifar100", "mnist", "fashion-mnist")),
             Param("image_index", int, "Figure 2: which image of that source", minimum=0),
-            Param("n_examples", int, "Figure 1: originals shown per dataset", minimum=1),
-            Param("n_fields", int, "random fields whose norms are measured, per setting", minimum=1),
+            Param("n_examples", int, "Figure 1: originals shown per dataset (each source ships 20)", minimum=1, maximum=20),
+            Param("n_fields", int, "random fields whose norms are measured, per setting", minimum=1, maximum=100_000),
             SEED_PARAM,
         ),
         smoke={"n_examples": 2, "n_fields": 32},
@@ -195,8 +203,8 @@ _register(
             Param("sigmas", list, "standard deviations (pixels) of the Gaussian smoothing every 3x3 filter",
                   item_kind=float, minimum=0.0, min_length=2),
             Param("seeds", int, "independent random networks per sigma, each with its own probe images (bands: +-2 "
-                  "standard deviations over them)", minimum=1),
-            Param("n_images", int, "images per probe (the paper: 128)", minimum=2),
+                  "standard deviations over them)", minimum=1, maximum=1000),
+            Param("n_images", int, "images per probe (the paper: 128)", minimum=2, maximum=1024),
             Param("downsampling", str, "downsampling layer of the CIFAR network", choices=DOWNSAMPLING),
             Param("width", float, "channel multiplier of the networks: 0.5 as the cpu profile's trained networks, "
                   "1.0 the paper's", minimum=0.01),
@@ -215,7 +223,7 @@ PROFILE_PARAM = Param("profile", str, "how big the runs are: smoke (seconds), cp
 TRAIN_DATASET_PARAM = Param("dataset", str, "training data (mnist and cifar10 are downloaded where a network is "
                             "reachable)", choices=TRAINING_DATASETS)
 RUN_SEEDS_PARAM = Param("seeds", int, "training runs per setting (bands: +-2 standard deviations over them)",
-                        minimum=1)
+                        minimum=1, maximum=100)
 RUN_DOWNSAMPLING_PARAM = Param("downsampling", list, "the networks compared, by downsampling layer",
                                item_kind=str, choices=DOWNSAMPLING)
 TRAIN_DEVICE_PARAM = Param("device", str, "where to train what is not stored: 'auto' picks CUDA when present")
@@ -238,10 +246,10 @@ _register(
         title="Tasks that demand stability",
         params=(
             PROFILE_PARAM,
-            Param("seeds", int, "training runs per strength (bands: +-2 standard deviations over them)", minimum=1),
+            Param("seeds", int, "training runs per strength (bands: +-2 standard deviations over them)", minimum=1, maximum=100),
             Param("strengths", list, "deformation strengths C of the tasks, pixels", item_kind=float, minimum=0.0,
                   min_length=2),
-            Param("classes", int, "classes K of each task, each one real MNIST image (at most 20)", minimum=2),
+            Param("classes", int, "classes K of each task, each one real MNIST image", minimum=2, maximum=MAX_CLASSES),
             TRAIN_DEVICE_PARAM,
         ),
         smoke={**_RUN_SMOKE, "strengths": [1.0, 4.0]},
@@ -274,7 +282,7 @@ _register(
             Param("sigmas", list, "Figure 4: smoothing standard deviations, pixels", item_kind=float, minimum=0.0,
                   min_length=2),
             Param("smooth_seeds", int, "claims 1 and 4: independent random networks per downsampling variant and "
-                  "per sigma (at the trained networks' width and at full width)", minimum=1),
+                  "per sigma (at the trained networks' width and at full width)", minimum=1, maximum=1000),
             TRAIN_DEVICE_PARAM,
         ),
         smoke={**_RUN_SMOKE, "sigmas": [0.0, 2.0], "smooth_seeds": 2},
@@ -290,14 +298,14 @@ _register(
         params=(
             TRAIN_DATASET_PARAM, PROFILE_PARAM,
             Param("seeds", int, "pooling runs per downsampling layer (read from the store) and anchor draws per CKN",
-                  minimum=1),
+                  minimum=1, maximum=100),
             Param("downsampling", list, "the pooling runs compared, by downsampling layer", item_kind=str,
                   choices=DOWNSAMPLING),
             Param("strengths", list, "deformation strengths C (pixels) of the kernel baselines' bound sweep (the "
                   "runs' own sweep is at 0.5, 1, 2, 4)", item_kind=float, minimum=0.1),
             Param("pool_sigmas", list, "per-layer Gaussian pooling std of the CKNs, pixels of each layer's input "
                   "(0: subsampling only)", item_kind=float, minimum=0.0, min_length=2),
-            Param("n_anchors", int, "anchors (channels) of every CKN layer", minimum=1),
+            Param("n_anchors", int, "anchors (channels) of every CKN layer", minimum=1, maximum=1024),
             Param("scattering_J", list, "averaging scales 2^J of the scattering transforms (2^J at most the image "
                   "size)", item_kind=int, choices=(1, 2, 3, 4)),
             TRAIN_DEVICE_PARAM,
@@ -336,13 +344,40 @@ def validate(chapter: str, **values: Any) -> dict[str, Any]:
     """
     spec = get(chapter)
     names = [p.name for p in spec.params]
-    unknown = sorted(set(values) - set(names))
+    unknown = sorted((set(values) | set(injected_parameters())) - set(names))
     if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} for chapter {chapter!r}; its parameters are {names}")
+        raise ValueError(f"unknown parameter(s) {unknown} for chapter {chapter!r}; its parameters are {names} "
+                         f"(a list is passed to papermill as YAML: -y 'downsampling: [maxpool, strided]')")
     missing = [n for n in names if n not in values]
     if missing:
         raise ValueError(f"missing parameter(s) {missing} for chapter {chapter!r}")
-    return {p.name: p.check(values[p.name]) for p in spec.params}
+    checked = {p.name: p.check(values[p.name]) for p in spec.params}
+    if "device" in checked:
+        _resolve_device(checked["device"])  # a device this machine lacks stops the chapter here, before any work
+    return checked
+
+
+def injected_parameters() -> list[str]:
+    """The names papermill injected into the running notebook kernel (its ``# Parameters`` cell), ``[]`` outside
+    one: :func:`validate` refuses those the chapter does not have, so that ``-p seed 7`` for a chapter whose
+    parameter is ``seeds`` stops the notebook instead of running on the defaults."""
+    try:
+        from IPython import get_ipython  # optional dependency: only a notebook kernel has injected parameters
+    except ImportError:
+        return []
+    shell = get_ipython()
+    if shell is None:
+        return []
+    names: list[str] = []
+    for source in shell.user_ns.get("In", []):
+        if isinstance(source, str) and source.lstrip().startswith("# Parameters"):
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:
+                continue
+            names = [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
+                     if isinstance(t, ast.Name)]
+    return names
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -515,7 +550,7 @@ _register(
         params=(
             TRAIN_DATASET_PARAM, PROFILE_PARAM,
             Param("seeds", int, "networks per downsampling layer, each an independent draw of the initial weights",
-                  minimum=1),
+                  minimum=1, maximum=100),
             RUN_DOWNSAMPLING_PARAM, TRAIN_DEVICE_PARAM,
         ),
         smoke=_RUN_SMOKE,

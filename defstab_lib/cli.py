@@ -16,12 +16,14 @@ import argparse
 import dataclasses
 import json
 import sys
+import warnings
 
 from . import book, chapters, runs
 from .analysis import report, to_json
 from .checks import positive_int
-from .runs import cluster
-from .runs.parallel import WorkerFailure
+from .provenance import resolve_device
+from .runs import cluster, estimate
+from .runs.parallel import WorkerFailure, plan_workers
 from .train import PRECISIONS
 
 __all__ = ["main"]
@@ -34,6 +36,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="defstab", description="Train or load the book's experiments, and say what is stored.")
+    parser.add_argument("--debug", action="store_true", help="on an error, print the whole traceback, not one line")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run (or load) every config of an experiment")
     run.add_argument("experiment", help=f"one of: {', '.join(runs.EXPERIMENTS)}")
@@ -64,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--gpus", type=int, default=None, help="SLURM GPUs per run (--executor slurm)")
     run.add_argument("--mem", type=float, default=None, help="SLURM memory per run, GB (--executor slurm)")
     run.add_argument("--wait", action="store_true", help="--executor slurm: wait for the jobs and print results")
+    run.add_argument("--yes", action="store_true",
+                     help=f"start even when the estimate exceeds {estimate.CONFIRM_ABOVE_S / 3600:g} h on a CPU")
     status = sub.add_parser("status", help="for every chapter, which results are stored and which are missing")
     status.add_argument("--profile", action="append", default=None, help="only this profile (repeatable)")
     sub.add_parser("list", help="the experiments and profiles")
@@ -110,6 +115,15 @@ def _run(args, parser) -> int:
     missing = [c for c in configs if args.force or not store.exists(c)]
     print(f"{args.experiment} ({args.profile}): {len(configs)} runs, {len(missing)} to train, results in "
           f"{store.root}", flush=True)
+    if missing and args.executor == "processes":
+        device = resolve_device(args.device)
+        workers, _ = plan_workers(args.jobs, len(missing), device)
+        guess = estimate.estimate(missing, device, jobs=workers)
+        print(f"estimate: {guess.describe()}, {workers} at once", flush=True)
+        if device.type == "cpu" and guess.seconds > estimate.CONFIRM_ABOVE_S and not args.yes:
+            parser.error(f"the estimate ({estimate.format_duration(guess.seconds)} on a CPU) exceeds "
+                         f"{estimate.format_duration(estimate.CONFIRM_ABOVE_S)}: pass --yes to start anyway, or use "
+                         f"a GPU (--device cuda), a cluster (--executor slurm) or fewer runs (--seeds, --epochs)")
     if args.executor == "slurm" and missing and not args.wait:
         jobs = cluster.submit_runs(missing, run=runs.run_or_load, executor="slurm", store=store, resources=resources,
                                    device=args.device, force=args.force)
@@ -157,12 +171,15 @@ def status_rows(profiles: list[str] | None = None) -> list[dict[str, str]]:
                 continue
             for profile in profiles or list(runs.PROFILES):
                 configs = runs.experiment_configs(experiment, profile)
-                missing = [c for c in configs if not store.exists(c)]
+                states = {c: store.state(c) for c in configs}  # only valid results count as stored
+                missing = [c for c, state in states.items() if state != "stored"]
                 rows.append({
                     "chapter": spec.name, "experiment": experiment,
                     "profile": profile + ("*" if profile == default_profile else ""),
                     "stored": f"{len(configs) - len(missing)}/{len(configs)}",
-                    "missing": ", ".join(c.describe().split(": ", 1)[1] for c in missing[:3])
+                    "missing": ", ".join(c.describe().split(": ", 1)[1]
+                                         + (" (corrupt: see the file)" if states[c] != "missing" else "")
+                                         for c in missing[:3])
                     + (f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""),
                 })
     return rows
@@ -230,9 +247,23 @@ def _report(args, parser) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; an error after the arguments were read is one line on stderr and exit code 1 (the
+    whole traceback with ``--debug``), and so is a warning."""
     parser = _parser()
     args = parser.parse_args(argv)
-    return {"run": _run, "status": _status, "list": _list, "report": _report}[args.command](args, parser)
+    command = {"run": _run, "status": _status, "list": _list, "report": _report}[args.command]
+    if args.debug:
+        return command(args, parser)
+    shown = warnings.showwarning
+    warnings.showwarning = lambda message, *rest, **kw: print(f"{parser.prog}: warning: {message}", file=sys.stderr)
+    try:
+        return command(args, parser)
+    except Exception as exc:  # noqa: BLE001 - one readable line for any failure; --debug shows the traceback
+        print(f"{parser.prog}: error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+    finally:
+        warnings.showwarning = shown
 
 
 if __name__ == "__main__":

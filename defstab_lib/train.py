@@ -31,13 +31,14 @@ from collections.abc import Callable, Iterator
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from .checks import choice
+from .progress import bar as progress_bar
 
 __all__ = [
     "OptimConfig",
     "TensorBatches",
+    "FirstBatches",
     "EpochStats",
     "make_optimizer",
     "train_epoch",
@@ -186,6 +187,28 @@ class TensorBatches:
             yield x, self.labels[idx]
 
 
+class FirstBatches:
+    """The first ``n`` batches of every epoch of another batch source (for timing a slice of an epoch).
+
+    >>> import torch
+    >>> source = TensorBatches(torch.zeros(10, 1, 4, 4), torch.zeros(10, dtype=torch.long), batch_size=2, seed=0)
+    >>> len(FirstBatches(source, 3)), len(list(FirstBatches(source, 3).epoch(1)))
+    (3, 3)
+    """
+
+    def __init__(self, inner, n: int) -> None:
+        self.inner, self.n = inner, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def epoch(self, epoch: int):
+        for i, batch in enumerate(self.inner.epoch(epoch)):
+            if i >= self.n:
+                return
+            yield batch
+
+
 @dataclasses.dataclass
 class EpochStats:
     """What one epoch of training measured: mean loss, accuracy on the training batches, images/s, seconds."""
@@ -251,7 +274,7 @@ def train_epoch(
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
     start = time.perf_counter()
-    bar = tqdm(total=len(batches), desc=description or f"epoch {epoch}", disable=not progress, leave=False,
+    bar = progress_bar(total=len(batches), desc=description or f"epoch {epoch}", disable=not progress, leave=False,
                unit="batch")
     for step, (x, y) in enumerate(batches.epoch(epoch)):
         x, y = _prepare(x, device), y.to(device, non_blocking=True)

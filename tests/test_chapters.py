@@ -134,7 +134,7 @@ def test_load_runs_trains_what_is_not_stored_then_only_loads(own_store):
 
 @pytest.mark.timeout(240)
 def test_load_runs_groups_synthetic_tasks_by_ascending_strength(own_store):
-    params = chapters.validate("synthetic_tasks", profile="smoke", seeds=1, strengths=[4.0, 1.0, 4.0], classes=3,
+    params = chapters.validate("synthetic_tasks", profile="smoke", seeds=1, strengths=[4.0, 1.0], classes=3,
                                device="cpu")
     loaded = chapters.load_runs("synthetic_tasks", params)
     assert list(loaded.results) == ["synthetic"] and loaded.to_train == 2

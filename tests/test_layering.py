@@ -20,7 +20,7 @@ OPTIONAL = {"kymatio", "skimage", "fcntl", "IPython", "myst_nb", "papermill", "n
 #: Layers from the bottom up.  A module may import modules of its own layer or below, never above.  The first
 #: matching prefix decides (``runs.`` matches every module of the ``runs`` package).
 LAYERS: list[tuple[str, ...]] = [
-    ("__init__", "_random", "checks", "vocabulary", "provenance"),
+    ("__init__", "_random", "checks", "vocabulary", "provenance", "progress"),
     ("deform", "models", "data"),
     ("translations", "sinemodes", "probe", "kernels."),
     ("metrics", "train", "tasks"),

@@ -52,7 +52,7 @@ def networks(n=6, seed=0, **final) -> list[Results]:
 def test_worst_case_verdict_follows_the_data(worst, expected):
     v = wc.worst_exceeds_random(networks(worst=worst))
     assert v.verdict == expected, v.value
-    assert v.numbers["n_independent"] == 6 and v.numbers["ci_low"] <= v.numbers["effect"] <= v.numbers["ci_high"]
+    assert v.n_independent == 6 and v.ci_low <= v.effect <= v.ci_high
 
 
 @pytest.mark.parametrize("g_slope, expected", [(0.1, wc.SUPPORTED), (-0.1, wc.CONTRADICTED), (0.0, wc.NO_EFFECT)])
@@ -79,7 +79,7 @@ def test_an_undecided_verdict_says_how_many_networks_would_decide_it():
     for k, r in enumerate(rs):
         r.final.worst_case["worst"] = [w * (1.0, 1.6, 0.9)[k] for w in r.final.worst_case["worst"]]
     v = wc.worst_exceeds_random(rs)
-    assert v.verdict == wc.INCONCLUSIVE and v.numbers["n_needed"] > 3
+    assert v.verdict == wc.INCONCLUSIVE and v.n_needed > 3
 
 
 def test_units_on_known_values():
@@ -147,4 +147,4 @@ def test_the_chapters_defaults_are_stored_and_measured_with_protocol_2():
     configs = experiment_configs("worst-case", "cpu", seeds=3, downsampling=["subsample", "maxpool"])
     assert [store.state(c) for c in configs] == ["stored"] * len(configs)
     results = [store.load(c) for c in configs]
-    assert all(len(v.numbers["unit_effects"]) == 6 for v in wc.verdicts(results))
+    assert all(len(v.unit_effects) == 6 for v in wc.verdicts(results))

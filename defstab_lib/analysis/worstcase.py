@@ -37,16 +37,26 @@ equivalence test): *supported* when the interval lies within the band, *contradi
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats as _stats
 
 from ..runs.store import Results
-from .claims import Verdict
+from .stats import (
+    BOOTSTRAP_MIN_N,
+    CONTRADICTED,
+    INCONCLUSIVE,
+    NO_EFFECT,
+    SUPPORTED,
+    Estimate,
+    Rule,
+    decide,
+    interval,
+    n_needed,
+)
+from .verdicts import Verdict, judge
 
 __all__ = [
     "SUPPORTED", "CONTRADICTED", "NO_EFFECT", "INCONCLUSIVE", "BOOTSTRAP_MIN_N", "Rule", "Estimate", "RULES",
@@ -55,42 +65,8 @@ __all__ = [
     "worst_exceeds_random", "noise_rises_with_depth", "deformation_falls_with_depth", "petrini_line", "verdicts",
 ]
 
-SUPPORTED, CONTRADICTED, NO_EFFECT, INCONCLUSIVE = "supported", "contradicted", "no meaningful effect", "inconclusive"
-#: From this many independent units on, the interval is a BCa bootstrap; below it, Student's t.
-BOOTSTRAP_MIN_N = 10
 #: Petrini et al.'s line: test error ~= PETRINI_SLOPE * sqrt(R_f).
 PETRINI_SLOPE = 0.2
-_CONFIDENCE = 0.95
-
-
-@dataclasses.dataclass(frozen=True)
-class Rule:
-    """A test fixed in advance: ``direction`` (-1, 0 for equivalence, +1) and the minimal effect ``minimal > 0``
-    on the log scale, with the reason ``why``."""
-
-    direction: int
-    minimal: float
-    why: str
-
-    def __post_init__(self) -> None:
-        if self.direction not in (-1, 0, 1):
-            raise ValueError(f"direction must be -1, 0 or 1, got {self.direction!r}")
-        if not (isinstance(self.minimal, (int, float)) and math.isfinite(self.minimal) and self.minimal > 0):
-            raise ValueError(f"minimal must be a finite number > 0, got {self.minimal!r}")
-
-
-@dataclasses.dataclass(frozen=True)
-class Estimate:
-    """Mean of ``n`` units' effects, its 95% interval ``[low, high]`` (NaN below 2 units), their standard
-    deviation and how the interval was computed."""
-
-    effect: float
-    low: float
-    high: float
-    n: int
-    sd: float
-    method: str
-    values: tuple[float, ...]
 
 
 _WHY_FACTOR = ("the paper calls its curves different when they are a factor 1.5 or more apart; a smaller factor "
@@ -103,86 +79,6 @@ RULES: dict[str, Rule] = {
     "petrini": Rule(0, math.log(2.0), "Petrini et al.'s 15 architectures scatter about their line by up to a "
                                       "factor 2; a network within that band agrees with it."),
 }
-
-
-def _t_half(sd: float, n: int) -> float:
-    return float(_stats.t.ppf(0.5 + _CONFIDENCE / 2, n - 1) * sd / math.sqrt(n))
-
-
-def interval(values) -> Estimate:
-    """The mean of the units' effects ``(n,)`` with its 95% interval (t below :data:`BOOTSTRAP_MIN_N` units,
-    BCa bootstrap with a fixed seed from there on).
-
-    >>> e = interval([1.0, 2.0, 3.0])
-    >>> round(e.effect, 3), round(e.low, 3), round(e.high, 3)
-    (2.0, -0.484, 4.484)
-    """
-    x = np.asarray(values, dtype=float).ravel()
-    if x.size == 0 or not np.all(np.isfinite(x)):
-        raise ValueError(f"values must be a non-empty array of finite numbers, got {x!r}")
-    n, mean = int(x.size), float(x.mean())
-    if n < 2:
-        return Estimate(mean, math.nan, math.nan, n, math.nan, "no interval from 1 unit", tuple(x.tolist()))
-    sd = float(x.std(ddof=1))
-    if sd == 0:
-        return Estimate(mean, mean, mean, n, 0.0, f"all {n} units equal", tuple(x.tolist()))
-    if n < BOOTSTRAP_MIN_N:
-        h = _t_half(sd, n)
-        return Estimate(mean, mean - h, mean + h, n, sd, f"t-interval over {n} independent networks", tuple(x.tolist()))
-    res = _stats.bootstrap((x,), np.mean, confidence_level=_CONFIDENCE, n_resamples=9_999, method="BCa",
-                           random_state=np.random.default_rng(0))
-    ci = res.confidence_interval
-    return Estimate(mean, float(ci.low), float(ci.high), n, sd, f"BCa bootstrap over {n} independent networks",
-                    tuple(x.tolist()))
-
-
-def decide(est: Estimate, rule: Rule) -> str:
-    """The verdict of ``rule`` for ``est`` (see the module docstring).
-
-    >>> r = Rule(+1, 0.1, "example")
-    >>> decide(interval([0.5, 0.4, 0.45]), r), decide(interval([-0.5, -0.4, -0.45]), r)
-    ('supported', 'contradicted')
-    >>> decide(interval([-0.01, 0.01, 0.0]), r), decide(interval([-0.5, 0.4, 0.0]), r)
-    ('no meaningful effect', 'inconclusive')
-    """
-    low, high, m, s = est.low, est.high, rule.minimal, rule.direction
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return INCONCLUSIVE
-    inside = -m < low and high < m
-    if s == 0:
-        return SUPPORTED if inside else (CONTRADICTED if (low > m or high < -m) else INCONCLUSIVE)
-    if (low > 0 if s > 0 else high < 0) and s * est.effect >= m:
-        return SUPPORTED
-    if high < 0 if s > 0 else low > 0:
-        return CONTRADICTED
-    return NO_EFFECT if inside else INCONCLUSIVE
-
-
-def n_needed(est: Estimate, rule: Rule) -> int | None:
-    """Independent networks that would decide an undecided verdict if the mean and the spread stayed as observed
-    (t-interval); ``None`` when no number would (or above 100,000).
-
-    >>> n_needed(interval([0.3, -0.1, 0.2]), Rule(+1, 0.05, "example"))
-    12
-    """
-    if est.n < 2 or not math.isfinite(est.sd):
-        return None
-    m, a, s = rule.minimal, abs(est.effect), rule.direction
-    if s == 0:
-        margins = [m - a] if a < m else ([a - m] if a > m else [])
-    else:
-        margins = ([a] if s * est.effect >= m or s * est.effect < 0 else []) + ([m - a] if a < m else [])
-    margins = [x for x in margins if x > 0]
-    if not margins:
-        return None
-    if est.sd == 0:
-        return est.n
-    n = 2
-    while _t_half(est.sd, n) >= max(margins):
-        n += 1 if n < 64 else n // 8
-        if n > 100_000:
-            return None
-    return max(n, est.n)
 
 
 # ------------------------------------------------------------------------------------------------ arrays
@@ -350,42 +246,11 @@ def petrini_units(test_error: np.ndarray, sqrt_rf: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------ verdicts
 
 
-def _words(est: Estimate) -> str:
-    r, lo, hi = (math.exp(v) for v in (est.effect, est.low, est.high)) if math.isfinite(est.low) else \
-        (math.exp(est.effect), math.nan, math.nan)
-    ci = f"95% CI {lo:.2f}x to {hi:.2f}x" if math.isfinite(lo) else "no CI from 1 network"
-    return f"{r:.2f}x ({ci}; {est.n} independent networks)"
-
-
 def _judge(key: str, claim: str, statistic: str, what: str, units: np.ndarray, runs: int) -> Verdict:
-    """A :class:`~defstab_lib.analysis.claims.Verdict` from the units' log effects (effects shown as ratios)."""
-    rule, est = RULES[key], interval(units)
-    verdict = decide(est, rule)
-    needed = n_needed(est, rule) if verdict == INCONCLUSIVE else None
-    f = math.exp(rule.minimal)
-    if rule.direction == 0:
-        text = (f"equivalence test: supported if the 95% CI over independent networks lies within a factor {f:.2f} "
-                f"either way of 1x; contradicted if it lies wholly beyond that factor; otherwise inconclusive")
-    else:
-        way, other = ("above", "below") if rule.direction > 0 else ("below", "above")
-        target = f if rule.direction > 0 else 1 / f
-        text = (f"supported if the 95% CI over independent networks lies {way} 1x and the estimate reaches "
-                f"{target:.2f}x; contradicted if the CI lies wholly {other} 1x; no meaningful effect if it lies "
-                f"within a factor {f:.2f} either way of 1x; otherwise inconclusive")
-    text += f". Minimal effect: {rule.why}"
-    back = math.exp
-    numbers = {"effect": back(est.effect), "ci_low": back(est.low) if math.isfinite(est.low) else math.nan,
-               "ci_high": back(est.high) if math.isfinite(est.high) else math.nan,
-               "minimal_effect": back(rule.minimal * (rule.direction or 1)), "n_independent": est.n,
-               "n_needed": needed, "unit_effects": [back(v) for v in est.values], "method": est.method}
-    fields = dict(claim=claim, statistic=statistic, value=f"{what} = {_words(est)}", rule=text, verdict=verdict,
-                  runs=runs, numbers=numbers, what=what, direction=rule.direction, scale="log", method=est.method,
-                  effect=numbers["effect"], ci_low=numbers["ci_low"], ci_high=numbers["ci_high"],
-                  minimal_effect=numbers["minimal_effect"], n_independent=est.n, n_needed=needed,
-                  unit_effects=numbers["unit_effects"])
-    # the Verdict of analysis.claims grows effect and CI fields (issue 13); fill those that exist
-    names = {field.name for field in dataclasses.fields(Verdict)}
-    return Verdict(**{k: v for k, v in fields.items() if k in names})
+    """The book's verdict (:func:`~defstab_lib.analysis.verdicts.judge`) of rule ``key`` on the networks' log
+    effects."""
+    return judge(claim=claim, figure="worst-case chapter", statistic=statistic, what=what, units=units,
+                 rule=RULES[key], runs=runs, numbers={"unit": "network"})
 
 
 def worst_exceeds_random(results: Sequence[Results], epoch: int | str = "final") -> Verdict:

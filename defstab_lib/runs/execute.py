@@ -34,13 +34,13 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from .. import __version__
 from ..data import load_dataset, pad_to_size
 from ..deform import deform, displacement_field, field_norms
 from ..metrics import noise_matched, relative_change, sensitivity_profile, smoothness_profile
 from ..models import make_vgg
+from ..progress import bar as progress_bar
 from ..provenance import device_name, git_commit, resolve_device
 from ..tasks import SyntheticDeformationTask, flip_crop, random_labels, synthetic_templates
 from ..train import TensorBatches, evaluate, make_optimizer, train_epoch, uses_bf16
@@ -284,7 +284,7 @@ def _train(config: RunConfig, store: ResultsStore, device: torch.device, progres
     forward = torch.compile(model) if config.compile else None  # shares model's parameters; measurements use model
     if on_epoch is not None:
         on_epoch(start_epoch)
-    bar = tqdm(range(start_epoch + 1, config.epochs + 1), desc=config.describe(), disable=not progress,
+    bar = progress_bar(range(start_epoch + 1, config.epochs + 1), desc=config.describe(), disable=not progress,
                initial=start_epoch, total=config.epochs, unit="epoch")
     for epoch in bar:
         stats = train_epoch(model, data.batches, optimizer, scheduler, epoch, device=device, progress=progress,
@@ -422,7 +422,7 @@ def run_configs(
             force = False
     left = len(configs) if force else sum(not store.exists(c) for c in configs)  # to train here, one at a time
     out = []
-    bar = tqdm(configs, desc=f"{left} of {len(configs)} runs to train", disable=not progress or left == 0, unit="run")
+    bar = progress_bar(configs, desc=f"{left} of {len(configs)} runs to train", disable=not progress or left == 0, unit="run")
     for config in bar:
         out.append(run_or_load(config, force=force, progress=progress, store=store, device=device))
     return out

@@ -1,0 +1,63 @@
+"""A chapter's bad parameters stop it in its validation cell, naming the culprit, before any work (issue 18).
+
+Executed for real with papermill, as a re-runner would; nothing reaches the results store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import papermill
+import pytest
+import torch
+
+from defstab_lib import chapters
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_pooling(tmp_path: Path, monkeypatch, **parameters) -> papermill.PapermillExecutionError:
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(tmp_path / "results"))
+    smoke = dict(chapters.get("pooling").smoke)
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        papermill.execute_notebook(
+            str(ROOT / "book" / "pooling.ipynb"), str(tmp_path / "out.ipynb"), parameters={**smoke, **parameters},
+            cwd=str(ROOT / "book"), kernel_name="python3", progress_bar=False,
+        )
+    assert not (tmp_path / "results").exists(), "nothing was trained or stored"
+    return info.value
+
+
+@pytest.mark.chapter
+@pytest.mark.timeout(300)
+def test_a_misspelt_parameter_stops_the_chapter_and_lists_the_known_ones(tmp_path, monkeypatch):
+    error = run_pooling(tmp_path, monkeypatch, seed=7)
+    assert error.ename == "ValueError"
+    assert "unknown parameter(s) ['seed']" in error.evalue and "'seeds'" in error.evalue
+
+
+@pytest.mark.chapter
+@pytest.mark.timeout(300)
+def test_a_repeated_network_is_refused(tmp_path, monkeypatch):
+    error = run_pooling(tmp_path, monkeypatch, downsampling=["maxpool", "maxpool", "strided"])
+    assert error.ename == "ValueError" and "'maxpool' more than once" in error.evalue
+
+
+@pytest.mark.chapter
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a machine with a GPU accepts device='cuda'")
+def test_a_device_the_machine_lacks_stops_the_chapter_at_validation(tmp_path, monkeypatch):
+    error = run_pooling(tmp_path, monkeypatch, device="cuda")
+    assert error.ename == "ValueError" and "no CUDA GPU" in error.evalue
+
+
+def test_sizes_have_upper_bounds_and_lists_no_repeats():
+    with pytest.raises(ValueError, match="n_per_source.*above the maximum"):
+        chapters.validate("data", n_per_source=1000, seed=0)
+    with pytest.raises(ValueError, match="classes.*above the maximum"):
+        chapters.validate("synthetic_tasks", profile="smoke", seeds=1, strengths=[1.0, 2.0], classes=25, device="cpu")
+    with pytest.raises(ValueError, match="more than once"):
+        chapters.validate("synthetic_tasks", profile="smoke", seeds=1, strengths=[1.0, 1.0], classes=3, device="cpu")
+    with pytest.raises(TypeError, match="seeds"):
+        chapters.validate("pooling", dataset="fashion-mnist", profile="smoke", seeds=2.0, downsampling=["maxpool"],
+                          device="cpu")
