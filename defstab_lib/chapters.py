@@ -81,7 +81,9 @@ class Param:
             raise ValueError(f"parameter {self.name!r} must not be None; {self._allowed()}")
         if self.kind is list:
             if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-                raise TypeError(f"parameter {self.name!r} must be a list, got {value!r}; {self._allowed()}")
+                hint = (f" (papermill passes -p values as strings: give a list as YAML, -y '{self.name}: [a, b]')"
+                        if isinstance(value, str) else "")
+                raise TypeError(f"parameter {self.name!r} must be a list, got {value!r}; {self._allowed()}{hint}")
             value = list(value)
             if len(value) < self.min_length:
                 raise ValueError(f"parameter {self.name!r} needs at least {self.min_length} item(s), got {value!r}")

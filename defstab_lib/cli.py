@@ -15,14 +15,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
+import uuid
 import warnings
 
 from . import book, chapters, runs
 from .analysis import report, to_json
 from .checks import positive_int
 from .provenance import resolve_device
-from .runs import cluster, estimate
+from .runs import cluster, estimate, execute
 from .runs.parallel import WorkerFailure, plan_workers
 from .train import PRECISIONS
 
@@ -101,16 +103,18 @@ def _check_run_args(args, parser) -> tuple[list, cluster.JobResources]:
     return [dataclasses.replace(c, precision=args.precision, compile=args.compile) for c in configs], resources
 
 
-def _print_results(results, trained: set[str]) -> None:
+def _print_results(results, invocation: str) -> None:
     for r in results:
         f = r.final
-        how = f"trained in {r.provenance.get('wall_time_s', 0):.0f} s," if r.key in trained else "loaded "
+        here = r.provenance.get("invocation") == invocation  # trained by this command, not loaded after a wait
+        how = f"trained in {r.provenance.get('wall_time_s', 0):.0f} s," if here else "loaded "
         print(f"  {r.key}  {r.config.describe().split(': ', 1)[1]:<60} {how} test acc {f.test_accuracy:.3f}, "
               f"train acc {f.train_accuracy:.3f}, last-layer sensitivity {f.cosine[-1]:.3f}", flush=True)
 
 
 def _run(args, parser) -> int:
     configs, resources = _check_run_args(args, parser)
+    invocation = os.environ[execute.INVOCATION_ENV] = uuid.uuid4().hex  # inherited by workers and jobs
     store = runs.ResultsStore()
     missing = [c for c in configs if args.force or not store.exists(c)]
     print(f"{args.experiment} ({args.profile}): {len(configs)} runs, {len(missing)} to train, results in "
@@ -142,7 +146,7 @@ def _run(args, parser) -> int:
     except (WorkerFailure, cluster.JobFailure) as exc:
         print(f"{parser.prog}: {exc}", file=sys.stderr)
         return 1
-    _print_results(results, {c.key for c in missing})
+    _print_results(results, invocation)
     return 0
 
 

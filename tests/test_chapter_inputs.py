@@ -45,6 +45,13 @@ def test_a_repeated_network_is_refused(tmp_path, monkeypatch):
 
 @pytest.mark.chapter
 @pytest.mark.timeout(300)
+def test_a_list_passed_with_p_is_refused_and_says_to_use_y(tmp_path, monkeypatch):
+    error = run_pooling(tmp_path, monkeypatch, downsampling='["maxpool","strided"]')  # what -p passes
+    assert error.ename == "TypeError" and "must be a list" in error.evalue and "-y 'downsampling: [a, b]'" in error.evalue
+
+
+@pytest.mark.chapter
+@pytest.mark.timeout(300)
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a machine with a GPU accepts device='cuda'")
 def test_a_device_the_machine_lacks_stops_the_chapter_at_validation(tmp_path, monkeypatch):
     error = run_pooling(tmp_path, monkeypatch, device="cuda")

@@ -58,3 +58,17 @@ def test_progress_in_a_log_is_whole_lines_not_carriage_returns():
         pass
     text = out.getvalue()
     assert "\r" not in text and text.count("\n") >= 1 and "epoch 1: 100%" in text.splitlines()[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_command_that_waited_for_the_lock_says_loaded_not_trained(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DEFSTAB_RESULTS": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    args = [sys.executable, "-m", "defstab_lib", "run", "pooling", "--profile", "smoke", "--downsampling", "maxpool",
+            "--seeds", "1", "--jobs", "1", "--quiet", "--device", "cpu"]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=500) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e[-2000:] for _, e in outs]
+    said = sorted("trained in" if "trained in" in out else "loaded" if "loaded" in out else out for out, _ in outs)
+    assert said == ["loaded", "trained in"], outs

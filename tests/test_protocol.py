@@ -31,10 +31,13 @@ def tiny_v2(epochs: int = 2, **kw) -> RunConfig:
 
 
 def _key_before_protocols(config: RunConfig) -> str:
-    """The key exactly as it was computed before the protocol became a field of the probe."""
+    """The key exactly as it was computed before the protocol, the precision and compile became config fields."""
+    assert config.precision == "auto" and not config.compile, "stored v1 runs are float32 and not compiled"
     d = config_to_dict(config)
     d.pop("profile")
     d["probe"].pop("protocol")
+    d.pop("precision")
+    d.pop("compile")
     blob = json.dumps({"protocol": 1, "config": d}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

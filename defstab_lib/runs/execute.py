@@ -28,6 +28,7 @@ import dataclasses
 import datetime as _dt
 import functools
 import math
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -52,6 +53,8 @@ from .store import Measurement, Results, ResultsStore, atomic_torch_save
 
 __all__ = ["run_or_load", "run_configs", "results_table", "measure", "RunData", "build_run_data", "resolve_device"]
 
+#: Environment variable naming the command that trains (recorded in each run's provenance).
+INVOCATION_ENV = "DEFSTAB_INVOCATION"
 TEST_SUBSET_SEED = 20180412  # the test subset is the same for every run and seed (the paper's arXiv date)
 TRAIN_EVAL_SIZE = 5000  # training images on which train accuracy is measured (at most)
 
@@ -251,6 +254,9 @@ def _provenance(config: RunConfig, data: RunData, device: torch.device, wall: fl
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": round(wall, 2),
         "resumed_from_epoch": resumed,
+        # which command trained it (the CLI's id, inherited by its workers and jobs): a command that waited for
+        # another's lock and then loaded the run says "loaded", not "trained"
+        "invocation": os.environ.get(INVOCATION_ENV, ""),
         **{f"data_{k}": v for k, v in data.description.items()},
     }
 

@@ -25,7 +25,8 @@ the same weights in every experiment.
 
 Profiles:
 
-- ``smoke``: every experiment in seconds on a CPU (tiny networks, a few hundred images, one or two epochs);
+- ``smoke``: a few seconds a run on a CPU, under a minute or two for a whole experiment (tiny networks, a few
+  hundred images, one or two epochs; a fresh process first spends seconds importing torch);
   for tests and CI.  Its numbers say nothing about the paper.
 - ``cpu``: every experiment of the book on Fashion-MNIST in under two hours on two CPU cores (measured: the 42
   runs took 6,298 s on one core of a shared two-core AMD EPYC machine, 2 to 5 minutes each; Figure 4's random
