@@ -342,7 +342,7 @@ def validate(chapter: str, **values: Any) -> dict[str, Any]:
     >>> validate("data", n_per_source=0, seed=0)
     Traceback (most recent call last):
     ...
-    ValueError: parameter 'n_per_source' = 0 is below the minimum; allowed: int >= 1
+    ValueError: parameter 'n_per_source' = 0 is below the minimum; allowed: int >= 1 and <= 20
     """
     spec = get(chapter)
     names = [p.name for p in spec.params]
