@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["check_generator"]
+__all__ = ["check_generator", "draw_setup", "FLOAT_DTYPES"]
+
+#: The floating dtypes a draw may be made in.
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 def check_generator(generator: torch.Generator | None, device: torch.device | str | None = None) -> torch.Generator:
@@ -34,3 +37,24 @@ def check_generator(generator: torch.Generator | None, device: torch.device | st
     if device is not None and generator.device.type != torch.device(device).type:
         raise ValueError(f"generator lives on {generator.device} but the draw is made on {torch.device(device)}")
     return generator
+
+
+def draw_setup(generator: torch.Generator | None, device: torch.device | str | None,
+               dtype: torch.dtype | None) -> tuple[torch.Generator, torch.device, torch.dtype]:
+    """Where and in what a draw is made: ``device`` (default: the generator's, else the CPU), the checked
+    ``generator`` (:func:`check_generator`) and ``dtype`` (default float32).
+
+    Raises:
+        TypeError: ``dtype`` is not a floating dtype; and as :func:`check_generator`.
+
+    >>> draw_setup(None, None, None)[1:]
+    (device(type='cpu'), torch.float32)
+    """
+    if device is None:
+        device = generator.device if isinstance(generator, torch.Generator) else torch.device("cpu")
+    device = torch.device(device)
+    generator = check_generator(generator, device)
+    dtype = dtype or torch.float32
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+    return generator, device, dtype

@@ -74,7 +74,7 @@ from collections import OrderedDict
 import torch
 import torch.nn.functional as F
 
-from ._random import check_generator
+from ._random import FLOAT_DTYPES, draw_setup
 
 __all__ = [
     "FILLS",
@@ -99,7 +99,7 @@ FILLS = ("reflection", "border", "zeros")
 CACHE_SIZE = 16
 
 _HALF = (torch.float16, torch.bfloat16)
-_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+_FLOATS = FLOAT_DTYPES
 
 
 # --------------------------------------------------------------------------------------------------- validation
@@ -446,13 +446,7 @@ def sample_displacements(
         raise ValueError(f"n must be >= 0 (how many fields), got {n}")
     grid = _check_grid(grid)
     c = _check_max_displacement(max_displacement)
-    if device is None:
-        device = generator.device if isinstance(generator, torch.Generator) else torch.device("cpu")
-    device = torch.device(device)
-    generator = check_generator(generator, device)
-    dtype = dtype or torch.float32
-    if dtype not in _FLOATS:
-        raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+    generator, device, dtype = draw_setup(generator, device, dtype)
     d = torch.empty(int(n), grid * grid, 2, device=device, dtype=torch.float32).uniform_(-c, c, generator=generator)
     return d.to(dtype)
 

@@ -67,7 +67,7 @@ import numbers
 
 import torch
 
-from ._random import check_generator
+from ._random import FLOAT_DTYPES, draw_setup
 from .checks import check_tensor, choice, nonnegative_float, positive_int
 from .deform import FILLS, warp
 
@@ -89,7 +89,7 @@ __all__ = [
 #: ``sqrt(i^2 + j^2) < c + 1/2``.
 MODE_SETS = ("paper", "reference")
 
-_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+_FLOATS = FLOAT_DTYPES
 
 
 def _cutoff(cutoff, *, at_least: int = 1) -> int:
@@ -215,13 +215,7 @@ def sample_sine_fields(
     t = _temperature(temperature)
     cutoff = _cutoff(cutoff)
     choice("modes", modes, MODE_SETS)
-    if device is None:
-        device = generator.device if isinstance(generator, torch.Generator) else torch.device("cpu")
-    device = torch.device(device)
-    generator = check_generator(generator, device)
-    dtype = dtype or torch.float32
-    if dtype not in _FLOATS:
-        raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+    generator, device, dtype = draw_setup(generator, device, dtype)
     z = torch.randn(n_fields, 2, cutoff, cutoff, generator=generator, device=device, dtype=torch.float32)
     scale = (t * mode_variances(cutoff, modes=modes)).sqrt().to(device=device, dtype=torch.float32)
     work = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
