@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from ..runs.protocol import require_protocol_2
 from ..runs.store import Results
 from .stats import (
     BOOTSTRAP_MIN_N,
@@ -86,14 +87,8 @@ RULES: dict[str, Rule] = {
 
 def check_protocol(results: Sequence[Results]) -> list[Results]:
     """``results`` as a list, or a ``ValueError`` when it is empty or holds a run not measured with protocol 2."""
-    results = list(results)
-    if not results:
-        raise ValueError("results must hold at least one run")
-    old = [r.key for r in results if r.config.probe.protocol < 2]
-    if old:
-        raise ValueError(f"these runs were measured with protocol 1, which has no worst cases or relative stability "
-                         f"of the output: {old[:3]}; use protocol-2 runs (e.g. the 'worst-case' experiment)")
-    return results
+    return require_protocol_2(results, "have no worst cases or relative stability of the output; use protocol-2 "
+                                       "runs (e.g. the 'worst-case' experiment)")
 
 
 def worst_random(results: Sequence[Results], epoch: int | str = "final") -> dict[str, Any]:

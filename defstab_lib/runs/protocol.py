@@ -55,7 +55,8 @@ from ..worstcase import adef, worst_case
 __all__ = [
     "FRACTIONS", "TRAJECTORY_EVAL", "WORST_IMAGES", "WORST_STEPS", "WORST_GRID", "SINE_CUTOFF", "SINE_DISPLACEMENT", "ADEF_STEPS",
     "DIGITS", "round_sig", "worst_layers", "log_epochs", "sine_probe", "translation_probe", "per_image",
-    "worst_case_summary", "sine_stability", "translation_changes", "label_flips", "translation_record",
+    "worst_case_summary", "sine_stability", "translation_changes", "label_flips", "require_protocol_2",
+    "translation_record",
 ]
 
 #: Fractions of the first epoch after which a protocol-2 run measures (besides initialisation and whole epochs).
@@ -241,6 +242,18 @@ def label_flips(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, gr
             "flipped": flip.flipped.tolist(), "correct": (flip.original == labels.cpu()).tolist()}
 
 
+def require_protocol_2(results: Sequence[Any], lacking: str) -> list[Any]:
+    """``results`` as a list, or a ``ValueError`` when it is empty or holds a run measured with protocol 1, which
+    ``lacking`` says what it does not have."""
+    results = list(results)
+    if not results:
+        raise ValueError("results must hold at least one run")
+    old = [r.key for r in results if r.config.probe.protocol < 2]
+    if old:
+        raise ValueError(f"runs measured with protocol 1 {lacking}: {old[:3]}")
+    return results
+
+
 def translation_record(results: Sequence[Any]) -> dict[str, Any]:
     """The translation sweeps that protocol-2 runs stored, in the record layout of
     :func:`defstab_lib.runs.kernel_view.cnn_translation_sweeps` (wrap it in
@@ -252,13 +265,8 @@ def translation_record(results: Sequence[Any]) -> dict[str, Any]:
     Raises:
         ValueError: no results, a protocol-1 run, or runs whose translations differ.
     """
-    results = list(results)
-    if not results:
-        raise ValueError("results must hold at least one run")
-    old = [r.key for r in results if r.config.probe.protocol < 2]
-    if old:
-        raise ValueError(f"runs measured with protocol 1 store no translations (use cnn_translation_sweeps and "
-                         f"their checkpoints): {old[:3]}")
+    results = require_protocol_2(results, "store no translations (use cnn_translation_sweeps and their "
+                                          "checkpoints)")
     shared = {k: results[0].initial.translations[k] for k in ("strengths", "max_displacement", "max_jacobian")}
     if any({k: r.at(w).translations[k] for k in shared} != shared for r in results for w in ("init", "final")):
         raise ValueError("the runs' translations differ (another probe?); give runs that share one probe")
