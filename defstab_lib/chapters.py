@@ -321,6 +321,22 @@ _register(
 )
 
 
+_register(
+    ChapterSpec(
+        name="worst_case",
+        title="Worst-case deformations and relative stability",
+        params=(
+            TRAIN_DATASET_PARAM, PROFILE_PARAM,
+            Param("seeds", int, "networks per downsampling layer, each an independent draw of the initial weights",
+                  minimum=1, maximum=100),
+            RUN_DOWNSAMPLING_PARAM, TRAIN_DEVICE_PARAM,
+        ),
+        smoke=_RUN_SMOKE,
+        experiments=("worst-case",),
+    )
+)
+
+
 def get(name: str) -> ChapterSpec:
     """The registered chapter called ``name`` (a ``ValueError`` lists the known names otherwise)."""
     try:
@@ -543,22 +559,6 @@ def glue(name: str, value: Any, *, display: bool = False) -> Any:
         return value
     _glue(name, value, display=display)
     return value
-
-
-_register(
-    ChapterSpec(
-        name="worst_case",
-        title="Worst-case deformations and relative stability",
-        params=(
-            TRAIN_DATASET_PARAM, PROFILE_PARAM,
-            Param("seeds", int, "networks per downsampling layer, each an independent draw of the initial weights",
-                  minimum=1, maximum=100),
-            RUN_DOWNSAMPLING_PARAM, TRAIN_DEVICE_PARAM,
-        ),
-        smoke=_RUN_SMOKE,
-        experiments=("worst-case",),
-    )
-)
 
 
 # ------------------------------------------------------------------------------------------------ figures
