@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from ..data import DATASET_INFO
 from ..models import make_vgg
 from ..provenance import device_name
+from ..train import autocast
 from .config import RunConfig
 
 __all__ = ["Estimate", "estimate", "CONFIRM_ABOVE_S", "MEASURE_SHARE", "format_duration"]
@@ -70,7 +71,7 @@ def _steps(config: RunConfig) -> int:
 
 def _step_seconds(config: RunConfig, device: torch.device, repeats: int = 3) -> float:
     d, a = config.data, config.arch
-    channels = 1 if d.dataset in ("fashion-mnist", "mnist", "synthetic") else 3
+    channels = 1 if d.dataset == "synthetic" else DATASET_INFO[d.dataset].shape[0]
     classes = d.classes if d.dataset == "synthetic" else 10
     model = make_vgg(a.spec, a.downsampling, in_channels=channels, num_classes=classes, width=a.width,
                      generator=torch.Generator().manual_seed(0)).to(device).train()
@@ -78,10 +79,9 @@ def _step_seconds(config: RunConfig, device: torch.device, repeats: int = 3) -> 
     g = torch.Generator().manual_seed(0)
     x = torch.rand(config.batch_size, channels, d.image_size, d.image_size, generator=g).to(device)
     y = torch.randint(0, classes, (config.batch_size,), generator=g).to(device)
-    bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
 
     def step() -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        with autocast(device, config.precision):
             loss = F.cross_entropy(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
