@@ -35,12 +35,8 @@ import numpy as np
 from ..runs.store import Results
 from ..runs.untrained import RandomNetworks
 from ..vocabulary import POOLED, UNPOOLED
-from .arrays import (
-    by_seed,
-    group_by,
-    profiles,  # noqa: F401  (still importable from here: analysis.kernel_view reads it here)
-)
-from .stats import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Rule  # noqa: F401  (likewise)
+from .arrays import by_seed, group_by
+from .stats import Rule
 from .verdicts import Verdict, judge
 
 __all__ = [

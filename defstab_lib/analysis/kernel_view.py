@@ -29,7 +29,9 @@ from ..kernels.bound import LinearFit
 from ..runs.kernel_view import FAMILIES, CNNTranslations, KernelBaselines
 from ..runs.store import Results
 from ..vocabulary import POOLED, UNPOOLED
-from .claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Verdict, profiles
+from .arrays import profiles
+from .stats import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
+from .verdicts import Verdict
 
 __all__ = [
     "EPOCHS", "CKN_PROFILE_LAYERS", "BaselineFits", "fit_baselines", "CNNFits", "cnn_sweeps", "fit_cnns",
