@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from defstab_lib import runs
+from defstab_lib.analysis import stats
 from defstab_lib.analysis import worstcase as wc
 from defstab_lib.runs import ArchConfig, ProbeConfig, ResultsStore, RunConfig, experiment_configs
 from defstab_lib.runs.store import Measurement, Results
@@ -47,26 +48,26 @@ def networks(n=6, seed=0, **final) -> list[Results]:
 # ------------------------------------------------------------------------------------------------ verdicts flip
 
 
-@pytest.mark.parametrize("worst, expected", [((0.6, 0.7, 0.8), wc.SUPPORTED), ((0.205, 0.2, 0.31), wc.NO_EFFECT),
-                                             ((0.1, 0.1, 0.15), wc.CONTRADICTED)])
+@pytest.mark.parametrize("worst, expected", [((0.6, 0.7, 0.8), stats.SUPPORTED), ((0.205, 0.2, 0.31), stats.NO_EFFECT),
+                                             ((0.1, 0.1, 0.15), stats.CONTRADICTED)])
 def test_worst_case_verdict_follows_the_data(worst, expected):
     v = wc.worst_exceeds_random(networks(worst=worst))
     assert v.verdict == expected, v.value
     assert v.n_independent == 6 and v.ci_low <= v.effect <= v.ci_high
 
 
-@pytest.mark.parametrize("g_slope, expected", [(0.1, wc.SUPPORTED), (-0.1, wc.CONTRADICTED), (0.0, wc.NO_EFFECT)])
+@pytest.mark.parametrize("g_slope, expected", [(0.1, stats.SUPPORTED), (-0.1, stats.CONTRADICTED), (0.0, stats.NO_EFFECT)])
 def test_noise_depth_verdict_follows_the_data(g_slope, expected):
     assert wc.noise_rises_with_depth(networks(g_slope=g_slope)).verdict == expected
 
 
-@pytest.mark.parametrize("d_slope, expected", [(-0.1, wc.SUPPORTED), (0.1, wc.CONTRADICTED)])
+@pytest.mark.parametrize("d_slope, expected", [(-0.1, stats.SUPPORTED), (0.1, stats.CONTRADICTED)])
 def test_deformation_depth_verdict_follows_the_data(d_slope, expected):
     assert wc.deformation_falls_with_depth(networks(d_slope=d_slope)).verdict == expected
 
 
-@pytest.mark.parametrize("accuracy, r_f, expected", [(0.9, 0.25, wc.SUPPORTED),   # error 0.1 = 0.2 * 0.5
-                                                     (0.5, 0.0025, wc.CONTRADICTED)])  # error 0.5 vs 0.01
+@pytest.mark.parametrize("accuracy, r_f, expected", [(0.9, 0.25, stats.SUPPORTED),   # error 0.1 = 0.2 * 0.5
+                                                     (0.5, 0.0025, stats.CONTRADICTED)])  # error 0.5 vs 0.01
 def test_petrini_verdict_follows_the_data(accuracy, r_f, expected):
     rs = networks(accuracy=accuracy, r_f=r_f)
     for k, r in enumerate(rs):  # some spread between networks
@@ -79,7 +80,7 @@ def test_an_undecided_verdict_says_how_many_networks_would_decide_it():
     for k, r in enumerate(rs):
         r.final.worst_case["worst"] = [w * (1.0, 1.6, 0.9)[k] for w in r.final.worst_case["worst"]]
     v = wc.worst_exceeds_random(rs)
-    assert v.verdict == wc.INCONCLUSIVE and v.n_needed > 3
+    assert v.verdict == stats.INCONCLUSIVE and v.n_needed > 3
 
 
 def test_units_on_known_values():
@@ -98,17 +99,17 @@ def test_rules_find_a_planned_effect_and_rarely_claim_one_that_is_absent(key, ef
     """6 independent networks (the stored experiment), unit spread 0.2 on the log scale: a true factor 2 is
     found in >= 80% of simulations; with no effect 'supported' is said in <= 5%."""
     rule, rng = wc.RULES[key], np.random.default_rng(1)
-    found = np.mean([wc.decide(wc.interval(effect + 0.2 * rng.standard_normal(6)), rule) == wc.SUPPORTED
+    found = np.mean([stats.decide(stats.interval(effect + 0.2 * rng.standard_normal(6)), rule) == stats.SUPPORTED
                      for _ in range(2000)])
-    false = np.mean([wc.decide(wc.interval(0.2 * rng.standard_normal(6)), rule) == wc.SUPPORTED
+    false = np.mean([stats.decide(stats.interval(0.2 * rng.standard_normal(6)), rule) == stats.SUPPORTED
                      for _ in range(2000)])
     assert found >= 0.8 and false <= 0.05, (found, false)
 
 
 def test_equivalence_rule_is_calibrated():
     rule, rng = wc.RULES["petrini"], np.random.default_rng(2)
-    on_line = np.mean([wc.decide(wc.interval(0.2 * rng.standard_normal(6)), rule) == wc.SUPPORTED for _ in range(2000)])
-    at_edge = np.mean([wc.decide(wc.interval(math.log(2.0) + 0.2 * rng.standard_normal(6)), rule) == wc.SUPPORTED
+    on_line = np.mean([stats.decide(stats.interval(0.2 * rng.standard_normal(6)), rule) == stats.SUPPORTED for _ in range(2000)])
+    at_edge = np.mean([stats.decide(stats.interval(math.log(2.0) + 0.2 * rng.standard_normal(6)), rule) == stats.SUPPORTED
                        for _ in range(2000)])
     assert on_line >= 0.8 and at_edge <= 0.05, (on_line, at_edge)
 

@@ -9,7 +9,7 @@ compute one effect per network and a 95% confidence interval over networks.  (Ne
 training data and batch order; the effects here are within-network, so that sharing does not enter them.)
 
 **The statistics** are those of the book's other verdicts (issue 13): effects of ratios on the log scale, a 95%
-interval over independent units -- Student's t below :data:`BOOTSTRAP_MIN_N` units (a bootstrap over 3 units has
+interval over independent units -- Student's t below :data:`~defstab_lib.analysis.stats.BOOTSTRAP_MIN_N` units (a bootstrap over 3 units has
 only 10 distinct resamples), :func:`scipy.stats.bootstrap`'s BCa interval of the mean from there on -- and a rule
 fixed in advance (:class:`Rule`): *supported* when the interval excludes no effect in the stated direction and the
 estimate reaches the minimal effect; *contradicted* when it excludes no effect in the other direction; *no
@@ -45,25 +45,14 @@ import numpy as np
 
 from ..runs.protocol import require_protocol_2
 from ..runs.store import Results
-from .stats import (
-    BOOTSTRAP_MIN_N,
-    CONTRADICTED,
-    INCONCLUSIVE,
-    NO_EFFECT,
-    SUPPORTED,
-    Estimate,
-    Rule,
-    decide,
-    interval,
-    n_needed,
-)
+from .stats import Rule
 from .verdicts import Verdict, judge
 
 __all__ = [
-    "SUPPORTED", "CONTRADICTED", "NO_EFFECT", "INCONCLUSIVE", "BOOTSTRAP_MIN_N", "Rule", "Estimate", "RULES",
-    "PETRINI_SLOPE", "interval", "decide", "n_needed", "check_protocol", "worst_random", "label_flips", "flip_summary",
-    "relative_stability", "petrini_points", "trajectory", "trajectory_summary", "worst_units", "depth_units", "petrini_units",
-    "worst_exceeds_random", "noise_rises_with_depth", "deformation_falls_with_depth", "petrini_line", "verdicts",
+    "RULES", "PETRINI_SLOPE", "check_protocol", "worst_random", "label_flips", "flip_summary",
+    "relative_stability", "petrini_points", "trajectory", "trajectory_summary", "worst_units", "depth_units",
+    "petrini_units", "worst_exceeds_random", "noise_rises_with_depth", "deformation_falls_with_depth",
+    "petrini_line", "verdicts",
 ]
 
 #: Petrini et al.'s line: test error ~= PETRINI_SLOPE * sqrt(R_f).
