@@ -3,7 +3,11 @@
 - :mod:`.config`   -- typed run configs and their canonical keys;
 - :mod:`.profiles` -- the experiments of the book and the ``smoke``/``cpu``/``paper`` profiles;
 - :mod:`.store`    -- the results store (atomic writes, locks, provenance, checkpoints);
-- :mod:`.execute`  -- ``run_or_load``: train, measure and store, or load; resumable;
+- :mod:`.execute`  -- ``run_or_load``: train, measure and store, or load; resumable; ``run_configs`` for many;
+- :mod:`.protocol` -- what a protocol-2 run measures (worst cases, sine modes, per-image distances, trajectories);
+- :mod:`.parallel` -- missing runs trained in worker processes on this machine (``run_configs(jobs=N)``);
+- :mod:`.cluster`  -- the same through submitit, one job per run (``executor="slurm"`` or ``"local"``);
+- :mod:`.estimate` -- how long the missing runs will take, timed here before training;
 - :mod:`.untrained` -- experiments that train nothing (random networks of Figures 3a/c and 4), stored the same way;
 - :mod:`.kernel_view` -- the kernel-view chapter's stored measurements (kernel baselines, CNN translations).
 
