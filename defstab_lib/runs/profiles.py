@@ -5,6 +5,10 @@ Experiments:
 - ``pooling`` (Figures 3 and 6a/b): the CIFAR network with each of the five downsampling layers, trained on real
   labels; measured at initialisation, during and after training.
 - ``random-labels`` (Figures 6c and 7): the same networks trained on uniform random labels, fixed per example.
+- ``matched-real`` (claim 7's contrast): the same networks trained on *real* labels by the random-label recipe
+  (same training subset, epochs, learning rate, no augmentation), so that random and real labels differ in the
+  labels alone.  Profiles with ``matched_contrast`` (``standard``) test claim 7 against these runs; the older ones
+  against their ``pooling`` runs.
 - ``synthetic`` (Figure 5): the synthetic deformation tasks of section 4.3, one per strength C.
 - ``worst-case`` (the chapter "Worst-case deformations and relative stability"): a network with pooling
   (max-pool) and one without (subsample), trained on real labels with flip-crop augmentation, always measured
@@ -35,6 +39,12 @@ Profiles:
   on a fixed random subset of 20,000 of the 60,000 training images for 8 epochs; random labels on 2,000 images
   for 40 epochs (long enough to fit them all); the synthetic tasks on 4,000 fresh examples per epoch for 20
   epochs; test accuracy on 5,000 test images.
+- ``standard``: the campaign's profile (issue 16), the standard crop-and-flip recipe at a width a CPU affords:
+  half width, all 60,000 training images with pad-and-random-crop plus horizontal flip for
+  :data:`STANDARD_EPOCHS` epochs, 5 independent initialisations per architecture (protocol 2), bfloat16
+  autocast training (validated against float32 by ``benchmarks/bench_precision.py``; measurements in float32),
+  test accuracy on all 10,000 test images.  Random labels are fitted as Zhang et al. fitted them (no
+  augmentation, 2,000 images, 40 epochs) and compared with real labels on the same recipe (``matched-real``).
 - ``paper``: the paper's settings on the full dataset: full width, 5 seeds, all training images, 30 epochs of SGD
   with a cosine schedule (trained to convergence on Fashion-MNIST and CIFAR-10), random labels for 100 epochs;
   meant for a GPU.
@@ -66,9 +76,15 @@ WORST_CASE_CPU_TRAIN, WORST_CASE_CPU_EPOCHS = 8_000, 4
 EXPERIMENTS: dict[str, str] = {
     "pooling": "the five downsampling variants trained on real labels (Figures 3, 6a/b)",
     "random-labels": "the five downsampling variants trained on random labels (Figures 6c, 7)",
+    "matched-real": "the five downsampling variants trained on real labels by the random-label recipe (claim 7's "
+                    "matched contrast)",
     "synthetic": "synthetic deformation tasks of strength C = 1..4 (Figure 5)",
     "worst-case": "a pooled and an unpooled network with flip-crop augmentation, measured with protocol 2",
 }
+
+#: The ``standard`` profile's epochs over all 60,000 training images (chosen from the length pilots, see
+#: ``results/pilot-length/``).
+STANDARD_EPOCHS = 16
 
 #: The networks of the ``worst-case`` experiment by default: one with pooling and one without.
 WORST_CASE_DOWNSAMPLING = ("subsample", "maxpool")
@@ -102,6 +118,9 @@ class Profile:
     worst_case: Stage = Stage(train_size=512, epochs=2)
     worst_case_seeds: int = 1
     protocol: int = 1
+    augmentation: str = "none"
+    precision: str = "auto"
+    matched_contrast: bool = False
 
 
 PROFILES: dict[str, Profile] = {
@@ -133,6 +152,17 @@ PROFILES: dict[str, Profile] = {
         worst_case=Stage(train_size=None, epochs=30),
         worst_case_seeds=5,
     ),
+    "standard": Profile(
+        "standard", width=0.5, seeds=5, batch_size=128, test_size=None, probe_images=128,
+        real=Stage(train_size=None, epochs=STANDARD_EPOCHS),
+        random=Stage(train_size=2_000, epochs=40, lr=0.02),
+        synthetic=Stage(train_size=4_000, epochs=20),
+        synthetic_test_size=1000,
+        warmup_epochs=0.5,
+        worst_case=Stage(train_size=None, epochs=STANDARD_EPOCHS),
+        worst_case_seeds=5,
+        protocol=2, augmentation="flip-crop", precision="bf16", matched_contrast=True,
+    ),
 }
 
 
@@ -155,6 +185,7 @@ def _check_list(name: str, values: Sequence, allowed: Sequence | None = None) ->
 
 #: Which options of :func:`experiment_configs` each experiment uses: the others are refused, not dropped.
 OPTIONS = {"pooling": ("dataset", "downsampling"), "random-labels": ("dataset", "downsampling"),
+           "matched-real": ("dataset", "downsampling"),
            "synthetic": ("strengths", "classes"), "worst-case": ("dataset", "downsampling")}
 
 
@@ -213,14 +244,14 @@ def experiment_configs(
     classes = 10 if classes is None else checks.positive_int("classes", classes, minimum=2, maximum=MAX_CLASSES)
     protocol = 2 if experiment == "worst-case" else p.protocol
     probe = ProbeConfig(images=p.probe_images, bound_images=min(32, p.probe_images), protocol=protocol)
-    stage = {"pooling": p.real, "random-labels": p.random, "synthetic": p.synthetic,
+    stage = {"pooling": p.real, "random-labels": p.random, "matched-real": p.random, "synthetic": p.synthetic,
              "worst-case": p.worst_case}[experiment]
     n_epochs = epochs or stage.epochs
     optim = OptimConfig(lr=stage.lr, warmup_epochs=min(p.warmup_epochs, n_epochs / 2))
     measure_epochs = stage.measure_epochs if protocol == 1 else log_epochs(n_epochs)
     common = dict(
         experiment=experiment, optim=optim, epochs=n_epochs, batch_size=p.batch_size, probe=probe,
-        measure_epochs=tuple(e for e in measure_epochs if e < n_epochs), profile=profile,
+        measure_epochs=tuple(e for e in measure_epochs if e < n_epochs), profile=profile, precision=p.precision,
     )
     configs = []
     if experiment == "synthetic":
@@ -232,7 +263,7 @@ def experiment_configs(
                 configs.append(RunConfig(data=data, arch=ArchConfig(width=p.width), seed=seed, **common))
         return configs
     labels = "random" if experiment == "random-labels" else "real"
-    augmentation = "flip-crop" if experiment == "worst-case" else "none"
+    augmentation = {"worst-case": "flip-crop", "pooling": p.augmentation}.get(experiment, "none")
     data = DataConfig(dataset=dataset, labels=labels, train_size=stage.train_size, test_size=p.test_size,
                       augmentation=augmentation)
     if downsampling is None:
