@@ -67,7 +67,7 @@ PROTOCOLS = (1, 2)
 
 DATASETS = RUN_DATASETS
 LABEL_MODES = ("real", "random")
-AUGMENTATIONS = ("none", "flip-crop")
+AUGMENTATIONS = ("none", "flip-crop", "flip-crop-tps")
 
 
 def _check(condition: bool, message: str) -> None:
@@ -86,7 +86,8 @@ class DataConfig:
             For the synthetic task: examples drawn per epoch.
         test_size: test images used (the first ones of a fixed permutation); ``None``: all.  For the synthetic
             task: size of its fixed test set.
-        augmentation: ``"none"`` or ``"flip-crop"``.
+        augmentation: ``"none"``, ``"flip-crop"`` (random horizontal flip and translation by up to 2 px) or
+            ``"flip-crop-tps"`` (flip-crop, then a random thin-plate-spline deformation at the probe's strength).
         image_size: images are zero-padded to this size (Fashion-MNIST and MNIST: 28 -> 32).
         strength: synthetic task only: deformation strength C in pixels.
         classes: synthetic task only: number of classes K.

@@ -10,6 +10,11 @@ Experiments:
   labels alone.  Profiles with ``matched_contrast`` (``standard``) test claim 7 against these runs; the older ones
   against their ``pooling`` runs.
 - ``synthetic`` (Figure 5): the synthetic deformation tasks of section 4.3, one per strength C.
+- ``ablation`` (the chapter "What teaches stability?"): one network without pooling and one with
+  (:data:`ABLATION_NETWORKS`), each factor of :data:`ABLATION_FACTORS` moved away from the profile's own recipe
+  one at a time (augmentation, weight decay, training length), :data:`ABLATION_SEEDS` initialisations per cell.
+  The profile's own recipe is the baseline cell and is not retrained: it is the ``pooling`` experiment's runs of
+  those networks and seeds (:func:`ablation_baseline`).
 - ``worst-case`` (the chapter "Worst-case deformations and relative stability"): a network with pooling
   (max-pool) and one without (subsample), trained on real labels with flip-crop augmentation, always measured
   with protocol 2 (worst cases, relative stability, label flips, dense trajectories; see
@@ -65,7 +70,8 @@ from ..vocabulary import DOWNSAMPLING, TRAINING_DATASETS
 from .config import ArchConfig, DataConfig, ProbeConfig, RunConfig
 from .protocol import log_epochs
 
-__all__ = ["PROFILES", "EXPERIMENTS", "DOWNSAMPLING", "STRENGTHS", "WORST_CASE_DOWNSAMPLING", "Profile", "get_profile",
+__all__ = ["PROFILES", "EXPERIMENTS", "ABLATION_NETWORKS", "ABLATION_FACTORS", "ABLATION_SEEDS", "ablation_cells",
+           "ablation_baseline", "ablation_level", "DOWNSAMPLING", "STRENGTHS", "WORST_CASE_DOWNSAMPLING", "Profile", "get_profile",
            "experiment_configs"]
 
 STRENGTHS = (1.0, 2.0, 3.0, 4.0)
@@ -80,7 +86,21 @@ EXPERIMENTS: dict[str, str] = {
                     "matched contrast)",
     "synthetic": "synthetic deformation tasks of strength C = 1..4 (Figure 5)",
     "worst-case": "a pooled and an unpooled network with flip-crop augmentation, measured with protocol 2",
+    "ablation": "a network without pooling and one with, augmentation, weight decay and training length moved one at "
+                "a time from the profile's recipe",
 }
+
+#: The ablation's networks: one without pooling, one with.
+ABLATION_NETWORKS = ("subsample", "maxpool")
+#: The ablation's factors and their levels (weight decay: none, the default 5e-4, ten times it; length: a quarter
+#: of the profile's epochs or all of them).  A profile's own recipe is the baseline level of every factor.
+ABLATION_FACTORS: dict[str, tuple] = {
+    "augmentation": ("none", "flip-crop", "flip-crop-tps"),
+    "weight_decay": (0.0, 5e-4, 5e-3),
+    "length": ("quarter", "full"),
+}
+#: Initialisations per ablation cell (fewer where the profile has fewer seeds).
+ABLATION_SEEDS = 3
 
 #: The ``standard`` profile's epochs over all 60,000 training images (chosen from the length pilots, see
 #: ``results/pilot-length/``).
@@ -185,7 +205,7 @@ def _check_list(name: str, values: Sequence, allowed: Sequence | None = None) ->
 
 #: Which options of :func:`experiment_configs` each experiment uses: the others are refused, not dropped.
 OPTIONS = {"pooling": ("dataset", "downsampling"), "random-labels": ("dataset", "downsampling"),
-           "matched-real": ("dataset", "downsampling"),
+           "matched-real": ("dataset", "downsampling"), "ablation": ("dataset", "downsampling"),
            "synthetic": ("strengths", "classes"), "worst-case": ("dataset", "downsampling")}
 
 
@@ -228,6 +248,9 @@ def experiment_configs(
     """
     if experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; allowed: {', '.join(EXPERIMENTS)}")
+    if experiment == "ablation":
+        return [c for cells in ablation_cells(profile, dataset=dataset, seeds=seeds, downsampling=downsampling,
+                                              epochs=epochs).values() for c in cells]
     given = {"dataset": dataset, "downsampling": downsampling, "strengths": strengths, "classes": classes}
     for option, value in given.items():
         if value is not None and option not in OPTIONS[experiment]:
@@ -273,3 +296,66 @@ def experiment_configs(
             configs.append(RunConfig(data=data, arch=ArchConfig(downsampling=variant, width=p.width), seed=seed,
                                      **common))
     return configs
+
+
+def ablation_level(config: RunConfig, factor: str):
+    """The level of ``factor`` (a key of :data:`ABLATION_FACTORS`) that ``config`` trains with; ``"full"`` or
+    ``"quarter"`` for ``length`` relative to the profile's epochs."""
+    if factor == "augmentation":
+        return config.data.augmentation
+    if factor == "weight_decay":
+        return config.optim.weight_decay
+    if factor == "length":
+        return "full" if config.epochs == get_profile(config.profile).real.epochs else "quarter"
+    raise ValueError(f"unknown factor {factor!r}; allowed: {', '.join(ABLATION_FACTORS)}")
+
+
+def ablation_baseline(profile: str = "cpu", **options) -> list[RunConfig]:
+    """The ablation's baseline cell: the ``pooling`` runs of :data:`ABLATION_NETWORKS` (or ``downsampling``) for
+    the first :data:`ABLATION_SEEDS` seeds (or ``seeds``); ``options`` as in :func:`experiment_configs`."""
+    n = options.pop("seeds", None)
+    n = min(ABLATION_SEEDS, get_profile(profile).seeds) if n is None else n
+    options["downsampling"] = options.get("downsampling") or ABLATION_NETWORKS
+    return experiment_configs("pooling", profile, seeds=n, **options)
+
+
+def ablation_cells(profile: str = "cpu", **options) -> dict[tuple[str, object], list[RunConfig]]:
+    """``{(factor, level): configs}`` of the ablation, the baseline cell first as ``("baseline", None)``.
+
+    Every other cell is the baseline with one factor moved to one of its other levels (a one-factor-at-a-time
+    design: 1 + 2 + 2 + 1 = 6 cells), each its own ``ablation`` run; the baseline's runs are the ``pooling``
+    experiment's.  Initial weights, data order and probe are those of the baseline run of the same network and
+    seed (protocol 2 draws the weights from the architecture and seed alone).
+
+    >>> cells = ablation_cells("smoke")
+    >>> [k for k in cells]  # doctest: +NORMALIZE_WHITESPACE
+    [('baseline', None), ('augmentation', 'flip-crop'), ('augmentation', 'flip-crop-tps'), ('weight_decay', 0.0),
+     ('weight_decay', 0.005), ('length', 'quarter')]
+    >>> [c.epochs for c in cells[('length', 'quarter')]], cells[('weight_decay', 0.0)][0].optim.weight_decay
+    ([1, 1], 0.0)
+    """
+    epochs = options.get("epochs")
+    if epochs is not None:
+        raise ValueError("epochs does not apply to experiment 'ablation' (its length factor sets the epochs)")
+    options.pop("epochs", None)
+    base = ablation_baseline(profile, **options)
+    cells: dict[tuple[str, object], list[RunConfig]] = {("baseline", None): base}
+    for factor, levels in ABLATION_FACTORS.items():
+        for level in levels:
+            if level == ablation_level(base[0], factor):
+                continue
+            cells[(factor, level)] = [_moved(c, factor, level) for c in base]
+    return cells
+
+
+def _moved(config: RunConfig, factor: str, level) -> RunConfig:
+    """``config`` as an ``ablation`` run with ``factor`` at ``level``."""
+    c = dataclasses.replace(config, experiment="ablation")
+    if factor == "augmentation":
+        return dataclasses.replace(c, data=dataclasses.replace(c.data, augmentation=level))
+    if factor == "weight_decay":
+        return dataclasses.replace(c, optim=dataclasses.replace(c.optim, weight_decay=level))
+    epochs = max(1, c.epochs // 4)
+    measure = log_epochs(epochs) if c.probe.protocol == 2 else tuple(e for e in c.measure_epochs if e < epochs)
+    optim = dataclasses.replace(c.optim, warmup_epochs=min(get_profile(c.profile).warmup_epochs, epochs / 2))
+    return dataclasses.replace(c, epochs=epochs, optim=optim, measure_epochs=tuple(e for e in measure if e < epochs))
