@@ -182,3 +182,69 @@ def test_the_tv_rule_beside_each_factor_is_calibrated_at_3_seeds():
     power = rate("augmentation", {key: sign * TV}, 150, tv=True)
     false = rate("augmentation", {}, 150, tv=True, seed=1)
     assert power >= 0.8 and false <= 0.05, (power, false)
+
+
+def test_runs_by_factor_and_by_cell():
+    cells = simulated()
+    assert len(ab.factor_results(cells, "augmentation")) == 18 and len(ab.factor_results(cells, "length")) == 12
+    groups = ab.cell_groups(cells)
+    assert list(groups)[:3] == ["baseline (the recipe), subsample", "baseline (the recipe), maxpool",
+                                "augmentation flip-crop, subsample"]
+    assert "weight decay 5e-3, maxpool" in groups and all(len(v) == 3 for v in groups.values())
+
+
+def test_the_factor_figure_draws_every_level_for_both_networks():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from defstab_lib.plots.ablation import plot_factor
+
+    fig = plot_factor(ab.factor_arrays(simulated(), "augmentation"), title="Augmentation")
+    assert len(fig.axes) == 6
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["none (recipe)", "flip-crop", "flip-crop-tps", "initialisation"]
+    assert [len(ax.get_xticklabels()) for ax in fig.axes[1::3]] == [3, 3]
+    with pytest.raises(ValueError, match="at least one level"):
+        plot_factor({"levels": [], "networks": {}})
+
+
+# ------------------------------------------------------------------------------------------------ the chapter
+
+
+@pytest.mark.chapter
+@pytest.mark.timeout(600)
+def test_the_chapter_at_smoke_parameters_shows_each_factor_and_every_verdict(tmp_path, smoke_results, monkeypatch):
+    """Executed with papermill at the smoke profile (its runs go to the session's temporary store): a figure per
+    factor drawn from that factor's runs, and the verdict table with each factor's claim and its beside-rows."""
+    import nbformat
+    import papermill
+
+    from defstab_lib import book, chapters
+
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(smoke_results))
+    root = book.repo_root()
+    out = tmp_path / "what_teaches_stability.ipynb"
+    papermill.execute_notebook(str(root / "book" / "what_teaches_stability.ipynb"), str(out),
+                               parameters=dict(chapters.get("what_teaches_stability").smoke), cwd=str(root / "book"),
+                               kernel_name="python3", progress_bar=False)
+    nb = nbformat.read(out, as_version=4)
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    figures = [o["metadata"]["image/png"]["defstab"] for o in outputs if "image/png" in o.get("data", {})]
+    assert [f["drawn_by"] for f in figures] == ["defstab_lib.plots.ablation.plot_factor"] * 3
+    assert [len(f["results"]) for f in figures] == [6, 6, 4]  # 3 or 2 levels x 2 networks x 1 seed
+    assert all(any(p.startswith("results/pooling/") for p in f["results"]) for f in figures)  # the baseline cell
+    table = next(o["data"]["text/html"] for o in outputs if "class='verdicts'" in o.get("data", {}).get("text/html", ""))
+    assert table.count("data-verdict=") == 14  # 3 claims, 11 rows beside them
+    for claim in ("Crop-and-flip augmentation", "Weight decay teaches", "Longer training"):
+        assert claim in table
+    glued = book.glued_values(nb)
+    assert glued["verdict_length"].startswith("inconclusive") and "a CI needs at least 2" in glued["verdict_length"]
+
+
+def test_the_chapters_defaults_are_stored():
+    """The chapter's default parameters (profile cpu, 3 seeds) train nothing: every run of every cell is stored."""
+    from defstab_lib.runs import results_root
+
+    store = ResultsStore(results_root())
+    missing = {k: sum(store.state(c) != "stored" for c in cs) for k, cs in ablation_cells("cpu", seeds=3).items()}
+    assert not any(missing.values()), f"not stored: {missing} (python -m defstab_lib run ablation --profile cpu)"

@@ -55,7 +55,7 @@ from .verdicts import Verdict, glue_values, judge
 from .worstcase import trajectory
 
 __all__ = ["FACTORS", "RULES", "Contrast", "Factor", "AblationRuns", "load_cells", "cell", "levels",
-           "level_label", "paired", "contrast_units", "tv_units", "factor_verdict", "verdicts", "table_rows",
+           "level_label", "factor_results", "cell_groups", "paired", "contrast_units", "tv_units", "factor_verdict", "verdicts", "table_rows",
            "factor_arrays", "recipe_rows", "glue_numbers"]
 
 Cells = Mapping[tuple[str, Any], Sequence[Results]]
@@ -206,11 +206,33 @@ def levels(cells: Cells, factor: str) -> list[Any]:
 def level_label(cells: Cells, factor: str, level: Any) -> str:
     """A level in words, with the profile's own recipe marked: ``"5e-4 (recipe)"``, ``"quarter (2 epochs)"``."""
     runs_ = cell(cells, factor, level)
-    text = {0.0: "0", 5e-4: "5e-4", 5e-3: "5e-3"}.get(level, str(level)) if factor == "weight_decay" else str(level)
+    text = _level_text(factor, level)
     if factor == "length":
         text += f" ({runs_[0].config.epochs} epoch{'s' * (runs_[0].config.epochs != 1)})"
     base = cells.get(BASELINE)
     return text + (" (recipe)" if base and runs_[0] is base[0] else "")
+
+
+def _level_text(factor: str, level: Any) -> str:
+    return {0.0: "0", 5e-4: "5e-4", 5e-3: "5e-3"}.get(level, str(level)) if factor == "weight_decay" else str(level)
+
+
+def factor_results(cells: Cells, factor: str) -> list[Results]:
+    """Every run of ``factor``'s levels (the baseline's included once): what its figure is drawn from."""
+    runs_ = {id(r): r for level in levels(cells, factor) for r in cell(cells, factor, level)}
+    return list(runs_.values())
+
+
+def cell_groups(cells: Cells) -> dict[str, list[Results]]:
+    """``{"<cell>, <network>": runs}`` for every cell and network, the baseline first (e.g. for
+    :func:`~defstab_lib.analysis.tables.accuracy_rows`)."""
+    out: dict[str, list[Results]] = {}
+    for key, rs in cells.items():
+        name = "baseline (the recipe)" if key == BASELINE else f"{key[0].replace('_', ' ')} {_level_text(*key)}"
+        for net in ABLATION_NETWORKS:
+            if _of(rs, net):
+                out[f"{name}, {net}"] = _of(rs, net)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ units
