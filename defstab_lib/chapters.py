@@ -337,6 +337,26 @@ _register(
 )
 
 
+# The chapter "What teaches stability?" (the ablation, defstab_lib.analysis.ablation): its profile may be any
+# profile, 'standard' included, since the ablation moves one factor of that profile's own recipe at a time.
+_register(
+    ChapterSpec(
+        name="what_teaches_stability",
+        title="What teaches stability?",
+        params=(
+            TRAIN_DATASET_PARAM,
+            Param("profile", str, "whose recipe the factors are moved from: smoke (seconds), cpu (no augmentation), "
+                  "standard (flip-crop) or paper (GPU); see defstab_lib.runs.profiles", choices=tuple(runs.PROFILES)),
+            Param("seeds", int, "initialisations per cell, each network's weights and data order shared by its cells "
+                  "(the verdicts' independent units)", minimum=1, maximum=100),
+            TRAIN_DEVICE_PARAM,
+        ),
+        smoke=_RUN_SMOKE,
+        experiments=("ablation", "pooling"),
+    )
+)
+
+
 def get(name: str) -> ChapterSpec:
     """The registered chapter called ``name`` (a ``ValueError`` lists the known names otherwise)."""
     try:

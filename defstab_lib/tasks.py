@@ -5,7 +5,9 @@ Part of the data room of the library (see ``defstab_lib.data`` for loading datas
 - :class:`SyntheticDeformationTask` is the task of the paper's section 4.3 (Figure 5): ``K`` classes, each one
   template image; every example is a fresh random deformation of strength ``C`` of its class's template.
 - :func:`random_labels` gives the random labels of Zhang et al. (2016), fixed per example for a whole run.
-- :func:`flip_crop` is the usual flip-and-translate augmentation.
+- :func:`flip_crop` is the usual flip-and-translate augmentation; :func:`flip_crop_tps` adds, after it, a random
+  thin-plate-spline deformation of each image drawn as the probe draws its deformations (the ablation's third
+  augmentation level).
 
 All randomness comes from generators derived from ``(seed, epoch, batch)`` (:func:`defstab_lib.train.epoch_generator`),
 so a task yields the same examples whenever it is asked for the same epoch.
@@ -18,11 +20,13 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
+from . import checks
 from .data import DatasetNotFoundError, load_dataset, locate, pad_to_size, sample_images
-from .deform import deform
+from .deform import apply_displacements, deform, sample_displacements
 from .train import epoch_generator
 
-__all__ = ["TEMPLATE_SOURCES", "MAX_CLASSES", "synthetic_templates", "SyntheticDeformationTask", "random_labels", "flip_crop"]
+__all__ = ["TEMPLATE_SOURCES", "MAX_CLASSES", "synthetic_templates", "SyntheticDeformationTask", "random_labels", "flip_crop",
+           "flip_crop_tps"]
 
 #: Where the templates of a synthetic task come from: foolbox's 20 real MNIST test images (always available
 #: offline) or the full MNIST test set (where it is on disk or downloadable).
@@ -153,3 +157,50 @@ def flip_crop(images: torch.Tensor, generator: torch.Generator, *, pad: int = 2)
     cols = (torch.arange(w, device=images.device)[None, :] + pad - shifts[:, 0:1])  # (B, W)
     idx_b = torch.arange(b, device=images.device)[:, None, None]
     return padded.permute(0, 2, 3, 1)[idx_b, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()
+
+
+def flip_crop_tps(images: torch.Tensor, generator: torch.Generator, *, grid: int = 3, strength: float = 2.0,
+                  pad: int = 2) -> torch.Tensor:
+    """:func:`flip_crop`, then each image deformed by its own random thin-plate-spline field drawn as the probe
+    draws its deformations.
+
+    The deformation is :func:`defstab_lib.deform.deform`'s: every one of the ``grid x grid`` control points is
+    displaced by ``(dx, dy)``, each uniform in ``[-strength, strength]`` pixels
+    (:func:`~defstab_lib.deform.sample_displacements`), the dense field is their thin-plate-spline interpolant and
+    the image is resampled bilinearly with reflection at the border
+    (:func:`~defstab_lib.deform.apply_displacements`).  On the CPU the result is exactly
+    ``deform(flip_crop(images, g, pad=pad), grid, strength, generator=g)[0]`` with the same generator ``g``.
+
+    Args:
+        images: ``(B, C, H, W)`` float images (in ``[0, 1]`` when they come from
+            :class:`~defstab_lib.train.TensorBatches`).
+        generator: the source of every draw (flip, shift, displacements), advanced by this call; it may live on
+            another device than ``images`` (the training batches' epoch generator is on the CPU): the draws are
+            made on its device and moved.
+        grid: control points per side (>= 2): the probe's grid (3 for 32x32 images).
+        strength: the largest displacement C of a control point, in pixels per direction (``0 <= C < min(H,
+            W)``): the probe's strength (2 px).  Between control points the field may overshoot C slightly (at
+            most :func:`~defstab_lib.deform.overshoot_bound` times C).
+        pad: the largest translation of :func:`flip_crop`, in pixels.
+
+    Returns:
+        ``(B, C, H, W)`` augmented images, on the device and in the dtype of ``images``.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.rand(4, 1, 32, 32)
+    >>> y = flip_crop_tps(x, g)
+    >>> y.shape, y.dtype, bool((y != flip_crop(x, torch.Generator().manual_seed(0))).any())
+    (torch.Size([4, 1, 32, 32]), torch.float32, True)
+    """
+    checks.check_tensor("images", images, "B C H W")
+    grid = checks.positive_int("grid", grid, minimum=2)
+    strength = checks.nonnegative_float("strength", strength)
+    pad = checks.positive_int("pad", pad, minimum=0)
+    if strength >= min(images.shape[-2:]):
+        raise ValueError(f"strength must be smaller than the image size {tuple(images.shape[-2:])}, got {strength}")
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    out = flip_crop(images, generator, pad=pad)
+    displacements = sample_displacements(out.shape[0], grid, strength, generator=generator, device=generator.device,
+                                         dtype=out.dtype)
+    return apply_displacements(out, displacements.to(out.device))

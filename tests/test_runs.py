@@ -244,6 +244,30 @@ def test_two_processes_asking_for_the_same_run_train_it_once(tmp_path):
     assert list(tmp_path.glob("**/*.tmp")) == []
 
 
+def test_flip_crop_tps_augments_the_training_batches_only_at_the_probes_grid_and_strength():
+    """Like flip-crop: per training batch, from the epoch's generator; the probe, test and train-accuracy images are
+    those of the flip-crop run; the deformation is the probe's (its grid and strength)."""
+    from defstab_lib import tasks
+    from defstab_lib.deform import deform
+    from defstab_lib.runs.execute import build_run_data
+    from defstab_lib.train import TensorBatches
+
+    def with_augmentation(kind: str) -> RunConfig:
+        config = tiny(data=DataConfig(train_size=192, test_size=64, augmentation=kind))
+        return dataclasses.replace(config, probe=dataclasses.replace(config.probe, strength=1.0))
+
+    crop = build_run_data(with_augmentation("flip-crop"), torch.device("cpu"))
+    tps = build_run_data(with_augmentation("flip-crop-tps"), torch.device("cpu"))
+    assert tps.batches.augment.keywords == {"grid": 3, "strength": 1.0}
+    for field in ("train_x", "test_x", "probe", "deformed", "noisy"):
+        assert torch.equal(getattr(crop, field), getattr(tps, field)), field
+    by_hand = TensorBatches(crop.batches.images, crop.batches.labels, 64, seed=0,
+                            augment=lambda x, g: deform(tasks.flip_crop(x, g), 3, 1.0, generator=g)[0])
+    for (a, ya), (b, yb), (c, _) in zip(tps.batches.epoch(1), by_hand.epoch(1), crop.batches.epoch(1)):
+        assert torch.equal(a, b) and torch.equal(ya, yb)
+        assert not torch.equal(a, c)
+
+
 # ------------------------------------------------------------------------------------------------ experiments
 
 

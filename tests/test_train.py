@@ -122,3 +122,70 @@ def test_flip_crop_moves_images_by_whole_pixels():
             for img in (x[i], x[i].flip(-1)) for dy in range(-2, 3) for dx in range(-2, 3)
         ]
         assert any(matches), f"image {i} is not a flipped and shifted copy"
+
+
+# ------------------------------------------------------------------------------------------------ flip-crop-tps
+
+
+def ramps(b: int = 6, size: int = 32) -> torch.Tensor:
+    """``(b, 2, size, size)``: channel 0 holds each pixel's column x, channel 1 its row y (bilinear sampling of a
+    linear image is exact, so a deformed ramp reads the field itself)."""
+    yy, xx = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
+                            indexing="ij")
+    return torch.stack([xx, yy])[None].repeat(b, 1, 1, 1)
+
+
+def test_flip_crop_tps_keeps_shape_dtype_and_device():
+    for dtype in (torch.float32, torch.float64):
+        x = torch.rand(5, 3, 32, 32, dtype=dtype)
+        y = tasks.flip_crop_tps(x, torch.Generator().manual_seed(0))
+        assert y.shape == x.shape and y.dtype == dtype and y.device == x.device
+
+
+def test_flip_crop_tps_is_flip_crop_then_the_probes_deformation():
+    """The same draws as flip_crop followed by deform.deform (the probe's deformation) from one generator."""
+    from defstab_lib.deform import deform
+
+    x = torch.rand(8, 1, 32, 32)
+    y = tasks.flip_crop_tps(x, torch.Generator().manual_seed(3), grid=3, strength=2.0)
+    g = torch.Generator().manual_seed(3)
+    expected, _ = deform(tasks.flip_crop(x, g), 3, 2.0, generator=g)
+    assert torch.equal(y, expected)
+    cropped = tasks.flip_crop(x, torch.Generator().manual_seed(3))
+    assert (y - cropped).abs().amax(dim=(1, 2, 3)).min() > 0.01, "every image is deformed, not only cropped"
+
+
+def test_flip_crop_tps_is_a_function_of_the_generator_seed():
+    x = torch.rand(8, 1, 32, 32)
+    a = tasks.flip_crop_tps(x, torch.Generator().manual_seed(5))
+    assert torch.equal(a, tasks.flip_crop_tps(x, torch.Generator().manual_seed(5)))
+    assert not torch.equal(a, tasks.flip_crop_tps(x, torch.Generator().manual_seed(6)))
+
+
+@pytest.mark.parametrize("strength", [1.0, 2.0])
+def test_flip_crop_tps_displaces_by_at_most_the_probes_strength(strength):
+    """Without translation (pad=0), a deformed ramp minus the (possibly flipped) ramp is the field at each pixel:
+    within C times the spline's overshoot everywhere away from the border, and of the order of C somewhere."""
+    from defstab_lib.deform import overshoot_bound
+
+    x = ramps(64)
+    y = tasks.flip_crop_tps(x, torch.Generator().manual_seed(0), grid=3, strength=strength, pad=0)
+    flipped = y[:, 0, 16, 0] > 15.5  # a flipped ramp starts high
+    assert 0 < int(flipped.sum()) < 64, "flips some images, not all"
+    reference = torch.where(flipped[:, None, None, None], x.flip(-1), x)
+    field = (y - reference)[:, :, 4:-4, 4:-4]  # away from the border, where reflection folds the ramp
+    bound = strength * overshoot_bound(3, (32, 32))
+    assert field.abs().max() <= bound + 1e-4
+    assert field.abs().amax(dim=(1, 2, 3)).median() > 0.5 * strength, "the fields reach about C"
+
+
+def test_flip_crop_tps_refuses_bad_arguments_by_name():
+    x, g = torch.rand(2, 1, 8, 8), torch.Generator().manual_seed(0)
+    for kwargs, name in (({"strength": 8.0}, "strength"), ({"strength": -1.0}, "strength"), ({"grid": 1}, "grid"),
+                         ({"pad": -1}, "pad")):
+        with pytest.raises(ValueError, match=name):
+            tasks.flip_crop_tps(x, g, **kwargs)
+    with pytest.raises(ValueError, match="images"):
+        tasks.flip_crop_tps(torch.rand(1, 8, 8), g)
+    with pytest.raises(TypeError, match="generator"):
+        tasks.flip_crop_tps(x, 0)

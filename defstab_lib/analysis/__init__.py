@@ -6,7 +6,8 @@
 - :mod:`.arrays`   -- stored results as arrays (grouping, profiles, spreads);
 - :mod:`.tables`   -- accuracy tables and compute notes;
 - :mod:`.random_networks` -- the numbers Figure 4's chapter states;
-- :mod:`.report`   -- every verdict of a profile, from the results store (the report page and the CLI).
+- :mod:`.report`   -- every verdict of a profile, from the results store (the report page and the CLI);
+- :mod:`.ablation` -- what teaches stability: one pre-registered verdict per factor of the training recipe.
 """
 
 from .arrays import between_spread, by_seed, group_by, profile_array, profiles, spearman

@@ -45,6 +45,7 @@ import numpy as np
 
 from ..runs.protocol import require_protocol_2
 from ..runs.store import Results
+from .claims import mean_log
 from .stats import Rule
 from .verdicts import Verdict, judge
 
@@ -151,7 +152,8 @@ def petrini_points(results: Sequence[Results]) -> dict[str, np.ndarray]:
 
 def trajectory(results: Sequence[Results], quantity: str = "sensitivity") -> tuple[np.ndarray, np.ndarray]:
     """``(epochs (T,), values (runs, T))`` over training for one of: ``"sensitivity"`` (mean normalised cosine
-    distance over layers 1..L), ``"worst"`` (worst-case sensitivity at the last layer), ``"tv"`` (mean filter TV
+    distance over layers 1..L), ``"late-sensitivity"`` (the same over the later layers, 7-12 of 12: the headline's
+    quantity), ``"worst"`` (worst-case sensitivity at the last layer), ``"tv"`` (mean filter TV
     over conv layers), ``"test_accuracy"``, ``"R_f"``.  Every run must have been measured at the same epochs.
     ``"worst"`` and ``"R_f"`` need protocol-2 runs; the others also read protocol-1 runs (the pooling and
     smoothness chapters' trajectories)."""
@@ -163,6 +165,7 @@ def trajectory(results: Sequence[Results], quantity: str = "sensitivity") -> tup
         raise ValueError("the runs were measured at different epochs")
     pick = {
         "sensitivity": lambda m: float(np.mean(m.cosine[1:])),
+        "late-sensitivity": lambda m: float(np.exp(mean_log(m.cosine, "late"))),
         "worst": lambda m: float(m.worst_case["worst"][-1]),
         "tv": lambda m: float(np.mean(m.smoothness)),
         "test_accuracy": lambda m: float(m.test_accuracy),

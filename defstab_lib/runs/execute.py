@@ -43,7 +43,7 @@ from ..metrics import noise_matched, relative_change, sensitivity_profile, smoot
 from ..models import make_vgg
 from ..progress import bar as progress_bar
 from ..provenance import device_name, git_commit, resolve_device
-from ..tasks import SyntheticDeformationTask, flip_crop, random_labels, synthetic_templates
+from ..tasks import SyntheticDeformationTask, flip_crop, flip_crop_tps, random_labels, synthetic_templates
 from ..train import TensorBatches, evaluate, make_optimizer, train_epoch, uses_bf16
 from . import protocol as v2
 from .cluster import JobResources, check_executor, submit_runs, wait_for
@@ -51,7 +51,8 @@ from .config import RunConfig, init_seed, run_key
 from .parallel import plan_workers, run_in_processes
 from .store import Measurement, Results, ResultsStore, atomic_torch_save
 
-__all__ = ["run_or_load", "run_configs", "results_table", "measure", "RunData", "build_run_data", "resolve_device"]
+__all__ = ["run_or_load", "run_configs", "results_table", "measure", "RunData", "build_run_data", "augmentation",
+           "resolve_device"]
 
 #: Environment variable naming the command that trains (recorded in each run's provenance).
 INVOCATION_ENV = "DEFSTAB_INVOCATION"
@@ -113,10 +114,31 @@ def _checksum(dataset) -> str:
     return dataset.checksum()
 
 
+def augmentation(config: RunConfig) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
+    """The function that augments each training batch of ``config`` (``None`` for ``"none"``):
+    :func:`~defstab_lib.tasks.flip_crop`, or :func:`~defstab_lib.tasks.flip_crop_tps` at the grid and strength of
+    the run's probe deformations.  It is applied per batch to the training batches only
+    (:class:`~defstab_lib.train.TensorBatches`), never to the probe, the test images or the images on which train
+    accuracy is measured.
+
+    >>> from defstab_lib.runs.config import DataConfig
+    >>> augmentation(RunConfig("x", data=DataConfig(augmentation="flip-crop-tps"))).keywords
+    {'grid': 3, 'strength': 2.0}
+    """
+    kind = config.data.augmentation
+    if kind == "none":
+        return None
+    if kind == "flip-crop":
+        return flip_crop
+    if kind == "flip-crop-tps":
+        return functools.partial(flip_crop_tps, grid=config.probe.grid, strength=config.probe.strength)
+    raise ValueError(f"augmentation {kind!r} has no implementation; allowed: none, flip-crop, flip-crop-tps")
+
+
 def build_run_data(config: RunConfig, device: torch.device) -> RunData:
     """Load or generate the data of ``config`` on ``device`` (see the module docstring)."""
     d, p = config.data, config.probe
-    augment = flip_crop if d.augmentation == "flip-crop" else None
+    augment = augmentation(config)
     if d.dataset == "synthetic":
         templates, where = synthetic_templates(d.classes, d.templates, size=d.image_size)
         task = SyntheticDeformationTask(templates.to(device), d.strength, examples_per_epoch=d.train_size or 10_000,

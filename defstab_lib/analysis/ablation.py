@@ -1,0 +1,427 @@
+"""What teaches stability?  The ablation's arrays and its three pre-registered verdicts, one per factor.
+
+The ablation (:func:`defstab_lib.runs.profiles.ablation_cells`) trains one network without pooling (subsample) and
+one with (max-pool), moving one factor of a profile's recipe at a time -- augmentation, weight decay, training
+length -- :data:`~defstab_lib.runs.profiles.ABLATION_SEEDS` initialisations per cell.  Its runs arrive grouped by
+cell, ``{(factor, level): [Results]}``, the profile's own recipe as the cell ``("baseline", None)``.  A level maps
+to its cell whichever level the profile's recipe has: in ``cpu`` the baseline's augmentation is ``"none"`` and
+``("augmentation", "flip-crop")`` is a cell of its own; in ``standard`` the baseline *is* flip-crop and
+``("augmentation", "none")`` is the moved cell.
+
+**The rules, fixed before any ablation result existed** (the machinery is that of the paper's claims,
+:mod:`.stats` and :func:`.verdicts.judge`):
+
+- *Quantity*: s = the mean normalised cosine sensitivity over the later layers (7-12) after training, the
+  headline's quantity (:func:`.claims.mean_log` ``(cosine, "late")`` of the final measurement).  Secondary: the
+  filter roughness, mean normalised TV over the conv layers after training (``smoothness``).
+- *Unit*: the seed.  Under protocol 2 a network's initial weights depend on (architecture, seed) only and the
+  data order on the seed only; under protocol 1 (the ``cpu`` profile) the weights depend on the seed only.  Either
+  way the cells of one seed start from the same weights and see the same batches: they are paired.  Per seed,
+  the effect is the mean over the two networks of ``log(s at the level / s at the reference level)``
+  (:func:`contrast_units`); each network's own effect is reported beside.  Only seeds with a run in both cells for
+  both networks count.  The 95% interval is Student's t over the seeds (fewer than 10).
+- **augmentation** -- claim "Crop-and-flip augmentation teaches stability to deformation": flip-crop ÷ none,
+  direction -1 (lower with augmentation), minimal effect :data:`~.claims.SENSITIVITY_MINIMAL` (10%).  Beside:
+  flip-crop-tps ÷ flip-crop, direction -1 ("adding random deformations at the probe's strength teaches more"),
+  the same minimal effect.
+- **weight decay** -- claim "Weight decay teaches stability to deformation": 5e-3 (ten times the default) ÷ 0,
+  direction -1, 10%.  Beside: 5e-4 (the default) ÷ 0, the same rule.
+- **length** -- claim "Longer training teaches more stability": full ÷ a quarter of the epochs, direction -1, 10%.
+- For each factor, also beside: the filter TV of the claim's contrast, direction -1, minimal effect
+  :data:`~.claims.TV_MINIMAL` (3%).
+
+*supported*: the interval lies below 1× and the estimate reaches the minimal effect; *contradicted*: it lies above
+1×; *no meaningful effect*: it lies within the minimal effect either way; otherwise *inconclusive*, with the number
+of seeds that would decide it (:func:`.stats.n_needed`).  ``tests/test_ablation.py`` calibrates each rule by
+simulation at 3 seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import runs
+from ..data import DATASET_INFO
+from ..runs.profiles import ABLATION_FACTORS, ABLATION_NETWORKS, ablation_cells, ablation_level
+from ..runs.store import Results, ResultsStore
+from .arrays import by_seed
+from .claims import SENSITIVITY_MINIMAL, TV_MINIMAL, change_units, tv_change_units
+from .stats import Rule
+from .verdicts import Verdict, glue_values, judge
+from .worstcase import trajectory
+
+__all__ = ["FACTORS", "RULES", "Contrast", "Factor", "AblationRuns", "load_cells", "cell", "levels",
+           "level_label", "factor_results", "cell_groups", "paired", "contrast_units", "tv_units", "factor_verdict", "verdicts", "table_rows",
+           "factor_arrays", "recipe_rows", "glue_numbers"]
+
+Cells = Mapping[tuple[str, Any], Sequence[Results]]
+
+BASELINE = ("baseline", None)
+
+_WHY_SENS = ("the book's smallest sensitivity effect (claims.SENSITIVITY_MINIMAL): the paper reads its sensitivity "
+             "figures by eye, and under 10% two of its curves would lie on top of each other.")
+_WHY_TV = ("the book's smallest change of filter roughness (claims.TV_MINIMAL): 3% (about 0.05 on 1.87) is the "
+           "smallest that would stand clear of the paper's dotted line at initialisation.")
+
+#: The pre-registered rules (see the module docstring).
+RULES: dict[str, Rule] = {
+    "sensitivity": Rule(-1, SENSITIVITY_MINIMAL, _WHY_SENS),
+    "tv": Rule(-1, TV_MINIMAL, _WHY_TV),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Contrast:
+    """One comparison of two levels of a factor: ``level ÷ reference``, and the claim it tests in words."""
+
+    level: Any
+    reference: Any
+    claim: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Factor:
+    """A factor's claim (its first contrast) and the contrasts reported beside it."""
+
+    name: str
+    title: str
+    claim: Contrast
+    beside: tuple[Contrast, ...] = ()
+
+
+#: The three factors, in the chapter's order, with their pre-registered contrasts.
+FACTORS: dict[str, Factor] = {
+    "augmentation": Factor(
+        "augmentation", "Augmentation",
+        Contrast("flip-crop", "none", "Crop-and-flip augmentation teaches stability to deformation."),
+        (Contrast("flip-crop-tps", "flip-crop", "Adding random deformations at the probe's strength teaches more."),),
+    ),
+    "weight_decay": Factor(
+        "weight_decay", "Weight decay",
+        Contrast(5e-3, 0.0, "Weight decay teaches stability to deformation."),
+        (Contrast(5e-4, 0.0, "Weight decay at its default (5e-4) teaches stability to deformation."),),
+    ),
+    "length": Factor(
+        "length", "Training length",
+        Contrast("full", "quarter", "Longer training teaches more stability."),
+    ),
+}
+
+
+# ------------------------------------------------------------------------------------------------ cells
+
+
+@dataclasses.dataclass
+class AblationRuns:
+    """The ablation's runs of one profile, as :func:`load_cells` returns them.
+
+    Attributes:
+        profile: the profile's name.
+        cells: ``{(factor, level): [Results]}``, the baseline first as ``("baseline", None)``.
+        trained_now: how many runs were not stored, and so were trained by the call.
+    """
+
+    profile: str
+    cells: dict[tuple[str, Any], list[Results]]
+    trained_now: int = 0
+
+    @property
+    def all_results(self) -> list[Results]:
+        """Every run, cell after cell."""
+        return [r for rs in self.cells.values() for r in rs]
+
+
+def load_cells(profile: str = "cpu", *, dataset: str | None = None, seeds: int | None = None, device: str = "auto",
+               stored_only: bool = False, store: ResultsStore | None = None) -> AblationRuns:
+    """The ablation's runs of ``profile`` by cell: loaded from the store, the missing ones trained unless
+    ``stored_only``.
+
+    Args:
+        profile: one of :data:`defstab_lib.runs.PROFILES`.
+        dataset: as for :func:`~defstab_lib.runs.experiment_configs` (default Fashion-MNIST).
+        seeds: initialisations per cell (default :data:`~defstab_lib.runs.profiles.ABLATION_SEEDS`, fewer where
+            the profile has fewer).
+        device: where to train what is missing.
+        stored_only: refuse to train: raise ``LookupError`` instead.
+        store: the results store (default :class:`~defstab_lib.runs.ResultsStore`).
+
+    Raises:
+        LookupError: ``stored_only`` and some runs are not stored (the message says which cells and how to make
+            them).
+        ValueError, TypeError: bad parameters (from :func:`~defstab_lib.runs.profiles.ablation_cells`), before any
+            work.
+    """
+    store = store or ResultsStore()
+    configs = ablation_cells(profile, dataset=dataset, seeds=seeds)
+    missing = {k: sum(not store.exists(c) for c in cs) for k, cs in configs.items()}
+    if stored_only and any(missing.values()):
+        where = ", ".join(f"{n} of {_cell_name(k)}" for k, n in missing.items() if n)
+        raise LookupError(f"not stored: {where} (profile {profile}); train them with `python -m defstab_lib run "
+                          f"ablation --profile {profile}` (the baseline cell is the pooling experiment's runs)")
+    flat = runs.run_configs([c for cs in configs.values() for c in cs], device=device, store=store)  # one pool
+    trained, start = {}, 0
+    for k, cs in configs.items():
+        trained[k], start = flat[start:start + len(cs)], start + len(cs)
+    return AblationRuns(profile=profile, cells=trained, trained_now=sum(missing.values()))
+
+
+def _cell_name(key: tuple[str, Any]) -> str:
+    factor, level = key
+    return "the baseline" if key == BASELINE else f"{factor} = {level}"
+
+
+def cell(cells: Cells, factor: str, level: Any) -> list[Results]:
+    """The runs of ``factor`` at ``level``: its own cell, or the baseline's when ``level`` is the profile's own.
+
+    Raises:
+        KeyError: no cell holds that level (the message lists the cells).
+    """
+    if factor not in ABLATION_FACTORS:
+        raise ValueError(f"unknown factor {factor!r}; allowed: {', '.join(ABLATION_FACTORS)}")
+    if (factor, level) in cells:
+        return list(cells[(factor, level)])
+    base = list(cells.get(BASELINE, ()))
+    if base and ablation_level(base[0].config, factor) == level:
+        return base
+    raise KeyError(f"no cell holds {factor} = {level!r}; cells: {[_cell_name(k) for k in cells]}")
+
+
+def levels(cells: Cells, factor: str) -> list[Any]:
+    """The levels of ``factor`` that ``cells`` hold, in :data:`~defstab_lib.runs.profiles.ABLATION_FACTORS`'
+    order (for the figures: less of the factor first)."""
+    out = []
+    for level in ABLATION_FACTORS[factor]:
+        try:
+            cell(cells, factor, level)
+        except KeyError:
+            continue
+        out.append(level)
+    return out
+
+
+def level_label(cells: Cells, factor: str, level: Any) -> str:
+    """A level in words, with the profile's own recipe marked: ``"5e-4 (recipe)"``, ``"quarter (2 epochs)"``."""
+    runs_ = cell(cells, factor, level)
+    text = _level_text(factor, level)
+    if factor == "length":
+        text += f" ({runs_[0].config.epochs} epoch{'s' * (runs_[0].config.epochs != 1)})"
+    base = cells.get(BASELINE)
+    return text + (" (recipe)" if base and runs_[0] is base[0] else "")
+
+
+def _level_text(factor: str, level: Any) -> str:
+    return {0.0: "0", 5e-4: "5e-4", 5e-3: "5e-3"}.get(level, str(level)) if factor == "weight_decay" else str(level)
+
+
+def factor_results(cells: Cells, factor: str) -> list[Results]:
+    """Every run of ``factor``'s levels (the baseline's included once): what its figure is drawn from."""
+    runs_ = {id(r): r for level in levels(cells, factor) for r in cell(cells, factor, level)}
+    return list(runs_.values())
+
+
+def cell_groups(cells: Cells) -> dict[str, list[Results]]:
+    """``{"<cell>, <network>": runs}`` for every cell and network, the baseline first (e.g. for
+    :func:`~defstab_lib.analysis.tables.accuracy_rows`)."""
+    out: dict[str, list[Results]] = {}
+    for key, rs in cells.items():
+        name = "baseline (the recipe)" if key == BASELINE else f"{key[0].replace('_', ' ')} {_level_text(*key)}"
+        for net in ABLATION_NETWORKS:
+            if _of(rs, net):
+                out[f"{name}, {net}"] = _of(rs, net)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ units
+
+
+def paired(reference: Sequence[Results], level: Sequence[Results], field: str = "cosine",
+           networks: Sequence[str] = ABLATION_NETWORKS) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """``(reference (n, k, values), level (n, k, values), seeds)``: the final ``field`` of the ``k`` networks in
+    both cells, for the ``n`` seeds that have a run in both cells for every network (paired by seed).
+
+    Raises:
+        ValueError: no seed has all the runs.
+    """
+    a, b = by_seed(reference), by_seed(level)
+    seeds = [s for s in a if s in b and all(n in a[s] and n in b[s] for n in networks)]
+    if not seeds:
+        raise ValueError(f"no seed has a run of every network {list(networks)} in both cells")
+
+    def stack(side):
+        return np.array([[getattr(side[s][n].final, field) for n in networks] for s in seeds], dtype=float)
+
+    return stack(a), stack(b), seeds
+
+
+def contrast_units(reference: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Per seed, the mean over its networks of ``log(s at the level / s at the reference)``, s the mean sensitivity
+    over the later layers (7-12) (:func:`.claims.change_units` with ``part="late"``).
+    ``(n, networks, layers)`` each → ``(n,)``.
+
+    >>> ref = np.full((1, 2, 13), 0.2)
+    >>> np.round(contrast_units(ref, ref * 0.5), 4)
+    array([-0.6931])
+    """
+    return change_units(reference, level, "late")
+
+
+def tv_units(reference: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Per seed, the mean over its networks of ``log(TV at the level / TV at the reference)``, TV the mean over
+    conv layers (:func:`.claims.tv_change_units`).  ``(n, networks, conv layers)`` each → ``(n,)``."""
+    return tv_change_units(reference, level)
+
+
+# ------------------------------------------------------------------------------------------------ verdicts
+
+
+def _words(factor: str, level: Any) -> str:
+    return {0.0: "no weight decay", 5e-4: "weight decay 5e-4", 5e-3: "weight decay 5e-3"}.get(level, str(level)) \
+        if factor == "weight_decay" else (f"{level} length" if factor == "length" else str(level))
+
+
+def _judge(cells: Cells, factor: str, contrast: Contrast, *, quantity: str, role: str, claim: str,
+           network: str | None = None, number: str = "") -> Verdict:
+    ref, lev = cell(cells, factor, contrast.reference), cell(cells, factor, contrast.level)
+    field = "cosine" if quantity == "sensitivity" else "smoothness"
+    a, b, seeds = paired(ref, lev, field)
+    if network is not None:
+        j = list(ABLATION_NETWORKS).index(network)
+        a, b = a[:, j:j + 1], b[:, j:j + 1]
+    units = contrast_units(a, b) if quantity == "sensitivity" else tv_units(a, b)
+    ratio = f"{_words(factor, contrast.level)} ÷ {_words(factor, contrast.reference)}"
+    what = ("later-layer sensitivity" if quantity == "sensitivity" else "filter TV") + f" after training, {ratio}"
+    nets = network or " and ".join(ABLATION_NETWORKS)
+    statistic = (f"per seed, {'the mean over the networks (' + nets + ') of ' if network is None else ''}log of the "
+                 + ("mean normalised cosine sensitivity over layers 7-12" if quantity == "sensitivity"
+                    else "mean TV/‖W‖₁ over the conv layers") + f" after training, {ratio}"
+                 + (f" ({network} only)" if network else "") + "; cells paired by seed")
+    label = network or ("filter TV" if quantity == "tv" else ratio)
+    return judge(claim=claim, figure="left open by the paper", statistic=statistic, what=what, units=units,
+                 rule=RULES[quantity], runs=2 * len(seeds) * (len(ABLATION_NETWORKS) if network is None else 1), role=role,
+                 numbers={"unit": "seed", "label": label, "factor": factor, "number": number, "seeds": seeds})
+
+
+def factor_verdict(cells: Cells, factor: str) -> Verdict:
+    """The verdict of ``factor`` (a key of :data:`FACTORS`), with beside it: each network's own effect, the other
+    contrasts of the factor, and the filter TV of the claim's contrast.
+
+    Raises:
+        KeyError: a level the rule needs has no cell; ValueError: no seed pairs the cells.
+    """
+    if factor not in FACTORS:
+        raise ValueError(f"unknown factor {factor!r}; allowed: {', '.join(FACTORS)}")
+    f = FACTORS[factor]
+    number = str(list(FACTORS).index(factor) + 1)
+    v = _judge(cells, factor, f.claim, quantity="sensitivity", role="claim", claim=f.claim.claim, number=number)
+    beside = [_judge(cells, factor, f.claim, quantity="sensitivity", role="beside", network=n,
+                     claim=f"Beside: the {n} network alone.", number=f"{number}{chr(97 + i)}")
+              for i, n in enumerate(ABLATION_NETWORKS)]
+    for c in f.beside:
+        beside.append(_judge(cells, factor, c, quantity="sensitivity", role="beside", claim=f"Beside: {c.claim}",
+                             number=f"{number}{chr(97 + len(beside))}"))
+    beside.append(_judge(cells, factor, f.claim, quantity="tv", role="beside",
+                         claim="Beside: the filters are smoother (lower TV) in the same contrast.",
+                         number=f"{number}{chr(97 + len(beside))}"))
+    v.beside = beside
+    return v
+
+
+def verdicts(cells: Cells) -> list[Verdict]:
+    """One verdict per factor, in :data:`FACTORS`' order."""
+    return [factor_verdict(cells, f) for f in FACTORS]
+
+
+def table_rows(found: Sequence[Verdict]) -> list[Verdict]:
+    """Each verdict followed by what is reported beside it: the rows of
+    :func:`~defstab_lib.analysis.verdicts.html_table`."""
+    return [row for v in found for row in (v, *v.beside)]
+
+
+def glue_numbers(found: Sequence[Verdict]) -> dict[str, str]:
+    """What the chapter glues: per factor (``augmentation``, ``weight_decay``, ``length``) its
+    :func:`~defstab_lib.analysis.verdicts.glue_values` (``verdict_<factor>``, ``rule_<factor>``,
+    ``change_<factor>``, ``beside_<factor>``) and ``seeds_<factor>``, the seeds it rests on."""
+    out: dict[str, str] = {}
+    for v in found:
+        factor = v.numbers["factor"]
+        out.update(glue_values(v, f"_{factor}"))
+        out[f"seeds_{factor}"] = str(v.n_independent)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ figures' arrays
+
+
+def factor_arrays(cells: Cells, factor: str) -> dict[str, Any]:
+    """Everything the figure of ``factor`` draws, per network (:data:`ABLATION_NETWORKS`):
+
+    ``{"levels": [label, ...], "networks": {network: {"profiles": {label: (seeds, layers)}, "init": (seeds,
+    layers), "tv": {label: (seeds,)}, "tv_init": (seeds,), "trajectories": {label: (epochs (T,), (seeds,
+    T))}}}}`` -- sensitivity profiles after training, the initialisation's (of the baseline cell), the mean filter TV
+    over conv layers after training, and the later-layer sensitivity (mean over layers 7-12) at every measured
+    epoch.  Labels are :func:`level_label`'s, in :func:`levels`' order.
+    """
+    order = levels(cells, factor)
+    labels = [level_label(cells, factor, lev) for lev in order]
+    base = list(cells[BASELINE])
+    out: dict[str, Any] = {"levels": labels, "networks": {}}
+    for net in ABLATION_NETWORKS:
+        entry: dict[str, Any] = {"profiles": {}, "tv": {}, "trajectories": {}}
+        for lev, label in zip(order, labels):
+            rs = _of(cell(cells, factor, lev), net)
+            if not rs:
+                continue
+            entry["profiles"][label] = np.array([r.final.cosine for r in rs], dtype=float)
+            entry["tv"][label] = np.array([np.mean(r.final.smoothness) for r in rs], dtype=float)
+            entry["trajectories"][label] = trajectory(rs, "late-sensitivity")
+        entry["init"] = np.array([r.initial.cosine for r in _of(base, net)], dtype=float)
+        entry["tv_init"] = np.array([np.mean(r.initial.smoothness) for r in _of(base, net)], dtype=float)
+        out["networks"][net] = entry
+    return out
+
+
+def _of(results: Sequence[Results], network: str) -> list[Results]:
+    return [r for r in results if r.config.arch.downsampling == network]
+
+
+def recipe_rows(cells: Cells) -> list[dict[str, str]]:
+    """The recipe of the runs beside the paper's: dataset, networks and width, the profile's training recipe, each
+    factor's levels, initialisations and the measurement."""
+    base = list(cells[BASELINE])
+    c = base[0].config
+    n = c.data.train_size or DATASET_INFO[c.data.dataset].splits["train"]
+
+    def steps(epochs: int) -> str:
+        return f"{n:,} images × {epochs} epoch{'s' * (epochs != 1)} (≈{n // c.batch_size * epochs:,} steps)"
+
+    quarter = cell(cells, "length", "quarter")[0].config.epochs if "quarter" in levels(cells, "length") else None
+    seeds = sorted({r.config.seed for r in base})
+    shared = ("from the seed alone (protocol 1): both networks of a seed start from the same weights"
+              if c.probe.protocol == 1 else "an independent draw per network and seed (protocol 2)")
+    return [
+        {"": "dataset", "these runs": f"{c.data.dataset} (zero-padded to 32×32)",
+         "the paper": "CIFAR-10 and ImageNet"},
+        {"": "networks", "these runs": f"subsample (no pooling) and max-pool, ×{c.arch.width:g} the paper's width",
+         "the paper": "five downsampling layers, full width"},
+        {"": "the recipe (baseline cell)", "these runs":
+            f"SGD (Nesterov {c.optim.momentum:g}, lr {c.optim.lr:g}, {c.optim.schedule} schedule, batch "
+            f"{c.batch_size}), {steps(c.epochs)}, augmentation {c.data.augmentation}, weight decay "
+            f"{c.optim.weight_decay:g}", "the paper": "not stated"},
+        {"": "augmentation", "these runs": "none; flip-crop (random horizontal flip, translation by up to 2 px); "
+                                           f"flip-crop-tps (flip-crop, then a random {c.probe.grid}×{c.probe.grid}-"
+                                           f"grid thin-plate spline of at most {c.probe.strength:g} px: the probe's)",
+         "the paper": "not stated (crops and flips were standard for CIFAR-10 and ImageNet in 2018)"},
+        {"": "weight decay", "these runs": "0; 5e-4 (the default); 5e-3", "the paper": "not stated"},
+        {"": "length", "these runs": f"{steps(c.epochs)}" + (f"; a quarter: {steps(quarter)}" if quarter else ""),
+         "the paper": "trained to convergence"},
+        {"": "initialisations", "these runs":
+            f"{len(seeds)} per cell (seeds {', '.join(map(str, seeds))}); weights {shared}; every cell of a seed "
+            f"starts from its weights and sees the same batches", "the paper": "5 per architecture"},
+        {"": "probe", "these runs": f"{c.probe.images} test images, each deformed once by a {c.probe.grid}×"
+                                    f"{c.probe.grid}-grid spline of at most {c.probe.strength:g} px",
+         "the paper": "128 images, 3×3 grid, 2 px (CIFAR-10)"},
+    ]
