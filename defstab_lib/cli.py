@@ -185,7 +185,7 @@ def _print_device_classes(missing: list, device) -> None:
         at_once = f"{d.workers} runs at once" if d.workers > 1 else "one run at a time"
         bound = (f"; launch-bound ({e.launch_bound:.0%} of the steps at the low end): a faster GPU would not shorten "
                  "them" if e.launch_bound >= 0.5 else "")
-        is_here = (d.gpu and d.name.split()[-1] in here) or (
+        is_here = (d.gpu and bool(d.model) and d.model in here) or (
             not d.gpu and device.type == "cpu" and available_cores() == d.workers)
         print(f"  {d.name:<11} about {estimate.format_duration(e.low)} to {estimate.format_duration(e.high)} "
               f"({at_once}; {d.basis}; assumed {d.efficiency[0]:.0%}-{d.efficiency[1]:.0%} of the peak{bound})"

@@ -5,6 +5,9 @@ printing is under test."""
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 from defstab_lib import cli, runs
@@ -12,6 +15,7 @@ from defstab_lib.runs import campaign, estimate
 from defstab_lib.runs.config import run_key
 from defstab_lib.runs.parallel import worker_threads
 
+ROOT = Path(__file__).resolve().parents[1]
 FAKE_STEP_S = 0.01
 
 
@@ -191,3 +195,33 @@ def test_report_with_nothing_stored_is_one_line_saying_what_is_missing(store, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     assert "not stored" in err[0] and "pooling" in err[0] and "paper" in err[0] and "run" in err[0]
+
+
+# ------------------------------------------------------------------------------------------------ bench_parallel
+
+
+def _bench_parallel():
+    spec = importlib.util.spec_from_file_location("bench_parallel", ROOT / "benchmarks" / "bench_parallel.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("args, match", [(["--jobs", "0"], "--jobs must be an int >= 1"),
+                                         (["--train-size", "0"], "--train-size must be an int >= 1"),
+                                         (["--variants", "nope"], "'nope'"),
+                                         (["--seeds", "0"], "--seeds must be an int >= 1")])
+def test_bench_parallel_refuses_bad_arguments_before_training(args, match, capsys):
+    with pytest.raises(SystemExit) as info:
+        _bench_parallel()._args(args)
+    assert info.value.code == 2 and match in capsys.readouterr().err
+
+
+def test_bench_parallel_measures_the_issues_baseline_first_on_the_train_size_asked():
+    bench = _bench_parallel()
+    assert {c.data.train_size for c in bench._args([]).configs} == {runs.PROFILES["cpu"].real.train_size}
+    args = bench._args(["--train-size", "1000", "--variants", "maxpool", "--seeds", "2"])
+    assert len(args.configs) == 2 and {c.data.train_size for c in args.configs} == {1000}
+    modes = bench._modes(4, 2)
+    assert [(jobs, threads) for _, jobs, threads in modes] == [(1, 1), (1, 4), (2, 4)]
+    assert "baseline" in modes[0][0] and "2 threads each" in modes[2][0]

@@ -267,6 +267,7 @@ class DeviceClass:
         gpu: whether the precision ``auto`` means bf16 autocast there, and steps are launch-bound (:data:`LAUNCH_S`).
         workers: runs trained at once (the runner's default: one per core on a CPU, one on a GPU).
         efficiency: the assumed share of the peak a training step reaches, (low, high).
+        model: the name a device of this class reports (``torch.cuda.get_device_name``) contains it ("" for none).
     """
 
     name: str
@@ -275,17 +276,18 @@ class DeviceClass:
     gpu: bool = True
     workers: int = 1
     efficiency: tuple[float, float] = (0.1, 0.4)
+    model: str = ""
 
 
 #: The device classes ``run all`` estimates for (from their datasheets: dense peaks, no sparsity).
 DEVICE_CLASSES: tuple[DeviceClass, ...] = (
     DeviceClass("Colab T4", {"bf16": 8.1, "float32": 8.1},
                 "NVIDIA T4: 8.1 TFLOP/s FP32; it has no bfloat16 tensor cores, so bf16 autocast is assumed to run "
-                "at the FP32 rate"),
+                "at the FP32 rate", model="T4"),
     DeviceClass("A100", {"bf16": 312.0, "float32": 156.0},
-                "NVIDIA A100: 312 TFLOP/s BF16, 156 TF32 (cuDNN's default for float32 convolutions)"),
+                "NVIDIA A100: 312 TFLOP/s BF16, 156 TF32 (cuDNN's default for float32 convolutions)", model="A100"),
     DeviceClass("H100 SXM", {"bf16": 989.0, "float32": 494.0},
-                "NVIDIA H100 SXM: 989 TFLOP/s BF16, 494 TF32"),
+                "NVIDIA H100 SXM: 989 TFLOP/s BF16, 494 TF32", model="H100"),
     DeviceClass("2-core CPU", {"bf16": 0.0704, "float32": 0.0704},
                 "2 cores at 2.2 GHz x 32 FP32 FLOP/cycle (AVX2, two FMA units) = 70 GFLOP/s per core, one run per "
                 "core; bf16 assumed no faster (no AVX-512 BF16)", gpu=False, workers=2, efficiency=(0.3, 0.6)),
