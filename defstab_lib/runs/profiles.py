@@ -18,7 +18,8 @@ Experiments:
 - ``worst-case`` (the chapter "Worst-case deformations and relative stability"): a network with pooling
   (max-pool) and one without (subsample), trained on real labels with flip-crop augmentation, always measured
   with protocol 2 (worst cases, relative stability, label flips, dense trajectories; see
-  :mod:`defstab_lib.runs.protocol`), whatever the profile's own protocol.
+  :mod:`defstab_lib.runs.protocol`), whatever the profile's own protocol.  Where a profile's ``pooling`` runs are
+  that recipe already (``standard``), they are its ``worst-case`` runs: nothing is trained twice.
 
 Measurement protocol: a profile's ``protocol`` (1 for every profile here, so that their stored results keep their
 keys) is that of its ``pooling``, ``random-labels`` and ``synthetic`` runs.  A protocol-2 profile measures after
@@ -260,6 +261,9 @@ def experiment_configs(
     dataset = "fashion-mnist" if dataset is None else dataset
     if dataset not in TRAINING_DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; allowed: {', '.join(TRAINING_DATASETS)}")
+    if experiment == "worst-case" and _worst_case_is_pooling(p):
+        return experiment_configs("pooling", profile, dataset=dataset, seeds=seeds or p.worst_case_seeds,
+                                  downsampling=downsampling or WORST_CASE_DOWNSAMPLING, epochs=epochs)
     default_seeds = p.worst_case_seeds if experiment == "worst-case" else p.seeds
     n_seeds = default_seeds if seeds is None else checks.positive_int("seeds", seeds)
     if epochs is not None:
@@ -359,3 +363,9 @@ def _moved(config: RunConfig, factor: str, level) -> RunConfig:
     measure = log_epochs(epochs) if c.probe.protocol == 2 else tuple(e for e in c.measure_epochs if e < epochs)
     optim = dataclasses.replace(c.optim, warmup_epochs=min(get_profile(c.profile).warmup_epochs, epochs / 2))
     return dataclasses.replace(c, epochs=epochs, optim=optim, measure_epochs=tuple(e for e in measure if e < epochs))
+
+
+def _worst_case_is_pooling(p: Profile) -> bool:
+    """Whether the profile's ``pooling`` runs already are its ``worst-case`` runs (protocol 2, flip-crop, the same
+    stage), so that the worst-case chapter reads them instead of training the same recipe again."""
+    return p.protocol == 2 and p.augmentation == "flip-crop" and p.worst_case == p.real

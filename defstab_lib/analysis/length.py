@@ -1,0 +1,108 @@
+"""How long the ``standard`` profile trains: the length pilots judged by the rule fixed before they ended.
+
+The rule (``results/pilot-length/RULE.md``, fixed before the pilots ended): the profile trains for the smallest
+length L of the candidates whose end state the run of 2L epochs reproduces, on every pilot network --
+
+- test accuracy within :data:`ACCURACY_TOLERANCE` (absolute);
+- mean normalised filter TV over the conv layers, and the later-layer (7-12) mean sensitivity:
+  ``|end(2L) - end(L)| <= RELATIVE_TOLERANCE * |end(2L) - init|``.
+
+Each pilot run is a full cosine schedule of its own length (not a prefix of a longer run), so "the run of 2L
+epochs reproduces the end of the run of L epochs" means that doubling the training budget no longer changes what
+is measured.
+
+>>> choose_length([], candidates=(8, 16)).chosen is None
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..runs.store import Results
+from .claims import mean_log
+
+__all__ = ["ACCURACY_TOLERANCE", "RELATIVE_TOLERANCE", "LengthCheck", "LengthChoice", "end_state_row",
+           "choose_length", "quantities"]
+
+ACCURACY_TOLERANCE = 0.005
+RELATIVE_TOLERANCE = 0.10
+
+
+def quantities(results: Results, epoch: int | str = "final") -> dict[str, float]:
+    """Test accuracy, mean filter TV over conv layers and later-layer (7-12) mean sensitivity of ``results`` at
+    ``epoch`` (``"init"``, ``"final"`` or a measured epoch)."""
+    m = results.at(epoch)
+    return {"test accuracy": float(m.test_accuracy), "filter TV": float(np.mean(m.smoothness)),
+            "later-layer sensitivity": float(math.exp(mean_log(np.asarray(m.cosine), "late")))}
+
+
+def end_state_row(results: Results) -> dict[str, object]:
+    """One row of the pilot table: network, epochs, steps, and each quantity at initialisation and at the end."""
+    c = results.config
+    row: dict[str, object] = {"network": c.arch.downsampling, "epochs": c.epochs}
+    init, end = quantities(results, "init"), quantities(results, "final")
+    for name in end:
+        row[f"{name} (init)"], row[name] = init[name], end[name]
+    return row
+
+
+@dataclasses.dataclass
+class LengthCheck:
+    """One comparison of the rule: ``network``'s ``quantity`` at the end of L and of 2L epochs."""
+
+    network: str
+    length: int
+    quantity: str
+    end: float
+    end_doubled: float
+    init: float
+    allowed: float
+
+    @property
+    def difference(self) -> float:
+        return abs(self.end_doubled - self.end)
+
+    @property
+    def passes(self) -> bool:
+        return self.difference <= self.allowed
+
+
+@dataclasses.dataclass
+class LengthChoice:
+    """The rule's outcome: ``chosen`` (``None`` when no candidate passes) and every check it made."""
+
+    chosen: int | None
+    checks: list[LengthCheck]
+
+    def passed(self, length: int) -> bool:
+        mine = [c for c in self.checks if c.length == length]
+        return bool(mine) and all(c.passes for c in mine)
+
+
+def choose_length(results: Sequence[Results], *, candidates: Sequence[int] = (8, 16)) -> LengthChoice:
+    """Apply the rule to the pilot runs ``results`` (one per network and length; lengths L and 2L of every
+    candidate L must be present for a candidate to be judged).
+
+    Returns the smallest candidate whose checks all pass, with every check (for the table a chapter shows).
+    """
+    runs = {(r.config.arch.downsampling, r.config.epochs): r for r in results}
+    networks = sorted({n for n, _ in runs})
+    checks: list[LengthCheck] = []
+    for length in candidates:
+        for net in networks:
+            if (net, length) not in runs or (net, 2 * length) not in runs:
+                continue
+            short, long_ = quantities(runs[net, length]), quantities(runs[net, 2 * length])
+            init = quantities(runs[net, 2 * length], "init")
+            for name in short:
+                allowed = (ACCURACY_TOLERANCE if name == "test accuracy"
+                           else RELATIVE_TOLERANCE * abs(long_[name] - init[name]))
+                checks.append(LengthCheck(net, length, name, short[name], long_[name], init[name], allowed))
+    complete = [L for L in candidates if networks and all((n, L) in runs and (n, 2 * L) in runs for n in networks)]
+    chosen = next((L for L in complete if all(c.passes for c in checks if c.length == L)), None)
+    return LengthChoice(chosen, checks)
