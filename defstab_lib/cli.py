@@ -165,8 +165,10 @@ def _print_campaign(args, groups: dict[str, list], missing: list, store) -> None
         note = ""
         if experiment == "synthetic" and args.dataset is not None:
             note = "  (its synthetic deformation tasks, whatever --dataset: their images are drawn, not loaded)"
-        elif experiment == "ablation":
-            note = "  (its baseline cell is the pooling runs, counted there)"
+        shared = len(runs.experiment_configs(experiment, args.profile, seeds=args.seeds, **(
+            {"dataset": args.dataset} if campaign.takes_dataset(experiment) else {}))) - len(configs)
+        if shared:
+            note = f"  (and {shared} runs of the experiments above, counted there)"
         print(f"  {experiment:<14} {len(configs):>4} runs, {sum(run_key(c) in todo for c in configs):>4} to train"
               f"{note}", flush=True)
 
