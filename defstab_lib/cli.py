@@ -1,13 +1,26 @@
 """The command line over :mod:`defstab_lib.runs` (``python -m defstab_lib`` or ``defstab``).
 
     python -m defstab_lib run EXPERIMENT --profile cpu --dataset fashion-mnist [--seeds N] [--epochs N] [--force]
-        [--jobs N] [--precision auto|float32|bf16] [--compile]
+        [--jobs N] [--precision auto|float32|bf16] [--compile] [--dry-run] [--yes]
         [--executor processes|local|slurm [--partition P] [--time MIN] [--cpus N] [--gpus N] [--mem GB] [--wait]]
-    python -m defstab_lib status [--profile PROFILE]
+    python -m defstab_lib run all --profile paper --dataset cifar10 [--seeds N] [--dry-run] [--yes] [...]
+    python -m defstab_lib status [--profile PROFILE] [--jobs N] [--no-estimate]
     python -m defstab_lib list
     python -m defstab_lib report [--profile cpu] [--dataset fashion-mnist] [--seeds N] [--json]
 
 Bad arguments end with one line naming the problem and exit code 2, before anything is trained.
+
+``run all`` runs every experiment of the profile's campaign (:mod:`defstab_lib.runs.campaign`: pooling,
+random-labels, matched-real where the profile has ``matched_contrast``, synthetic, worst-case, ablation), the
+missing runs only.  ``--dataset`` goes to the experiments that take one; ``synthetic`` trains on its synthetic
+deformation tasks whatever the dataset (it says so).  ``--seeds`` goes to every experiment.  Options that apply
+to only some experiments (``--downsampling``, ``--strengths``, ``--epochs``: the ablation's length factor sets its
+own epochs) are refused.  Before training it prints the estimate per device class: this machine's *measured*
+(:func:`defstab_lib.runs.estimate.estimate`), the others *derived from datasheets, not measured*
+(:func:`defstab_lib.runs.estimate.datasheet_estimate`, with the assumptions in the output).
+
+``status`` ends with each profile's campaign cost: runs stored / total, and the time the missing ones take on this
+machine (step times measured once per distinct network, ``--jobs`` workers at once; ``--no-estimate`` skips it).
 """
 
 from __future__ import annotations
@@ -23,9 +36,10 @@ import warnings
 from . import book, chapters, runs
 from .analysis import report, to_json
 from .checks import positive_int
-from .provenance import resolve_device
-from .runs import cluster, estimate, execute
-from .runs.parallel import WorkerFailure, plan_workers
+from .provenance import device_name, resolve_device
+from .runs import campaign, cluster, estimate, execute
+from .runs.config import run_key
+from .runs.parallel import WorkerFailure, available_cores, plan_workers
 from .train import PRECISIONS
 
 __all__ = ["main"]
@@ -41,9 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="on an error, print the whole traceback, not one line")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run (or load) every config of an experiment")
-    run.add_argument("experiment", help=f"one of: {', '.join(runs.EXPERIMENTS)}")
+    run.add_argument("experiment", help=f"one of: {', '.join(runs.EXPERIMENTS)}, or all (the profile's campaign)")
     run.add_argument("--profile", default="cpu", help=f"one of: {', '.join(runs.PROFILES)} (default cpu)")
-    run.add_argument("--dataset", default=None, help="fashion-mnist (default), mnist or cifar10 (pooling, random-labels)")
+    run.add_argument("--dataset", default=None,
+                     help="fashion-mnist (default), mnist or cifar10 (every experiment but synthetic)")
     run.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the profile's)")
     run.add_argument("--epochs", type=int, default=None, help="override the profile's epochs (> 0)")
     run.add_argument("--downsampling", nargs="+", default=None,
@@ -56,8 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=int, default=None,
                      help="worker processes training missing runs at once (default: one per core when more than "
                           "one run is missing; capped at the missing runs)")
-    run.add_argument("--precision", choices=PRECISIONS, default="auto",
-                     help="auto (float32 on CPU, bf16 autocast on CUDA), float32 or bf16; part of the run's key")
+    run.add_argument("--precision", choices=PRECISIONS, default=None,
+                     help="the profile's by default (standard: bf16; the others: auto, i.e. float32 on CPU and bf16 "
+                          "autocast on CUDA), or auto, float32, bf16; part of the run's key")
     run.add_argument("--compile", action="store_true",
                      help="train through torch.compile (minutes to compile); part of the run's key")
     run.add_argument("--executor", choices=cluster.EXECUTORS, default="processes",
@@ -71,8 +87,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--wait", action="store_true", help="--executor slurm: wait for the jobs and print results")
     run.add_argument("--yes", action="store_true",
                      help=f"start even when the estimate exceeds {estimate.CONFIRM_ABOVE_S / 3600:g} h on a CPU")
-    status = sub.add_parser("status", help="for every chapter, which results are stored and which are missing")
+    run.add_argument("--dry-run", action="store_true", help="print the runs and the estimate, train nothing")
+    status = sub.add_parser("status", help="for every chapter, which results are stored and which are missing; per "
+                                           "profile, the campaign's cost")
     status.add_argument("--profile", action="append", default=None, help="only this profile (repeatable)")
+    status.add_argument("--jobs", type=int, default=None,
+                        help="estimate the missing runs trained this many at once (default: one per core, as run)")
+    status.add_argument("--no-estimate", action="store_true",
+                        help="count the campaign's runs but time nothing (the estimate takes seconds per profile)")
     sub.add_parser("list", help="the experiments and profiles")
     report = sub.add_parser("report", help="the verdict of every claim, from the stored results (trains nothing)")
     report.add_argument("--profile", default="cpu", help=f"one of: {', '.join(runs.PROFILES)} (default cpu)")
@@ -83,13 +105,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_run_args(args, parser) -> tuple[list, cluster.JobResources]:
-    """The configs and resources of ``run``, or one line on stderr and exit code 2 (before any work)."""
-    try:
-        configs = runs.experiment_configs(
+#: Options of ``run`` that apply to some experiments of a campaign only: ``run all`` refuses them, saying why.
+NOT_FOR_ALL = {
+    "downsampling": "each experiment has its own networks (worst-case and ablation: subsample and maxpool; "
+                    "synthetic: maxpool): run the experiments one by one, e.g. run pooling --downsampling maxpool",
+    "strengths": "it applies to synthetic only: run synthetic --strengths ...",
+    "epochs": "the ablation's length factor sets its own epochs: run the experiments one by one to shorten them",
+}
+
+
+def _experiment_configs(args) -> dict[str, list]:
+    """``{experiment: configs}`` of ``run EXPERIMENT`` or ``run all`` (``ValueError`` before any work)."""
+    if args.experiment != "all":
+        return {args.experiment: runs.experiment_configs(
             args.experiment, args.profile, dataset=args.dataset, seeds=args.seeds,
-            downsampling=args.downsampling, strengths=args.strengths, epochs=args.epochs,
-        )
+            downsampling=args.downsampling, strengths=args.strengths, epochs=args.epochs)}
+    for option, why in NOT_FOR_ALL.items():
+        if getattr(args, option) is not None:
+            raise ValueError(f"--{option} does not apply to 'run all' ({why})")
+    return campaign.campaign_configs(args.profile, dataset=args.dataset, seeds=args.seeds)
+
+
+def _check_run_args(args, parser) -> tuple[dict[str, list], cluster.JobResources]:
+    """``{experiment: configs}`` and the resources of ``run``, or one line on stderr and exit code 2 (before any
+    work).  ``--precision`` and ``--compile`` replace the profile's only when given."""
+    try:
+        groups = _experiment_configs(args)
         chapters.resolve_device(args.device)
         if args.jobs is not None:
             positive_int("--jobs", args.jobs)
@@ -100,7 +141,8 @@ def _check_run_args(args, parser) -> tuple[list, cluster.JobResources]:
             raise ValueError(f"--wait applies to --executor slurm, got --executor {args.executor}")
     except (ValueError, TypeError, ImportError) as exc:
         parser.error(str(exc))
-    return [dataclasses.replace(c, precision=args.precision, compile=args.compile) for c in configs], resources
+    return {experiment: [dataclasses.replace(c, precision=args.precision or c.precision, compile=args.compile or c.compile)
+                         for c in configs] for experiment, configs in groups.items()}, resources
 
 
 def _print_results(results, invocation: str) -> None:
@@ -112,22 +154,74 @@ def _print_results(results, invocation: str) -> None:
               f"train acc {f.train_accuracy:.3f}, last-layer sensitivity {f.cosine[-1]:.3f}", flush=True)
 
 
+def _print_campaign(args, groups: dict[str, list], missing: list, store) -> None:
+    """``run all``'s header: the runs of each experiment and how many are missing."""
+    total = sum(len(c) for c in groups.values())
+    dataset = args.dataset or "fashion-mnist"
+    print(f"all ({args.profile} profile, {dataset}): {total} runs in {len(groups)} experiments, {len(missing)} to "
+          f"train, results in {store.root}", flush=True)
+    todo = {run_key(c) for c in missing}
+    for experiment, configs in groups.items():
+        note = ""
+        if experiment == "synthetic" and args.dataset is not None:
+            note = "  (its synthetic deformation tasks, whatever --dataset: their images are drawn, not loaded)"
+        shared = len(runs.experiment_configs(experiment, args.profile, seeds=args.seeds, **(
+            {"dataset": args.dataset} if campaign.takes_dataset(experiment) else {}))) - len(configs)
+        if shared:
+            note = f"  (and {shared} runs of the experiments above, counted there)"
+        print(f"  {experiment:<14} {len(configs):>4} runs, {sum(run_key(c) in todo for c in configs):>4} to train"
+              f"{note}", flush=True)
+
+
+def _print_device_classes(missing: list, device) -> None:
+    """``run all``'s estimates for the device classes not at hand: derived from datasheets, not measured."""
+    counted: dict = {}
+    print("estimates for other devices, from the datasheet, NOT measured: counted FLOPs per step (convolutions and "
+          "matrix products) x steps / (the datasheet's dense peak x an assumed efficiency), on a GPU each step no "
+          f"faster than its counted operations x {estimate.LAUNCH_S[0] * 1e6:.0f}-{estimate.LAUNCH_S[1] * 1e6:.0f} "
+          f"us of kernel launch (assumed), +{estimate.MEASURE_SHARE:.0%} for measuring; data loading and augmentation "
+          "not counted:", flush=True)
+    here = device_name(device)
+    for d in estimate.DEVICE_CLASSES:
+        e = estimate.datasheet_estimate(missing, d, counted)
+        at_once = f"{d.workers} runs at once" if d.workers > 1 else "one run at a time"
+        bound = (f"; launch-bound ({e.launch_bound:.0%} of the steps at the low end): a faster GPU would not shorten "
+                 "them" if e.launch_bound >= 0.5 else "")
+        is_here = (d.gpu and bool(d.model) and d.model in here) or (
+            not d.gpu and device.type == "cpu" and available_cores() == d.workers)
+        print(f"  {d.name:<11} about {estimate.format_duration(e.low)} to {estimate.format_duration(e.high)} "
+              f"({at_once}; {d.basis}; assumed {d.efficiency[0]:.0%}-{d.efficiency[1]:.0%} of the peak{bound})"
+              + ("  [this machine is of this class: see its measured estimate above]" if is_here else ""), flush=True)
+
+
 def _run(args, parser) -> int:
-    configs, resources = _check_run_args(args, parser)
+    groups, resources = _check_run_args(args, parser)
+    configs = [c for cs in groups.values() for c in cs]
     invocation = os.environ[execute.INVOCATION_ENV] = uuid.uuid4().hex  # inherited by workers and jobs
     store = runs.ResultsStore()
     missing = [c for c in configs if args.force or not store.exists(c)]
-    print(f"{args.experiment} ({args.profile}): {len(configs)} runs, {len(missing)} to train, results in "
-          f"{store.root}", flush=True)
+    if args.experiment == "all":
+        _print_campaign(args, groups, missing, store)
+    else:
+        print(f"{args.experiment} ({args.profile}): {len(configs)} runs, {len(missing)} to train, results in "
+              f"{store.root}", flush=True)
+    device = resolve_device(args.device)
     if missing and args.executor == "processes":
-        device = resolve_device(args.device)
         workers, _ = plan_workers(args.jobs, len(missing), device)
         guess = estimate.estimate(missing, device, jobs=workers)
-        print(f"estimate: {guess.describe()}, {workers} at once", flush=True)
-        if device.type == "cpu" and guess.seconds > estimate.CONFIRM_ABOVE_S and not args.yes:
+        print(f"estimate{' on this machine, measured' if args.experiment == 'all' else ''}: {guess.describe()}",
+              flush=True)
+    if missing and args.experiment == "all":
+        _print_device_classes(missing, device)
+    if missing and args.executor == "processes":
+        if device.type == "cpu" and guess.seconds > estimate.CONFIRM_ABOVE_S and not args.yes and not args.dry_run:
             parser.error(f"the estimate ({estimate.format_duration(guess.seconds)} on a CPU) exceeds "
                          f"{estimate.format_duration(estimate.CONFIRM_ABOVE_S)}: pass --yes to start anyway, or use "
-                         f"a GPU (--device cuda), a cluster (--executor slurm) or fewer runs (--seeds, --epochs)")
+                         f"a GPU (--device cuda), a cluster (--executor slurm) or fewer runs (--seeds"
+                         f"{'' if args.experiment == 'all' else ', --epochs'})")
+    if args.dry_run:
+        print("dry run: nothing trained", flush=True)
+        return 0
     if args.executor == "slurm" and missing and not args.wait:
         jobs = cluster.submit_runs(missing, run=runs.run_or_load, executor="slurm", store=store, resources=resources,
                                    device=args.device, force=args.force)
@@ -189,10 +283,59 @@ def status_rows(profiles: list[str] | None = None) -> list[dict[str, str]]:
     return rows
 
 
+@dataclasses.dataclass(frozen=True)
+class CampaignCost:
+    """A profile's campaign (:mod:`defstab_lib.runs.campaign`) at its defaults on Fashion-MNIST: ``stored`` of
+    ``total`` runs, the ``missing`` ones, and their ``estimate`` on this machine (``None`` when not timed)."""
+
+    profile: str
+    stored: int
+    total: int
+    missing: list
+    estimate: estimate.Estimate | None
+
+    def describe(self) -> str:
+        head = f"{self.profile}: {self.stored}/{self.total} runs stored"
+        if not self.missing:
+            return head + ", complete"
+        if self.estimate is None:
+            return head + f", {len(self.missing)} missing (not timed: --no-estimate)"
+        e = self.estimate
+        workers = (f"{e.jobs} worker processes at once, {e.threads} thread(s) each, assuming each trains as fast as "
+                   f"one timed alone" if e.jobs > 1 else f"one run at a time, {e.threads} thread(s)")
+        return (f"{head}, about {estimate.format_duration(e.seconds)} left on this machine ({e.device}; {workers}; "
+                f"step times measured now on {e.networks} network(s))")
+
+
+def campaign_costs(profiles: list[str] | None = None, *, jobs: int | None = None, timed: bool = True,
+                   device: str = "auto") -> list[CampaignCost]:
+    """Per profile, its campaign's cost: runs stored / total and, when ``timed``, the time the missing ones take on
+    ``device`` with ``jobs`` workers (default: the runner's, one per core on a CPU); each distinct network is
+    timed once for all profiles (:func:`defstab_lib.runs.estimate.estimate`)."""
+    store = runs.ResultsStore()
+    dev = resolve_device(device)
+    measured: dict = {}
+    out = []
+    for profile in profiles or list(runs.PROFILES):
+        configs = [c for cs in campaign.campaign_configs(profile).values() for c in cs]
+        missing = [c for c in configs if store.state(c) != "stored"]  # a corrupt file is not stored
+        guess = None
+        if timed and missing:
+            workers, _ = plan_workers(jobs, len(missing), dev)
+            guess = estimate.estimate(missing, dev, jobs=workers, measured=measured)
+        out.append(CampaignCost(profile, len(configs) - len(missing), len(configs), missing, guess))
+    return out
+
+
 def _status(args, parser) -> int:
     for p in args.profile or []:
         if p not in runs.PROFILES:
             parser.error(f"unknown profile {p!r}; allowed: {', '.join(runs.PROFILES)}")
+    if args.jobs is not None:
+        try:
+            positive_int("--jobs", args.jobs)
+        except (ValueError, TypeError) as exc:
+            parser.error(str(exc))
     rows = status_rows(args.profile)
     print(f"results store: {runs.ResultsStore().root}")
     if not rows:
@@ -202,6 +345,11 @@ def _status(args, parser) -> int:
     for r in rows:
         print(f"{r['chapter']:<16} {r['experiment']:<16} {r['profile']:<8} {r['stored']:>7}  {r['missing']}")
     print("* the profile a chapter renders by default (its parameters cell)")
+    print("\ncampaign cost per profile (every experiment of the profile: pooling, random-labels, matched-real where "
+          "the profile has it, synthetic, worst-case, ablation; on fashion-mnist at the profile's defaults; a run two "
+          "experiments share counted once):")
+    for cost in campaign_costs(args.profile, jobs=args.jobs, timed=not args.no_estimate):
+        print(f"  {cost.describe()}", flush=True)
     jobs = cluster.job_states(runs.ResultsStore().root)
     if jobs:
         counts: dict[str, int] = {}
