@@ -23,7 +23,8 @@ from ..provenance import device_name
 from ..train import autocast
 from .config import RunConfig
 
-__all__ = ["Estimate", "estimate", "CONFIRM_ABOVE_S", "MEASURE_SHARE", "format_duration"]
+__all__ = ["Estimate", "estimate", "training_images", "training_steps", "CONFIRM_ABOVE_S", "MEASURE_SHARE",
+           "format_duration"]
 
 #: On a CPU, work estimated above this many seconds needs ``--yes`` on the command line.
 CONFIRM_ABOVE_S = 3600.0
@@ -60,13 +61,28 @@ def format_duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _steps(config: RunConfig) -> int:
+def training_images(config: RunConfig) -> int:
+    """The images a run trains on per epoch: its ``train_size`` (a subset), else the whole training set of its
+    dataset (``defstab_lib.data.DATASET_INFO``); for the synthetic task, the fresh examples drawn per epoch.
+
+    >>> from defstab_lib.runs.config import DataConfig
+    >>> training_images(RunConfig("x")), training_images(RunConfig("x", data=DataConfig(train_size=2000)))
+    (60000, 2000)
+    """
     d = config.data
     if d.dataset == "synthetic":
-        n = d.train_size or _SYNTHETIC_EPOCH
-    else:
-        n = min(d.train_size or math.inf, DATASET_INFO[d.dataset].sizes["train"])
-    return config.epochs * math.ceil(n / config.batch_size)
+        return d.train_size or _SYNTHETIC_EPOCH
+    return min(d.train_size or math.inf, DATASET_INFO[d.dataset].sizes["train"])
+
+
+def training_steps(config: RunConfig) -> int:
+    """The SGD steps a run takes: ``epochs`` × the whole batches of :func:`training_images` (training drops the
+    last, incomplete batch of every epoch).
+
+    >>> training_steps(RunConfig("x", epochs=16, batch_size=128))
+    7488
+    """
+    return config.epochs * (training_images(config) // config.batch_size)
 
 
 def _step_seconds(config: RunConfig, device: torch.device, repeats: int = 3) -> float:
@@ -109,8 +125,8 @@ def estimate(configs: Sequence[RunConfig], device: torch.device, *, jobs: int = 
         return Estimate(0, 0, 0.0, 0.0, device_name(device))
     timed = configs[0]
     step_s = _step_seconds(timed, device)
-    steps = sum(_steps(c) for c in configs)
-    scaled = sum(_steps(c) * (c.arch.width / timed.arch.width) ** 2 * c.batch_size / timed.batch_size
+    steps = sum(training_steps(c) for c in configs)
+    scaled = sum(training_steps(c) * (c.arch.width / timed.arch.width) ** 2 * c.batch_size / timed.batch_size
                  for c in configs)
     seconds = scaled * step_s * (1 + MEASURE_SHARE) / max(1, min(jobs, len(configs)))
     return Estimate(len(configs), steps, step_s, seconds, device_name(device))
