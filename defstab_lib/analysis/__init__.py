@@ -9,6 +9,7 @@
 - :mod:`.recipe`   -- what a set of runs is (data, network, augmentation, training, initialisations, arithmetic),
   from its configs, beside what the paper ran;
 - :mod:`.report`   -- every verdict of a profile, from the results store (the report page and the CLI);
+- :mod:`.compare`  -- the verdicts of every profile whose results are all stored, side by side;
 - :mod:`.ablation` -- what teaches stability: one pre-registered verdict per factor of the training recipe.
 """
 
