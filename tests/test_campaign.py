@@ -15,7 +15,7 @@ import pytest
 
 from defstab_lib import book, chapters, runs
 from defstab_lib.chapters import _experiment_kwargs
-from defstab_lib.runs.estimate import _steps
+from defstab_lib.runs.estimate import training_steps as _steps
 
 ROOT = Path(__file__).resolve().parents[1]
 STORE = runs.ResultsStore(ROOT / "results")
