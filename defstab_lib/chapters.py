@@ -460,6 +460,14 @@ class ChapterRuns:
         (:func:`defstab_lib.analysis.compute_note`)."""
         return analysis.compute_note(self.all_results, self.to_train)
 
+    def show_recipe(self) -> None:
+        """Display what these runs are beside what the paper ran, one column per experiment, stated from their
+        configs (:func:`defstab_lib.analysis.recipe_html`): the table every training chapter shows by its
+        parameters."""
+        from IPython.display import HTML, display  # optional dependency: present wherever a notebook runs
+
+        display(HTML(analysis.recipe_html(self.results)))
+
 
 def _experiment_kwargs(experiment: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The keyword arguments of ``runs.experiment_configs`` that a chapter's parameters set.

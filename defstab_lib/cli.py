@@ -7,6 +7,7 @@
     python -m defstab_lib status [--profile PROFILE] [--jobs N] [--no-estimate]
     python -m defstab_lib list
     python -m defstab_lib report [--profile cpu] [--dataset fashion-mnist] [--seeds N] [--json]
+    python -m defstab_lib report --profiles [PROFILE ...] [--dataset fashion-mnist] [--json]
 
 Bad arguments end with one line naming the problem and exit code 2, before anything is trained.
 
@@ -34,7 +35,7 @@ import uuid
 import warnings
 
 from . import book, chapters, runs
-from .analysis import report, to_json
+from .analysis import compare, report, to_json
 from .checks import positive_int
 from .provenance import device_name, resolve_device
 from .runs import campaign, cluster, estimate, execute
@@ -97,7 +98,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="count the campaign's runs but time nothing (the estimate takes seconds per profile)")
     sub.add_parser("list", help="the experiments and profiles")
     report = sub.add_parser("report", help="the verdict of every claim, from the stored results (trains nothing)")
-    report.add_argument("--profile", default="cpu", help=f"one of: {', '.join(runs.PROFILES)} (default cpu)")
+    report.add_argument("--profile", default=None, help=f"one of: {', '.join(runs.PROFILES)} (default cpu)")
+    report.add_argument("--profiles", nargs="*", default=None, metavar="PROFILE",
+                        help="compare profiles instead: the verdicts of every one whose results are all stored, side "
+                             "by side, with each one's recipe, and how many runs the others lack (default: every "
+                             "profile but smoke); with --json one object {dataset, profiles: {name: {complete, "
+                             "stored, total, runs, recipe, verdicts | missing}}}")
     report.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist, mnist or cifar10")
     report.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the profile's)")
     report.add_argument("--json", action="store_true", help="every claim as JSON (claim, figure, statistic, effect, "
@@ -373,6 +379,9 @@ def _list(args, parser) -> int:
 
 
 def _report(args, parser) -> int:
+    if args.profiles is not None:
+        return _report_profiles(args, parser)
+    args.profile = args.profile or "cpu"
     try:
         runs.experiment_configs("pooling", args.profile, dataset=args.dataset, seeds=args.seeds)
     except ValueError as exc:
@@ -395,6 +404,42 @@ def _report(args, parser) -> int:
         for b in v.beside:
             where = b.numbers.get("where") or b.numbers.get("label", "")
             print(f"{'':>2} {'  beside':<18} {b.verdict:<21} {b.what}: {b.value} [{where}]")
+    return 0
+
+
+def _report_profiles(args, parser) -> int:
+    """``report --profiles``: every profile's verdicts side by side (:func:`compare.compare_profiles`)."""
+    if args.profile is not None or args.seeds is not None:
+        parser.error("--profiles compares the profiles at their own seeds: leave out --profile and --seeds")
+    try:
+        for p in args.profiles:
+            runs.get_profile(p)
+        profiles = args.profiles or None
+        runs.experiment_configs("pooling", "smoke", dataset=args.dataset)  # checks the dataset
+        compared = compare.compare_profiles(profiles, dataset=args.dataset)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.json:
+        print(json.dumps(compare.comparison_json(compared, dataset=args.dataset), indent=1, ensure_ascii=False))
+        return 0
+    print(f"verdicts of every profile on {args.dataset} whose results are all stored (results store "
+          f"{runs.ResultsStore().root})")
+    done = [c for c in compared if c.complete]
+    if done:
+        for row in compare.comparison_rows(compared):
+            print(row["claim"])
+            for c in done:
+                print(f"   {c.profile:<9} {row[c.profile]}")
+        print("\nwhat each profile ran, beside the paper:")
+        for row in report.recipes_side_by_side([c.evidence for c in done]):
+            print(row[""])
+            for name, text in list(row.items())[1:]:
+                print(f"   {name:<9} {text}")
+    else:
+        print("none")
+    note = compare.incomplete_note(compared)
+    if note:
+        print("\n" + note)
     return 0
 
 

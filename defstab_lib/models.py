@@ -41,6 +41,7 @@ from .vocabulary import DOWNSAMPLING
 __all__ = [
     "downsampling_layers",
     "SPECS",
+    "scaled_blocks",
     "DOWNSAMPLING",
     "VGG",
     "Subsample",
@@ -89,6 +90,16 @@ def parse_spec(spec: str) -> tuple[tuple[int, int], ...]:
             raise ValueError(f"spec {spec!r} has a block {part.strip()!r} with a zero count; {_SPEC_ALLOWED}")
         blocks.append((n, channels))
     return tuple(blocks)
+
+
+def scaled_blocks(spec: str, width: float = 1.0) -> tuple[tuple[int, int], ...]:
+    """The block structure of ``spec`` (:func:`parse_spec`) at ``width``: every channel count multiplied by it,
+    rounded, at least 1 (the networks :func:`make_vgg` builds).
+
+    >>> scaled_blocks("cifar", 0.5)
+    ((2, 16), (2, 32), (2, 64), (2, 128))
+    """
+    return tuple((n, max(1, round(c * width))) for n, c in parse_spec(spec))
 
 
 _SPEC_ALLOWED = (
@@ -325,7 +336,7 @@ def make_vgg(
     ...
     ValueError: downsampling 'pool' is not allowed; allowed: 'subsample', 'maxpool', ..., 'strided-relu'
     """
-    blocks = parse_spec(spec)
+    parse_spec(spec)  # a bad spec is refused first
     if downsampling not in DOWNSAMPLING:
         allowed = ", ".join(repr(d) for d in DOWNSAMPLING)
         raise ValueError(f"downsampling {downsampling!r} is not allowed; allowed: {allowed}")
@@ -339,7 +350,7 @@ def make_vgg(
     ):
         raise ValueError(f"smooth_sigma must be a finite number >= 0 (pixels), got {smooth_sigma!r}")
     generator = check_generator(generator)
-    scaled = tuple((n, max(1, round(c * width))) for n, c in blocks)
+    scaled = scaled_blocks(spec, width)
     # Built on the meta device: PyTorch's own initialisers (which draw from the global random state) never run;
     # every parameter and buffer is then allocated and set by _initialise.
     with torch.device("meta"):

@@ -15,12 +15,12 @@ import pytest
 
 from defstab_lib import book, chapters, runs
 from defstab_lib.chapters import _experiment_kwargs
-from defstab_lib.runs.estimate import steps_of
+from defstab_lib.runs.estimate import training_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 STORE = runs.ResultsStore(ROOT / "results")
 #: The training budget CI may spend on one run a chapter reads at its defaults: the smoke profile's biggest run.
-SMOKE_BUDGET = max(steps_of(c) for e in runs.EXPERIMENTS for c in runs.experiment_configs(e, "smoke"))
+SMOKE_BUDGET = max(training_steps(c) for e in runs.EXPERIMENTS for c in runs.experiment_configs(e, "smoke"))
 
 
 def _default_configs(name: str) -> list:
@@ -41,8 +41,8 @@ def test_the_smoke_budget_is_small():
 def test_a_chapter_at_its_defaults_trains_nothing_beyond_the_smoke_budget(name):
     configs = _default_configs(name)
     assert configs, f"{name}: no runs at its defaults"
-    too_big = [f"{c.experiment} {c.arch.downsampling} seed {c.seed} ({steps_of(c):,} steps)" for c in configs
-               if not STORE.exists(c) and steps_of(c) > SMOKE_BUDGET]
+    too_big = [f"{c.experiment} {c.arch.downsampling} seed {c.seed} ({training_steps(c):,} steps)" for c in configs
+               if not STORE.exists(c) and training_steps(c) > SMOKE_BUDGET]
     assert not too_big, (f"{name}: at its default parameters CI would train {len(too_big)} run(s) beyond the smoke "
                          f"budget of {SMOKE_BUDGET} steps: {too_big[:3]}; store them first or keep the default "
                          f"on a complete profile")
@@ -51,4 +51,4 @@ def test_a_chapter_at_its_defaults_trains_nothing_beyond_the_smoke_budget(name):
 def test_the_guard_would_catch_an_incomplete_profile():
     """The check above is not vacuous: the campaign's profile, not yet complete, would be caught."""
     configs = runs.experiment_configs("pooling", "paper")
-    assert any(not STORE.exists(c) and steps_of(c) > SMOKE_BUDGET for c in configs)
+    assert any(not STORE.exists(c) and training_steps(c) > SMOKE_BUDGET for c in configs)

@@ -72,7 +72,7 @@ def test_each_network_is_timed_once_and_jobs_share_the_runs(fake_steps):
     configs = runs.experiment_configs("pooling", "smoke", seeds=2)  # 5 networks x 2 seeds
     one = estimate.estimate(configs, cli.resolve_device("cpu"), jobs=1)
     assert len(fake_steps) == 5 and one.networks == 5
-    steps = sum(estimate.steps_of(c) for c in configs)
+    steps = sum(estimate.training_steps(c) for c in configs)
     assert one.seconds == pytest.approx(steps * FAKE_STEP_S * (1 + estimate.MEASURE_SHARE))
     measured: dict = {}
     two = estimate.estimate(configs, cli.resolve_device("cpu"), jobs=2, measured=measured)
@@ -96,7 +96,7 @@ def test_datasheet_estimates_are_ranges_from_counted_flops():
                                                                           downsampling=["maxpool"])[0]))[0]
     assert 3.5 < flops / half < 4.5, "half the width: about a quarter of the FLOPs"
     t4, cpu = (estimate.datasheet_estimate(configs, d) for d in estimate.DEVICE_CLASSES[::3])
-    steps = estimate.steps_of(configs[0]) * (1 + estimate.MEASURE_SHARE)
+    steps = estimate.training_steps(configs[0]) * (1 + estimate.MEASURE_SHARE)
     assert t4.high == pytest.approx(steps * flops / (8.1e12 * 0.1))  # T4's FP32 peak at 10%: its slow end
     assert cpu.low == pytest.approx(steps * flops / (70.4e9 * 0.6)) and cpu.launch_bound == 0
 

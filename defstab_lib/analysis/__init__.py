@@ -6,7 +6,10 @@
 - :mod:`.arrays`   -- stored results as arrays (grouping, profiles, spreads);
 - :mod:`.tables`   -- accuracy tables and compute notes;
 - :mod:`.random_networks` -- the numbers Figure 4's chapter states;
+- :mod:`.recipe`   -- what a set of runs is (data, network, augmentation, training, initialisations, arithmetic),
+  from its configs, beside what the paper ran;
 - :mod:`.report`   -- every verdict of a profile, from the results store (the report page and the CLI);
+- :mod:`.compare`  -- the verdicts of every profile whose results are all stored, side by side;
 - :mod:`.ablation` -- what teaches stability: one pre-registered verdict per factor of the training recipe.
 """
 
@@ -37,6 +40,7 @@ from .stats import (
     n_needed,
 )
 from .random_networks import smoothing_numbers
+from .recipe import recipe_html, recipe_rows
 from .tables import accuracy_rows, compute_note
 from .verdicts import Verdict, effect_words, glue_values, html_table, judge, sentence, to_json, what_would_change
 
@@ -50,7 +54,7 @@ __all__ = [
     "stronger_tasks_smoother", "training_smooths", "random_labels_depend_on_architecture",
     "unpooled_learn_stability",
     "group_by", "by_seed", "profile_array", "profiles", "spearman", "between_spread",
-    "accuracy_rows", "compute_note", "smoothing_numbers",
+    "accuracy_rows", "compute_note", "smoothing_numbers", "recipe_rows", "recipe_html",
 ]
 
 from . import kernel_view  # the kernel view's fits, numbers and verdict (defstab_lib.analysis.kernel_view)

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from .. import runs
-from ..data import DATASET_INFO
+from ..runs.estimate import training_images
 from ..runs.profiles import ABLATION_FACTORS, ABLATION_NETWORKS, ablation_cells, ablation_level
 from ..runs.store import Results, ResultsStore
 from .arrays import by_seed
@@ -393,10 +393,11 @@ def recipe_rows(cells: Cells) -> list[dict[str, str]]:
     factor's levels, initialisations and the measurement."""
     base = list(cells[BASELINE])
     c = base[0].config
-    n = c.data.train_size or DATASET_INFO[c.data.dataset].splits["train"]
+    n = training_images(c)
 
     def steps(epochs: int) -> str:
-        return f"{n:,} images × {epochs} epoch{'s' * (epochs != 1)} (≈{n // c.batch_size * epochs:,} steps)"
+        steps = epochs * (n // c.batch_size)  # training_steps of this recipe at ``epochs``
+        return f"{n:,} images × {epochs} epoch{'s' * (epochs != 1)} (≈{steps:,} steps)"
 
     quarter = cell(cells, "length", "quarter")[0].config.epochs if "quarter" in levels(cells, "length") else None
     seeds = sorted({r.config.seed for r in base})

@@ -302,7 +302,8 @@ def training_smooths(results: Sequence[Results]) -> Verdict:
                  unit="seed")
 
 
-def random_labels_depend_on_architecture(random: Sequence[Results], real: Sequence[Results]) -> Verdict:
+def random_labels_depend_on_architecture(random: Sequence[Results], real: Sequence[Results], *,
+                                        contrast: str = "") -> Verdict:
     """Claim 7 (Figures 6c, 7): with random labels the pattern of stability depends on the architecture, more
     than with real labels.
 
@@ -310,6 +311,9 @@ def random_labels_depend_on_architecture(random: Sequence[Results], real: Sequen
     training with random labels ÷ with real labels; the spread is the mean over layers 1..L of the standard
     deviation across architectures of the log-sensitivity (the typical relative difference between architectures
     at a layer).  Paper's direction: above 1.  Minimal effect: a factor 1.25.
+
+    ``contrast``: which real-label runs ``real`` are, in words, appended to the statistic (the report says
+    whether they were trained by the random labels' recipe; :func:`defstab_lib.analysis.report.label_contrast`).
     """
     names = [n for n in group_by(random) if n in group_by(real)]
     if len(names) < 2:
@@ -320,7 +324,7 @@ def random_labels_depend_on_architecture(random: Sequence[Results], real: Sequen
     rel = _paired([x for x in real if x.config.seed in common], names, "cosine", "final")
     return _make("random-labels", statistic="spread between architectures of the sensitivity after training (mean "
                                             "over layers of the SD of log-sensitivity), random ÷ real labels, per "
-                                            "seed",
+                                            "seed" + (f"; real labels: {contrast}" if contrast else ""),
                  what="spread between architectures, random ÷ real labels", units=spread_units(rnd, rel),
                  runs=len(random) + len(real), unit="seed")
 

@@ -4,7 +4,15 @@
 :func:`load_evidence` gathers the stored runs of a profile (the trained experiments) and the random networks of
 claims 1 and 4 (at the trained networks' width and at the paper's full width); :func:`all_verdicts` runs the
 eight pre-registered tests of :mod:`.claims` on them; :func:`scale_rows` says what was run against what the paper
-ran.
+ran, from the runs' own configs (:mod:`.recipe`).
+
+Claim 7 compares random with real labels.  A profile with ``matched_contrast`` (``standard``) has real-label runs
+trained by the random labels' own recipe (the ``matched-real`` experiment), so that the two differ in the labels
+alone, and the test reads those; the older profiles compare with their ``pooling`` runs, whose recipe differs in
+more than the labels (:func:`label_contrast`; the statistic says which).
+
+:func:`recipes_side_by_side` states several profiles' recipes beside one another and the paper's
+(:mod:`.compare` puts their verdicts side by side).
 """
 
 from __future__ import annotations
@@ -13,13 +21,16 @@ import dataclasses
 from collections.abc import Sequence
 
 from .. import runs
+from ..runs.config import init_seed
 from ..runs.store import Results, ResultsStore
 from ..runs.untrained import RandomNetworks, SmoothInit
 from . import claims
+from .recipe import PAPER, recipe
 from .verdicts import Verdict
 
-__all__ = ["Evidence", "load_evidence", "random_networks", "pooling_verdict", "smoothing_verdict", "all_verdicts", "verdict_sources",
-           "scale_rows", "SIGMAS", "DRAWS", "NUMBERS"]
+__all__ = ["Evidence", "load_evidence", "random_networks", "pooling_verdict", "smoothing_verdict", "all_verdicts",
+           "verdict_sources", "report_configs", "label_contrast", "contrast_words", "scale_rows",
+           "recipes_side_by_side", "SIGMAS", "DRAWS", "NUMBERS"]
 
 SIGMAS = (0.0, 0.5, 1.0, 2.0, 4.0)
 DRAWS = 30
@@ -32,8 +43,10 @@ NUMBERS = {"headline": "H", "pooling": "1", "training-changes": "2", "convergenc
 
 @dataclasses.dataclass
 class Evidence:
-    """What the tests read.  ``pooling_nets``/``smooth_nets``: ``{width: random networks}`` (the trained
-    networks' width first, then the paper's 1.0)."""
+    """What the tests read.  ``real``, ``random``, ``synthetic``: the ``pooling``, ``random-labels`` and
+    ``synthetic`` runs; ``matched``: the ``matched-real`` runs (empty unless the profile has ``matched_contrast``);
+    ``pooling_nets``/``smooth_nets``: ``{width: random networks}`` (the trained networks' width first, then the
+    paper's 1.0)."""
 
     profile: str
     dataset: str
@@ -43,10 +56,44 @@ class Evidence:
     pooling_nets: dict[float, RandomNetworks]
     smooth_nets: dict[float, SmoothInit]
     trained_now: int = 0
+    matched: list[Results] = dataclasses.field(default_factory=list)
 
     @property
     def width(self) -> float:
         return next(iter(self.pooling_nets))
+
+    @property
+    def contrast(self) -> list[Results]:
+        """Claim 7's real-label runs: ``matched`` (the ``matched-real`` runs) in a profile with
+        ``matched_contrast``, ``real`` (the ``pooling`` runs) otherwise (:func:`label_contrast`)."""
+        if label_contrast(self.profile) == "pooling":
+            return self.real
+        if not self.matched:
+            raise ValueError(f"profile {self.profile!r} tests claim 7 against its matched-real runs, and this evidence "
+                             f"holds none (load it with load_evidence)")
+        return self.matched
+
+
+def label_contrast(profile: str) -> str:
+    """The experiment whose real-label runs claim 7 compares with random labels in ``profile``: ``"matched-real"``
+    where the profile has ``matched_contrast``, else ``"pooling"``.
+
+    >>> label_contrast("cpu"), label_contrast("standard")
+    ('pooling', 'matched-real')
+    """
+    return "matched-real" if runs.get_profile(profile).matched_contrast else "pooling"
+
+
+def contrast_words(random: Sequence[Results], real: Sequence[Results]) -> str:
+    """Which real-label runs claim 7 reads, and whether their recipe is the random labels' (compared aspect by
+    aspect from the configs, :func:`~defstab_lib.analysis.recipe.recipe`), in words for its statistic."""
+    experiment = real[0].config.experiment
+    a, b = recipe(random), recipe(real)
+    differ = [k for k in ("augmentation", "training", "arithmetic") if a[k] != b[k]]
+    if differ:
+        return (f"the {experiment} runs, trained by another recipe than the random labels' (it differs in "
+                f"{' and '.join(differ)}, not only in the labels)")
+    return f"the {experiment} runs, trained by the random labels' own recipe (they differ in the labels alone)"
 
 
 def random_networks(kind: str, *, profile: str = "cpu", dataset: str = "fashion-mnist", draws: int | None = None,
@@ -84,18 +131,16 @@ def smoothing_verdict(nets: dict[float, SmoothInit]) -> Verdict:
 def load_evidence(*, profile: str = "cpu", dataset: str = "fashion-mnist", seeds: int | None = None,
                   sigmas: Sequence[float] = SIGMAS, draws: int | None = None, device: str = "auto",
                   stored_only: bool = False, store: ResultsStore | None = None) -> Evidence:
-    """Load (or, unless ``stored_only``, train and compute) everything the eight tests read.
+    """Load (or, unless ``stored_only``, train and compute) everything the eight tests read: the ``pooling``,
+    ``random-labels`` and ``synthetic`` runs, the ``matched-real`` runs where the profile has ``matched_contrast``,
+    and the random networks.
 
     Raises:
         LookupError: ``stored_only`` and something is not stored (the message says what and how to make it).
         ValueError: bad parameters (from :func:`~defstab_lib.runs.experiment_configs`), before any work.
     """
     store = store or ResultsStore()
-    configs = {
-        "pooling": runs.experiment_configs("pooling", profile, dataset=dataset, seeds=seeds),
-        "random-labels": runs.experiment_configs("random-labels", profile, dataset=dataset, seeds=seeds),
-        "synthetic": runs.experiment_configs("synthetic", profile, seeds=seeds),
-    }
+    configs = report_configs(profile, dataset=dataset, seeds=seeds)
     missing = {k: sum(not store.exists(c) for c in v) for k, v in configs.items()}
     if stored_only and any(missing.values()):
         raise LookupError("not stored: " + ", ".join(f"{n} runs of {k}" for k, n in missing.items() if n)
@@ -107,7 +152,20 @@ def load_evidence(*, profile: str = "cpu", dataset: str = "fashion-mnist", seeds
         profile=profile, dataset=dataset, real=loaded["pooling"], random=loaded["random-labels"],
         synthetic=loaded["synthetic"], pooling_nets=random_networks("pooling", **common),
         smooth_nets=random_networks("smoothing", sigmas=sigmas, **common), trained_now=sum(missing.values()),
+        matched=loaded.get("matched-real", []),
     )
+
+
+def report_configs(profile: str, *, dataset: str = "fashion-mnist", seeds: int | None = None) -> dict[str, list]:
+    """``{experiment: configs}`` of the trained runs the eight tests read in ``profile``."""
+    configs = {
+        "pooling": runs.experiment_configs("pooling", profile, dataset=dataset, seeds=seeds),
+        "random-labels": runs.experiment_configs("random-labels", profile, dataset=dataset, seeds=seeds),
+        "synthetic": runs.experiment_configs("synthetic", profile, seeds=seeds),
+    }
+    if label_contrast(profile) == "matched-real":
+        configs["matched-real"] = runs.experiment_configs("matched-real", profile, dataset=dataset, seeds=seeds)
+    return configs
 
 
 def _number(v: Verdict, key: str) -> Verdict:
@@ -125,7 +183,8 @@ def all_verdicts(ev: Evidence) -> list[Verdict]:
         "smoothing": smoothing_verdict(ev.smooth_nets),
         "synthetic": claims.stronger_tasks_smoother(ev.synthetic),
         "training-smooths": claims.training_smooths(ev.real),
-        "random-labels": claims.random_labels_depend_on_architecture(ev.random, ev.real),
+        "random-labels": claims.random_labels_depend_on_architecture(
+            ev.random, ev.contrast, contrast=contrast_words(ev.random, ev.contrast)),
     }
     return [_number(v, k) for k, v in out.items()]
 
@@ -136,32 +195,85 @@ def verdict_sources(ev: Evidence) -> dict[str, list]:
     pooling_nets = list(ev.pooling_nets.values())
     return {"headline": ev.real, "pooling": [*pooling_nets, *ev.real], "training-changes": ev.real,
             "convergence": ev.real, "smoothing": list(ev.smooth_nets.values()), "synthetic": ev.synthetic,
-            "training-smooths": ev.real, "random-labels": [*ev.random, *ev.real]}
+            "training-smooths": ev.real, "random-labels": [*ev.random, *ev.contrast]}
+
+
+#: The sets of trained runs the report states the recipe of: ``(label, Evidence attribute)``.
+_RUN_SETS = (("real labels", "real"), ("random labels", "random"), ("synthetic tasks", "synthetic"))
+
+
+def _same_start(ev: Evidence) -> str:
+    """Whether the random-label (and matched) and synthetic runs start from the weights of the real-label run of
+    the same network and seed (computed with :func:`~defstab_lib.runs.config.init_seed`)."""
+    first = {(r.config.arch, r.config.seed): init_seed(r.config) for r in ev.real}
+    others = [r.config for r in [*ev.random, *ev.matched, *ev.synthetic]]
+    paired = [c for c in others if (c.arch, c.seed) in first]
+    if paired and all(init_seed(c) == first[(c.arch, c.seed)] for c in paired):
+        return (f"the random-label{', matched real-label' if ev.matched else ''} and synthetic runs start from the "
+                f"weights of the real-label run of the same network and seed")
+    return "the random-label and synthetic runs start from weights of their own"
+
+
+def _claim7_row(ev: Evidence) -> str:
+    words = contrast_words(ev.random, ev.contrast)
+    if ev.contrast is ev.real:
+        return f"{words}: the real-label runs above"
+    r = recipe(ev.contrast)
+    return f"{words}: {r['training']}; augmentation: {r['augmentation']}"
 
 
 def scale_rows(ev: Evidence) -> list[dict[str, str]]:
-    """What was run against what the paper ran: dataset, width, independent initialisations, training recipe."""
-    p = runs.get_profile(ev.profile)
-    seeds = len({r.config.seed for r in ev.real})
-    first = ev.real[0].config
-    steps = (first.data.train_size or 0) * first.epochs // max(p.batch_size, 1)
-    aug = first.data.augmentation
+    """What was run against what the paper ran (columns ``""``, ``"this run"``, ``"the paper"``): the data, the
+    network, the initialisations, augmentation, training, arithmetic and probe of every set of trained runs, each
+    stated from the runs' configs (:func:`~defstab_lib.analysis.recipe.recipe`), and the random networks of
+    claims 1 and 4."""
+    return [{"": r[""], "this run": r[ev.profile], "the paper": r["the paper"]} for r in recipes_side_by_side([ev])]
+
+
+def _rows(ev: Evidence) -> dict[str, str]:
+    """``{aspect: phrase}`` of one profile's evidence (the ``this run`` column of :func:`scale_rows`)."""
+    described = {label: recipe(getattr(ev, name)) for label, name in _RUN_SETS}
+
+    def per_set(aspect: str) -> str:
+        phrases = {label: r[aspect] for label, r in described.items()}
+        if len(set(phrases.values())) == 1:
+            return next(iter(phrases.values()))
+        return "; ".join(f"{label}: {phrase}" for label, phrase in phrases.items())
+
+    real = described["real labels"]
     nets = next(iter(ev.pooling_nets.values()))
-    return [
-        {"": "dataset", "this run": f"{ev.dataset} (28×28, zero-padded to 32×32)",
-         "the paper": "CIFAR-10 (32×32) and ImageNet"},
-        {"": "network width", "this run": f"×{p.width:g} of the paper's (trained networks); random networks at "
-                                          f"×{' and ×'.join(f'{w:g}' for w in ev.pooling_nets)}",
-         "the paper": "×1 (2×32, 2×64, 2×128, 2×256 filters)"},
-        {"": "independent initialisations", "this run":
-            f"{seeds} per architecture, shared by the five downsampling variants, the random-label and the synthetic "
-            f"runs; {nets.draws} independent random networks (each with its own probe images) per variant and per σ",
-         "the paper": "5 seeds per architecture (not said whether shared)"},
-        {"": "training recipe", "this run":
-            f"SGD (Nesterov 0.9, weight decay 5e-4, batch {p.batch_size}), {first.data.train_size or 'all'} images "
-            f"× {first.epochs} epochs (≈{steps:,} steps), augmentation: {aug}",
-         "the paper": "not stated (CIFAR-10 and ImageNet, trained to convergence)"},
-        {"": "probe", "this run": f"{first.probe.images} test images, one 3×3-grid deformation of ≤ 2 px each, the "
-                                  f"same for every trained run",
-         "the paper": "128 images, 3×3 grid (CIFAR-10), 2 px"},
-    ]
+    widths = " and ".join(f"×{w:g}" for w in ev.pooling_nets)
+    return {
+        "data": "; ".join(dict.fromkeys(r["data"] for r in described.values())),
+        "network": f"{real['network']} (trained networks); random networks (claims 1 and 4) at {widths}",
+        "initialisations": f"{real['initialisations']}; {_same_start(ev)}; {nets.draws} independent random "
+                           f"networks (each with its own probe images) per variant and per σ",
+        "augmentation": per_set("augmentation"),
+        "training, real labels": real["training"],
+        "training, random labels": described["random labels"]["training"],
+        "claim 7's real labels": _claim7_row(ev),
+        "training, synthetic tasks": described["synthetic tasks"]["training"],
+        "arithmetic": per_set("arithmetic"),
+        "probe": per_set("probe"),
+        "measured": per_set("measured"),
+    }
+
+
+_PAPER_ROWS = {
+    "data": PAPER["data"], "network": PAPER["network"], "initialisations": PAPER["initialisations"],
+    "augmentation": PAPER["augmentation"], "training, real labels": PAPER["training"],
+    "training, random labels": "as Zhang et al. (CIFAR-10); not stated further",
+    "claim 7's real labels": "the real-label networks of Figures 3 and 6 (recipes not stated)",
+    "training, synthetic tasks": "not stated", "arithmetic": PAPER["arithmetic"], "probe": PAPER["probe"],
+    "measured": PAPER["measured"],
+}
+
+
+def recipes_side_by_side(evidence: Sequence[Evidence]) -> list[dict[str, str]]:
+    """The recipe of each profile's evidence beside the others' and the paper's: one row per aspect, one column per
+    profile (its name), then ``"the paper"``."""
+    if not evidence:
+        raise ValueError("evidence must hold at least one profile's Evidence")
+    described = {ev.profile: _rows(ev) for ev in evidence}
+    return [{"": aspect, **{p: rows[aspect] for p, rows in described.items()}, "the paper": paper}
+            for aspect, paper in _PAPER_ROWS.items()]

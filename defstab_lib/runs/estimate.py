@@ -52,7 +52,7 @@ from .parallel import worker_threads
 
 __all__ = ["Estimate", "estimate", "CONFIRM_ABOVE_S", "MEASURE_SHARE", "format_duration", "network_of",
            "step_seconds", "count_step", "DeviceClass", "DEVICE_CLASSES", "DatasheetEstimate", "datasheet_estimate",
-           "steps_of", "LAUNCH_S"]
+           "LAUNCH_S", "training_images", "training_steps"]
 
 #: On a CPU, work estimated above this many seconds needs ``--yes`` on the command line.
 CONFIRM_ABOVE_S = 3600.0
@@ -102,14 +102,28 @@ def format_duration(seconds: float) -> str:
     return f"{seconds / 86400:.0f} days"
 
 
-def steps_of(config: RunConfig) -> int:
-    """The SGD steps of a run: epochs x batches per epoch."""
+def training_images(config: RunConfig) -> int:
+    """The images a run trains on per epoch: its ``train_size`` (a subset), else the whole training set of its
+    dataset (``defstab_lib.data.DATASET_INFO``); for the synthetic task, the fresh examples drawn per epoch.
+
+    >>> from defstab_lib.runs.config import DataConfig
+    >>> training_images(RunConfig("x")), training_images(RunConfig("x", data=DataConfig(train_size=2000)))
+    (60000, 2000)
+    """
     d = config.data
     if d.dataset == "synthetic":
-        n = d.train_size or _SYNTHETIC_EPOCH
-    else:
-        n = min(d.train_size or math.inf, DATASET_INFO[d.dataset].sizes["train"])
-    return config.epochs * math.ceil(n / config.batch_size)
+        return d.train_size or _SYNTHETIC_EPOCH
+    return min(d.train_size or math.inf, DATASET_INFO[d.dataset].sizes["train"])
+
+
+def training_steps(config: RunConfig) -> int:
+    """The SGD steps a run takes: ``epochs`` × the whole batches of :func:`training_images` (training drops the
+    last, incomplete batch of every epoch).
+
+    >>> training_steps(RunConfig("x", epochs=16, batch_size=128))
+    7488
+    """
+    return config.epochs * (training_images(config) // config.batch_size)
 
 
 def network_of(config: RunConfig) -> tuple:
@@ -211,7 +225,7 @@ def estimate(configs: Sequence[RunConfig], device: torch.device, *, jobs: int = 
     jobs = max(1, min(jobs, len(configs)))
     threads = worker_threads(jobs) if device.type == "cpu" and jobs > 1 else torch.get_num_threads()
     step_s = step_seconds(configs, device, threads=threads, measured=measured)
-    steps = [steps_of(c) for c in configs]
+    steps = [training_steps(c) for c in configs]
     durations = [n * step_s[network_of(c)] * (1 + MEASURE_SHARE) for c, n in zip(configs, steps)]
     mean_step = sum(n * step_s[network_of(c)] for c, n in zip(configs, steps)) / max(1, sum(steps))
     return Estimate(len(configs), sum(steps), mean_step, _makespan(durations, jobs), device_name(device), jobs=jobs,
@@ -319,7 +333,7 @@ def datasheet_estimate(configs: Sequence[RunConfig], device_class: DeviceClass,
     counted = {} if counted is None else counted
     device = torch.device("cuda" if device_class.gpu else "cpu")
     configs = list(configs)
-    steps = [steps_of(c) for c in configs]
+    steps = [training_steps(c) for c in configs]
     ends, bound_steps = [], []
     for efficiency, launch in zip(sorted(device_class.efficiency, reverse=True), LAUNCH_S):  # fast end first
         durations, bound = [], 0
