@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from defstab_lib.analysis.length import choose_length
+from defstab_lib.analysis.length import check_rows, choose_length, trajectories
 from defstab_lib.runs import ArchConfig, Measurement, Results, RunConfig
 
 LAYERS = 13
@@ -43,3 +43,13 @@ def test_accuracy_still_rising_fails_the_rule():
 def test_a_candidate_without_its_doubled_run_is_not_judged():
     choice = choose_length(family({8: (0.150, 1.700, 0.930), 16: (0.148, 1.698, 0.932)}), candidates=(8, 16))
     assert choice.chosen == 8 and not any(c.length == 16 for c in choice.checks)
+
+
+def test_the_figure_and_table_read_every_pilot():
+    runs = family({8: (0.150, 1.700, 0.930), 16: (0.148, 1.650, 0.932), 32: (0.147, 1.648, 0.933)})
+    t = trajectories(runs)
+    assert set(t) == {"subsample", "maxpool"} and set(t["maxpool"]) == {8, 16, 32}
+    epochs, values = t["maxpool"][16]["filter TV"]
+    assert list(epochs) == [0, 16] and list(values) == [1.85, 1.65]
+    rows = check_rows(choose_length(runs))
+    assert {r["passes"] for r in rows} == {"yes", "no"} and len(rows) == 2 * 2 * 3

@@ -25,9 +25,13 @@ import numpy as np
 
 from ..runs.store import Results
 from .claims import mean_log
+from .worstcase import trajectory
 
-__all__ = ["ACCURACY_TOLERANCE", "RELATIVE_TOLERANCE", "LengthCheck", "LengthChoice", "end_state_row",
-           "choose_length", "quantities"]
+__all__ = ["ACCURACY_TOLERANCE", "RELATIVE_TOLERANCE", "QUANTITIES", "LengthCheck", "LengthChoice", "end_state_row",
+           "choose_length", "quantities", "trajectories", "check_rows"]
+
+#: The quantities the rule compares, as :func:`quantities` names them, and :func:`.worstcase.trajectory`'s name.
+QUANTITIES = {"test accuracy": "test_accuracy", "filter TV": "tv", "later-layer sensitivity": "late-sensitivity"}
 
 ACCURACY_TOLERANCE = 0.005
 RELATIVE_TOLERANCE = 0.10
@@ -106,3 +110,22 @@ def choose_length(results: Sequence[Results], *, candidates: Sequence[int] = (8,
     complete = [L for L in candidates if networks and all((n, L) in runs and (n, 2 * L) in runs for n in networks)]
     chosen = next((L for L in complete if all(c.passes for c in checks if c.length == L)), None)
     return LengthChoice(chosen, checks)
+
+
+def trajectories(results: Sequence[Results]) -> dict[str, dict[int, dict[str, tuple[np.ndarray, np.ndarray]]]]:
+    """``{network: {epochs L: {quantity: (measured epochs (T,), values (T,))}}}`` of the pilot runs, for the
+    length figure (one run per network and length)."""
+    out: dict[str, dict[int, dict[str, tuple[np.ndarray, np.ndarray]]]] = {}
+    for r in sorted(results, key=lambda r: (r.config.arch.downsampling, r.config.epochs)):
+        per = out.setdefault(r.config.arch.downsampling, {}).setdefault(r.config.epochs, {})
+        for name, key in QUANTITIES.items():
+            epochs, values = trajectory([r], key)
+            per[name] = (epochs, values[0])
+    return out
+
+
+def check_rows(choice: LengthChoice) -> list[dict[str, str]]:
+    """The rule's checks as table rows (for ``chapters.html_table``)."""
+    return [{"network": c.network, "L vs 2L (epochs)": f"{c.length} vs {2 * c.length}", "quantity": c.quantity,
+             "end at L": f"{c.end:.4f}", "end at 2L": f"{c.end_doubled:.4f}", "|difference|": f"{c.difference:.4f}",
+             "allowed": f"{c.allowed:.4f}", "passes": "yes" if c.passes else "no"} for c in choice.checks]

@@ -5,7 +5,8 @@ Submodules by subject (each owned by the chapters that use it):
 - ``defstab_lib.plots.images``   -- image grids and deformation panels (Figures 1, 2, 5a);
 - ``defstab_lib.plots.profiles`` -- per-layer profiles with bands over seeds (Figures 3, 4, 6, 7);
 - ``defstab_lib.plots.verdicts`` -- each verdict's evidence: per-network effects, the estimate and its 95% CI;
-- ``defstab_lib.plots.ablation`` -- one factor of the ablation, level by level ("What teaches stability?").
+- ``defstab_lib.plots.ablation`` -- one factor of the ablation, level by level ("What teaches stability?");
+- ``defstab_lib.plots.length``   -- the ``standard`` profile's length pilots (the report).
 
 Shared style lives here: one colour per downsampling variant, used by every chapter, so that a reader can
 follow an architecture from figure to figure.
