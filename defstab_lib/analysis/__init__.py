@@ -10,7 +10,8 @@
   from its configs, beside what the paper ran;
 - :mod:`.report`   -- every verdict of a profile, from the results store (the report page and the CLI);
 - :mod:`.compare`  -- the verdicts of every profile whose results are all stored, side by side;
-- :mod:`.ablation` -- what teaches stability: one pre-registered verdict per factor of the training recipe.
+- :mod:`.ablation` -- what teaches stability: one pre-registered verdict per factor of the training recipe;
+- :mod:`.length`   -- the rule that picks the ``standard`` profile's training length from its pilots.
 """
 
 from .arrays import between_spread, by_seed, group_by, profile_array, profiles, spearman

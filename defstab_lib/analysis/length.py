@@ -23,18 +23,37 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..runs.store import Results
+from .. import runs
+from ..runs.store import Results, ResultsStore
 from .claims import mean_log
 from .worstcase import trajectory
 
-__all__ = ["ACCURACY_TOLERANCE", "RELATIVE_TOLERANCE", "QUANTITIES", "LengthCheck", "LengthChoice", "end_state_row",
-           "choose_length", "quantities", "trajectories", "check_rows"]
+__all__ = ["PILOT_LENGTHS", "PILOT_NETWORKS", "pilot_configs", "load_pilots", "ACCURACY_TOLERANCE", "RELATIVE_TOLERANCE", "QUANTITIES", "LengthCheck", "LengthChoice", "end_state_row",
+           "choose_length", "quantities", "trajectories", "check_rows", "verdict_sentence"]
 
 #: The quantities the rule compares, as :func:`quantities` names them, and :func:`.worstcase.trajectory`'s name.
 QUANTITIES = {"test accuracy": "test_accuracy", "filter TV": "tv", "later-layer sensitivity": "late-sensitivity"}
 
 ACCURACY_TOLERANCE = 0.005
+#: The pilots: these networks, seed 0, each trained for each of these numbers of epochs (the candidates 8 and 16
+#: and their doubles).
+PILOT_LENGTHS = (8, 16, 32)
+PILOT_NETWORKS = ("subsample", "maxpool")
 RELATIVE_TOLERANCE = 0.10
+
+
+def pilot_configs(profile: str = "standard") -> list:
+    """The pilot runs' configs: the profile's ``pooling`` runs of :data:`PILOT_NETWORKS`, seed 0, at each of
+    :data:`PILOT_LENGTHS` epochs."""
+    return [c for L in PILOT_LENGTHS for net in PILOT_NETWORKS
+            for c in runs.experiment_configs("pooling", profile, downsampling=[net], seeds=1, epochs=L)]
+
+
+def load_pilots(store: ResultsStore | None = None, profile: str = "standard") -> tuple[list[Results], list]:
+    """``(stored pilot runs, configs of the pilots not stored)``: reads the store, trains nothing."""
+    store = store or ResultsStore()
+    configs = pilot_configs(profile)
+    return [store.load(c) for c in configs if store.exists(c)], [c for c in configs if not store.exists(c)]
 
 
 def quantities(results: Results, epoch: int | str = "final") -> dict[str, float]:
@@ -129,3 +148,18 @@ def check_rows(choice: LengthChoice) -> list[dict[str, str]]:
     return [{"network": c.network, "L vs 2L (epochs)": f"{c.length} vs {2 * c.length}", "quantity": c.quantity,
              "end at L": f"{c.end:.4f}", "end at 2L": f"{c.end_doubled:.4f}", "|difference|": f"{c.difference:.4f}",
              "allowed": f"{c.allowed:.4f}", "passes": "yes" if c.passes else "no"} for c in choice.checks]
+
+
+def verdict_sentence(choice: LengthChoice, not_stored: Sequence = ()) -> str:
+    """What the rule decided, in one sentence for the page (and what is still missing, if any pilot is)."""
+    missing = (f" {len(not_stored)} of the pilot runs are not stored yet "
+               f"(`python -m defstab_lib run pooling --profile standard --downsampling subsample maxpool --seeds 1 "
+               f"--epochs L`)." if not_stored else "")
+    if choice.chosen is not None:
+        return f"The rule chose {choice.chosen} epochs: the {2 * choice.chosen}-epoch runs reproduce their end state.{missing}"
+    judged = sorted({c.length for c in choice.checks})
+    if not judged:
+        return f"No candidate length could be judged yet.{missing}"
+    failed = sorted({f"{c.quantity} ({c.network}, {c.length} vs {2 * c.length})" for c in choice.checks if not c.passes})
+    return (f"No candidate passed ({'; '.join(failed)} still moved more than allowed), so by the rule the profile "
+            f"trains for 16 epochs and its networks had not plateaued.{missing}")
