@@ -160,6 +160,11 @@ def verdict_sentence(choice: LengthChoice, not_stored: Sequence = ()) -> str:
     judged = sorted({c.length for c in choice.checks})
     if not judged:
         return f"No candidate length could be judged yet.{missing}"
-    failed = sorted({f"{c.quantity} ({c.network}, {c.length} vs {2 * c.length})" for c in choice.checks if not c.passes})
-    return (f"No candidate passed ({'; '.join(failed)} still moved more than allowed), so by the rule the profile "
-            f"trains for 16 epochs and its networks had not plateaued.{missing}")
+    parts = []
+    for length in judged:
+        failed = [c for c in choice.checks if c.length == length and not c.passes]
+        by_net = {n: ", ".join(c.quantity for c in failed if c.network == n)
+                  for n in dict.fromkeys(c.network for c in failed)}
+        parts.append(f"from {length} to {2 * length} epochs, " + "; ".join(f"{n}: {q}" for n, q in by_net.items()))
+    return (f"No candidate passed; what still moved more than allowed -- {' / '.join(parts)}.  So, by the rule, the profile trains for 16 epochs, and its "
+            f"networks had not plateaued when they were measured.{missing}")
