@@ -221,7 +221,8 @@ _register(
 
 #: Parameters of the chapters that train (or load) runs of ``defstab_lib.runs``.
 PROFILE_PARAM = Param("profile", str, "how big the runs are: smoke (seconds), cpu (under two hours for the whole book on "
-                      "2 cores) or paper (GPU); see defstab_lib.runs.profiles", choices=("smoke", "cpu", "paper"))
+                      "2 cores), standard (the crop-and-flip campaign, being trained) or paper (GPU); see "
+                      "defstab_lib.runs.profiles", choices=("smoke", "cpu", "standard", "paper"))
 TRAIN_DATASET_PARAM = Param("dataset", str, "training data (mnist and cifar10 are downloaded where a network is "
                             "reachable)", choices=TRAINING_DATASETS)
 RUN_SEEDS_PARAM = Param("seeds", int, "training runs per setting (bands: +-2 standard deviations over them)",

@@ -25,6 +25,7 @@ from defstab_lib.data import load_dataset, pad_to_size
 from defstab_lib.models import make_vgg
 from defstab_lib.runs import ResultsStore, RunConfig, experiment_configs, run_configs, run_key
 from defstab_lib.runs.config import config_from_dict
+from defstab_lib.runs import parallel
 from defstab_lib.runs.parallel import available_cores, plan_workers
 from defstab_lib.train import OptimConfig, TensorBatches, make_optimizer, train_epoch
 
@@ -302,3 +303,11 @@ def test_gpu_check_fails_at_once_with_one_line_without_cuda():
     assert len(lines) == 1 and "no CUDA device on this machine" in lines[0], done.stderr
     assert done.stdout == "", "nothing ran"
     print(f"failed in {time.time() - start:.1f} s")
+
+
+def test_a_script_without_a_main_guard_is_told_what_to_do(monkeypatch):
+    """A spawned worker re-imports the user's script; if that calls run_configs(jobs=2) again it is refused with
+    the fix, not left to multiprocessing's bootstrapping error."""
+    monkeypatch.setattr(parallel.multiprocessing, "parent_process", lambda: object())
+    with pytest.raises(RuntimeError, match="__main__"):
+        parallel.run_in_processes([], run=lambda *a, **k: None, jobs=2, store=None)

@@ -229,7 +229,10 @@ class RunConfig:
         d, a = self.data, self.arch
         what = f"{d.dataset}" + (f" C={d.strength:g} K={d.classes}" if d.dataset == "synthetic" else "")
         what += " random labels" if d.labels == "random" else ""
-        return (f"{self.experiment}: {a.downsampling} x{a.width:g} on {what}, {self.epochs} epochs, "
+        what += "" if d.augmentation == "none" else f" with {d.augmentation}"
+        decay = ("" if self.optim.weight_decay == OptimConfig().weight_decay
+                 else f", weight decay {self.optim.weight_decay:g}")
+        return (f"{self.experiment}: {a.downsampling} x{a.width:g} on {what}, {self.epochs} epochs{decay}, "
                 f"seed {self.seed}" + ("" if self.precision == "auto" else f", {self.precision}")
                 + (", compiled" if self.compile else ""))
 

@@ -34,7 +34,14 @@ from ..checks import positive_int
 from .config import RunConfig, config_from_dict, config_to_dict
 from .store import ResultsStore
 
-__all__ = ["available_cores", "plan_workers", "worker_threads", "run_in_processes", "WorkerFailure"]
+__all__ = ["available_cores", "plan_workers", "worker_threads", "run_in_processes", "WorkerFailure",
+           "SPAWN_GUARD_MESSAGE"]
+
+#: Said by a worker process that finds itself asked to start workers: the script that called ``run_configs`` with
+#: ``jobs > 1`` has no ``if __name__ == "__main__":`` guard, so each spawned worker re-ran it on import.
+SPAWN_GUARD_MESSAGE = ("run_configs(..., jobs=N) was called while a worker process was importing your script: put the "
+                       "call under `if __name__ == \"__main__\":` (worker processes are spawned, and a spawned process "
+                       "imports the script that started it), or pass jobs=1")
 
 
 class WorkerFailure(RuntimeError):
@@ -242,6 +249,8 @@ def run_in_processes(
         KeyboardInterrupt: after stopping every worker (each leaves its run's resume state).
     """
     jobs = positive_int("jobs", jobs)
+    if multiprocessing.parent_process() is not None:
+        raise RuntimeError(SPAWN_GUARD_MESSAGE)
     device = None if device is None else str(device)
     ctx = multiprocessing.get_context("spawn")
     tasks, events = ctx.Queue(), ctx.Queue()
