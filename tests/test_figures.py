@@ -30,7 +30,7 @@ def _figure():
 
 
 def _a_stored_run() -> runs.Results:
-    return runs.ResultsStore(ROOT / "results").stored("pooling")[0]
+    return next(r for r in runs.ResultsStore(ROOT / "results").stored("pooling") if r.config.profile == "cpu")
 
 
 def test_figure_bundle_holds_png_svg_and_provenance():
@@ -122,7 +122,7 @@ def test_bands_of_distances_stop_at_zero():
 def test_trajectory_summary_of_the_stored_runs():
     from defstab_lib.analysis import worstcase
 
-    stored = runs.ResultsStore(ROOT / "results").stored("pooling")
+    stored = [r for r in runs.ResultsStore(ROOT / "results").stored("pooling") if r.config.profile == "cpu"]
     epochs, values = worstcase.trajectory(stored, "tv")
     s = worstcase.trajectory_summary(epochs, values)
     assert s["n"] == len(stored) and 0 <= s["monotone"] <= s["n"]

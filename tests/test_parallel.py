@@ -66,7 +66,9 @@ def test_stored_results_keep_their_keys_and_precision_is_part_of_the_key():
     assert len(stored) >= 42, "the checkout's stored runs"
     for d in stored:
         config = config_from_dict(d["config"])
-        assert config.precision == "auto" and not config.compile and run_key(config) == d["key"], d["key"]
+        # a run trains in its profile's precision (bf16 in `standard`), the older profiles' runs in "auto"
+        expected = runs.PROFILES[config.profile].precision if config.profile in runs.PROFILES else "auto"
+        assert config.precision == expected and not config.compile and run_key(config) == d["key"], d["key"]
     config = config_from_dict(stored[0]["config"])
     keys = {run_key(dataclasses.replace(config, precision=p, compile=c)) for p in ("auto", "float32", "bf16")
             for c in (False, True)}

@@ -118,7 +118,7 @@ def test_equivalence_rule_is_calibrated():
 
 
 def test_protocol_1_results_are_refused_with_a_reason():
-    v1 = ResultsStore(runs.store.results_root()).stored("pooling")[:2]
+    v1 = [r for r in ResultsStore(runs.store.results_root()).stored("pooling") if r.config.probe.protocol == 1][:2]
     with pytest.raises(ValueError, match="protocol 1"):
         wc.worst_exceeds_random(v1)
     with pytest.raises(ValueError, match="at least one run"):
@@ -131,7 +131,7 @@ def test_trajectories_and_flips():
     assert epochs.tolist() == [0, 1] and values.shape == (6, 2)
     with pytest.raises(ValueError, match="quantity"):
         wc.trajectory(rs, "nope")
-    v1 = ResultsStore(runs.store.results_root()).stored("pooling")[:2]
+    v1 = [r for r in ResultsStore(runs.store.results_root()).stored("pooling") if r.config.probe.protocol == 1][:2]
     assert wc.trajectory(v1, "sensitivity")[1].shape == (2, len(v1[0].measurements))
     with pytest.raises(ValueError, match="protocol 1"):
         wc.trajectory(v1, "worst")
