@@ -17,14 +17,12 @@ from collections.abc import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .trajectories import EPOCH_XLABEL
-
 __all__ = ["plot_length_pilots"]
 
 
 def plot_length_pilots(trajectories: Mapping[str, Mapping[int, Mapping[str, tuple[np.ndarray, np.ndarray]]]],
                        *, chosen: int | None = None) -> plt.Figure:
-    """One row per network, one column per quantity; in each panel one line per training length L (each run a
+    """One column per network, one row per quantity; in each panel one line per training length L (each run a
     full cosine schedule of L epochs), darker for longer, the chosen length drawn thicker.
 
     Args:
@@ -36,10 +34,10 @@ def plot_length_pilots(trajectories: Mapping[str, Mapping[int, Mapping[str, tupl
     quantities = list(dict.fromkeys(q for per in trajectories.values() for run in per.values() for q in run))
     lengths = sorted({L for per in trajectories.values() for L in per})
     shades = plt.get_cmap("viridis")(np.linspace(0.15, 0.85, max(len(lengths), 1)))
-    fig, axes = plt.subplots(len(networks), len(quantities), figsize=(4.2 * len(quantities), 3.2 * len(networks)),
-                             squeeze=False)
-    for i, net in enumerate(networks):
-        for j, q in enumerate(quantities):
+    fig, axes = plt.subplots(len(quantities), len(networks), figsize=(4.0 * len(networks), 2.6 * len(quantities)),
+                             squeeze=False, sharex=True)
+    for j, net in enumerate(networks):
+        for i, q in enumerate(quantities):
             ax = axes[i, j]
             for L, color in zip(lengths, shades):
                 if L not in trajectories[net] or q not in trajectories[net][L]:
@@ -48,8 +46,9 @@ def plot_length_pilots(trajectories: Mapping[str, Mapping[int, Mapping[str, tupl
                 ax.plot(epochs, values, "-o", color=color, markersize=3, linewidth=2.6 if L == chosen else 1.2,
                         label=f"{L} epochs" + (" (chosen)" if L == chosen else ""))
             ax.set_xscale("symlog", linthresh=1.0)
-            ax.set_title(f"{net}: {q}")
-            ax.set_xlabel(EPOCH_XLABEL if i == len(networks) - 1 else "")
+            ax.set_title(net if i == 0 else "")
+            ax.set_ylabel(q if j == 0 else "")
+            ax.set_xlabel("epoch (symlog)" if i == len(quantities) - 1 else "")
             if i == 0 and j == 0:
                 ax.legend(fontsize=8)
     fig.tight_layout()
