@@ -222,7 +222,7 @@ _register(
 #: Parameters of the chapters that train (or load) runs of ``defstab_lib.runs``.
 PROFILE_PARAM = Param("profile", str, "how big the runs are: smoke (seconds), cpu (under two hours for the whole book on "
                       "2 cores), standard (the crop-and-flip campaign, being trained) or paper (GPU); see "
-                      "defstab_lib.runs.profiles", choices=("smoke", "cpu", "standard", "paper"))
+                      "defstab_lib.runs.profiles", choices=tuple(runs.PROFILES))
 TRAIN_DATASET_PARAM = Param("dataset", str, "training data (mnist and cifar10 are downloaded where a network is "
                             "reachable)", choices=TRAINING_DATASETS)
 RUN_SEEDS_PARAM = Param("seeds", int, "training runs per setting (bands: +-2 standard deviations over them)",
@@ -338,8 +338,8 @@ _register(
 )
 
 
-# The chapter "What teaches stability?" (the ablation, defstab_lib.analysis.ablation): its profile may be any
-# profile, 'standard' included, since the ablation moves one factor of that profile's own recipe at a time.
+# The chapter "What teaches stability?" (the ablation, defstab_lib.analysis.ablation): its profile parameter says
+# what the profile means here (whose recipe the factors are moved from); its choices are PROFILE_PARAM's.
 _register(
     ChapterSpec(
         name="what_teaches_stability",
@@ -347,7 +347,7 @@ _register(
         params=(
             TRAIN_DATASET_PARAM,
             Param("profile", str, "whose recipe the factors are moved from: smoke (seconds), cpu (no augmentation), "
-                  "standard (flip-crop) or paper (GPU); see defstab_lib.runs.profiles", choices=tuple(runs.PROFILES)),
+                  "standard (flip-crop) or paper (GPU); see defstab_lib.runs.profiles", choices=PROFILE_PARAM.choices),
             Param("seeds", int, "initialisations per cell, each network's weights and data order shared by its cells "
                   "(the verdicts' independent units)", minimum=1, maximum=100),
             TRAIN_DEVICE_PARAM,
