@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from .. import runs
-from ..runs.estimate import training_images
+from ..runs.estimate import training_images, training_steps
 from ..runs.profiles import ABLATION_FACTORS, ABLATION_NETWORKS, ablation_cells, ablation_level
 from ..runs.store import Results, ResultsStore
 from .arrays import by_seed
@@ -390,7 +390,7 @@ def recipe_rows(cells: Cells) -> list[dict[str, str]]:
     n = training_images(c)
 
     def steps(epochs: int) -> str:
-        steps = epochs * (n // c.batch_size)  # training_steps of this recipe at ``epochs``
+        steps = training_steps(dataclasses.replace(c, epochs=epochs, measure_epochs=()))
         return f"{n:,} images × {epochs} epoch{'s' * (epochs != 1)} (≈{steps:,} steps)"
 
     quarter = cell(cells, "length", "quarter")[0].config.epochs if "quarter" in levels(cells, "length") else None
