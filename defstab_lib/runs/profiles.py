@@ -142,6 +142,7 @@ class Profile:
     augmentation: str = "none"
     precision: str = "auto"
     matched_contrast: bool = False
+    synthetic_matched_loss: float | None = None
 
 
 PROFILES: dict[str, Profile] = {
@@ -177,12 +178,12 @@ PROFILES: dict[str, Profile] = {
         "standard", width=0.5, seeds=5, batch_size=128, test_size=None, probe_images=128,
         real=Stage(train_size=None, epochs=STANDARD_EPOCHS),
         random=Stage(train_size=2_000, epochs=40, lr=0.02),
-        synthetic=Stage(train_size=4_000, epochs=20),
+        synthetic=Stage(train_size=512, epochs=40, measure_epochs=tuple(range(1, 40))),
         synthetic_test_size=1000,
         warmup_epochs=0.5,
         worst_case=Stage(train_size=None, epochs=STANDARD_EPOCHS),
         worst_case_seeds=5,
-        protocol=2, augmentation="flip-crop", precision="bf16", matched_contrast=True,
+        protocol=2, augmentation="flip-crop", precision="bf16", matched_contrast=True, synthetic_matched_loss=1.0,
     ),
 }
 
@@ -275,7 +276,8 @@ def experiment_configs(
              "worst-case": p.worst_case}[experiment]
     n_epochs = epochs or stage.epochs
     optim = OptimConfig(lr=stage.lr, warmup_epochs=min(p.warmup_epochs, n_epochs / 2))
-    measure_epochs = stage.measure_epochs if protocol == 1 else log_epochs(n_epochs)
+    # protocol 2: the dense trajectory, plus any epochs the stage asks for (standard's synthetic runs: every epoch)
+    measure_epochs = stage.measure_epochs if protocol == 1 else sorted({*log_epochs(n_epochs), *stage.measure_epochs})
     common = dict(
         experiment=experiment, optim=optim, epochs=n_epochs, batch_size=p.batch_size, probe=probe,
         measure_epochs=tuple(e for e in measure_epochs if e < n_epochs), profile=profile, precision=p.precision,
