@@ -29,21 +29,26 @@ __all__ = ["TEMPLATE_SOURCES", "MAX_CLASSES", "synthetic_templates", "SyntheticD
            "flip_crop_tps"]
 
 #: Where the templates of a synthetic task come from: foolbox's 20 real MNIST test images (always available
-#: offline) or the full MNIST test set (where it is on disk or downloadable).
-TEMPLATE_SOURCES = ("foolbox-mnist", "mnist")
+#: offline), the full MNIST test set (where it is on disk or downloadable), or the first images of one
+#: Fashion-MNIST category, "Shirt" (fine-grained classes: every template is a shirt; Debian ships the data).
+TEMPLATE_SOURCES = ("foolbox-mnist", "mnist", "fashion-mnist-shirts")
+#: The Fashion-MNIST category of ``"fashion-mnist-shirts"``.
+SHIRT = 6
 #: The most classes a synthetic task can have: one template per class, from foolbox's 20 MNIST images.
 MAX_CLASSES = 20
 
 
 def synthetic_templates(classes: int, source: str = "foolbox-mnist", *, size: int = 32) -> tuple[torch.Tensor, str]:
-    """``classes`` real MNIST digit images to serve as the templates of a synthetic task.
+    """``classes`` real images to serve as the templates of a synthetic task, one per class.
 
-    Images of distinct digits come first (the first image of each digit, in file order), then further images.
-    foolbox's 20 images hold every digit but 8, so up to 9 classes are 9 different digits; a tenth class is a
-    second image of a digit (a different handwriting), which the task treats as a class of its own.
+    ``"foolbox-mnist"`` and ``"mnist"``: images of distinct digits come first (the first image of each digit, in
+    file order), then further images.  foolbox's 20 images hold every digit but 8, so up to 9 classes are 9
+    different digits; a tenth class is a second image of a digit (a different handwriting), which the task treats
+    as a class of its own.  ``"fashion-mnist-shirts"``: the first ``classes`` images of category "Shirt" of the
+    Fashion-MNIST test set, so that every class is a different shirt (a harder, fine-grained task).
 
     Args:
-        classes: number of classes K (2..20 for ``"foolbox-mnist"``).
+        classes: number of classes K (2..:data:`MAX_CLASSES`; at most 20 for ``"foolbox-mnist"``).
         source: one of :data:`TEMPLATE_SOURCES`.
         size: the templates are zero-padded from 28x28 to ``size`` x ``size``.
 
@@ -56,6 +61,8 @@ def synthetic_templates(classes: int, source: str = "foolbox-mnist", *, size: in
     """
     if source not in TEMPLATE_SOURCES:
         raise ValueError(f"template source {source!r} is not allowed; allowed: {', '.join(TEMPLATE_SOURCES)}")
+    if source == "fashion-mnist-shirts":
+        return _shirt_templates(classes, size)
     if source == "foolbox-mnist":
         ds = sample_images("mnist")
         where = "shipped in foolbox's package data"
@@ -75,6 +82,16 @@ def synthetic_templates(classes: int, source: str = "foolbox-mnist", *, size: in
     templates = pad_to_size(ds.float_images(chosen), size)
     digits = ", ".join(str(labels[i]) for i in chosen)
     return templates, f"{len(chosen)} real MNIST test images {where} (digits {digits})"
+
+
+def _shirt_templates(classes: int, size: int) -> tuple[torch.Tensor, str]:
+    """The first ``classes`` "Shirt" images of the Fashion-MNIST test set, zero-padded to ``size``."""
+    checks.positive_int("classes", classes, minimum=2, maximum=MAX_CLASSES)
+    ds = load_dataset("fashion-mnist", "test")
+    chosen = (ds.labels == SHIRT).nonzero().flatten()[:classes].tolist()
+    templates = pad_to_size(ds.float_images(chosen), size)
+    return templates, (f"the first {len(chosen)} 'Shirt' images of the Fashion-MNIST test set in {ds.source} "
+                       f"(indices {', '.join(map(str, chosen))})")
 
 
 class SyntheticDeformationTask:

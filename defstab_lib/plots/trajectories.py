@@ -19,9 +19,11 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from matplotlib.figure import Figure
+
 from . import DOWNSAMPLING_COLORS
 
-__all__ = ["plot_trajectories", "EPOCH_XLABEL"]
+__all__ = ["plot_trajectories", "plot_loss_trajectories", "EPOCH_XLABEL"]
 
 #: x-axis label of a trajectory.
 EPOCH_XLABEL = "epoch (0 = initialisation; symmetric-log axis)"
@@ -71,3 +73,62 @@ def plot_trajectories(epochs: Sequence[float], groups: Mapping[str, np.ndarray],
     ax.set_title(title)
     ax.legend(fontsize=9)
     return ax
+
+
+def plot_loss_trajectories(curves: Mapping[str, Sequence[tuple]], *, level: float | None = None,
+                           at_level: Mapping[str, Sequence[float | None]] | None = None,
+                           reference: float | None = None, cmap: str = "Greens",
+                           ylabel: str = "TV(W) / ‖W‖₁, mean over conv layers") -> Figure:
+    """A quantity during training against the epoch (left) and against the training loss (right), one colour
+    per group (darker for later groups), one thin line per run, the mean over runs bold on the left.
+
+    Args:
+        curves: ``{group: [(epochs (m,), training loss (m,) in nats, values (m,)), ...]}``, one triple per run
+            (:func:`defstab_lib.analysis.matched.loss_trajectory`); the runs of a group share their epochs.
+        level: the matched training loss L*: a dashed vertical line on the right.
+        at_level: ``{group: [value at L* or None, one per run]}``: dots on that line
+            (:func:`defstab_lib.analysis.matched.trajectories` gives ``curves`` and these together).
+        reference: a horizontal dotted line (e.g. the TV of random filters), in both panels.
+        cmap, ylabel: colours and the y label.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> run = (np.array([0, 1, 2.0]), np.array([2.3, 0.4, 0.01]), np.array([1.85, 1.82, 1.81]))
+    >>> fig = plot_loss_trajectories({"C = 1": [run], "C = 4": [run]}, level=0.5, at_level={"C = 1": [1.82]})
+    >>> [len(ax.lines) for ax in fig.axes]
+    [4, 5]
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    colors = plt.get_cmap(cmap)(np.linspace(0.45, 0.95, max(1, len(curves))))
+    for color, (name, runs) in zip(colors, curves.items()):
+        if not runs:
+            continue
+        epochs = np.asarray(runs[0][0], dtype=float)
+        values = np.array([np.asarray(v, dtype=float) for _, _, v in runs])
+        if values.shape[1] != epochs.size:
+            raise ValueError(f"group {name!r}: its runs must share their measured epochs")
+        for e, loss, v in runs:
+            left.plot(e, v, color=color, alpha=0.3, linewidth=0.8)
+            right.plot(loss, v, color=color, alpha=0.6, linewidth=1.0)
+        points = [p for p in (at_level or {}).get(name, []) if p is not None]
+        if level is not None and points:
+            right.plot([level] * len(points), points, "o", color=color, markersize=4)
+        left.plot(epochs, values.mean(0), "-", color=color, linewidth=2, label=name)
+    if reference is not None:
+        for ax in (left, right):
+            ax.axhline(reference, color="black", linestyle=":", linewidth=1)
+    left.set_xscale("symlog", linthresh=1.0)
+    left.set_xlabel(EPOCH_XLABEL)
+    left.set_ylabel(ylabel)
+    left.set_title("(a) during training")
+    left.legend(fontsize=9)
+    right.set_xscale("log")
+    right.invert_xaxis()  # training goes left to right: from chance towards zero loss
+    right.set_xlabel("training loss (nats, log axis, decreasing →)")
+    right.set_title("(b) against the training loss")
+    if level is not None:
+        right.axvline(level, color="black", linestyle="--", linewidth=1, label=f"matched loss L* = {level:g}")
+        right.legend(fontsize=9)
+    fig.tight_layout()
+    return fig
+

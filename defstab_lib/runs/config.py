@@ -40,7 +40,7 @@ import json
 from typing import Any
 
 from ..checks import choice
-from ..tasks import MAX_CLASSES
+from ..tasks import MAX_CLASSES, TEMPLATE_SOURCES
 from ..train import PRECISIONS, OptimConfig
 from ..vocabulary import RUN_DATASETS
 
@@ -115,8 +115,10 @@ class DataConfig:
             value = getattr(self, name)
             _check(value is None or (isinstance(value, int) and value > 0), f"{name} must be None or > 0, got {value!r}")
         _check(self.strength >= 0, f"strength must be >= 0, got {self.strength}")
-        _check(2 <= self.classes <= MAX_CLASSES, f"classes must be in [2, {MAX_CLASSES}] (one foolbox MNIST template "
-                                                   f"per class), got {self.classes}")
+        _check(2 <= self.classes <= MAX_CLASSES, f"classes must be in [2, {MAX_CLASSES}] (one template per class), "
+                                                   f"got {self.classes}")
+        _check(self.templates in TEMPLATE_SOURCES,
+               f"templates {self.templates!r} is not allowed; allowed: {', '.join(TEMPLATE_SOURCES)}")
         _check(self.grid >= 2, f"grid must be >= 2, got {self.grid}")
 
 
