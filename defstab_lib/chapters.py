@@ -37,7 +37,9 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from . import analysis, checks, runs
+from .analysis.report import label_contrast
 from .provenance import resolve_device as _resolve_device
+from .runs.campaign import campaign_experiments
 from .tasks import MAX_CLASSES
 from .vocabulary import DOWNSAMPLING, TRAINING_DATASETS
 
@@ -131,7 +133,12 @@ class ChapterSpec:
         title: the chapter's title, as in its first heading.
         params: its papermill parameters, in the order of the ``parameters`` cell.
         smoke: the parameters with which tests execute it (each chapter under 60 s on 2 CPU cores).
-        experiments: names of the experiments whose stored results it reads (see ``defstab_lib.runs``).
+        experiments: names of the experiments whose stored results it reads (see ``defstab_lib.runs``) in some
+            profile; :meth:`experiments_for` says which in one profile.
+        label_contrast: its real-label runs serve only as claim 7's contrast with random labels, so in each profile
+            it reads the one real-label experiment the report compares with
+            (:func:`defstab_lib.analysis.report.label_contrast`: ``matched-real`` where the profile has
+            ``matched_contrast``, else ``pooling``), not both.
     """
 
     name: str
@@ -139,12 +146,34 @@ class ChapterSpec:
     params: tuple[Param, ...]
     smoke: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     experiments: tuple[str, ...] = ()
+    label_contrast: bool = False
 
     def param(self, name: str) -> Param:
         for p in self.params:
             if p.name == name:
                 return p
         raise KeyError(name)
+
+    def experiments_for(self, profile: str) -> tuple[str, ...]:
+        """The experiments the chapter reads in ``profile``, in :attr:`experiments` order: a trained experiment
+        that the profile's campaign lacks (``matched-real`` outside a profile with ``matched_contrast``:
+        :func:`defstab_lib.runs.campaign.campaign_experiments`) is skipped, and so, in a :attr:`label_contrast`
+        chapter, is the real-label experiment that is not the profile's claim-7 contrast.
+
+        Raises:
+            ValueError: an unknown profile.
+
+        >>> get("random_labels").experiments_for("cpu"), get("random_labels").experiments_for("standard")
+        (('random-labels', 'pooling'), ('random-labels', 'matched-real'))
+        >>> get("report").experiments_for("standard")[:4], get("report").experiments_for("paper")[:3]
+        (('pooling', 'random-labels', 'matched-real', 'synthetic'), ('pooling', 'random-labels', 'synthetic'))
+        """
+        used = campaign_experiments(profile)
+        out = tuple(e for e in self.experiments if e not in runs.EXPERIMENTS or e in used)
+        if self.label_contrast:
+            contrast = label_contrast(profile)
+            out = tuple(e for e in out if e not in ("pooling", "matched-real") or e == contrast)
+        return out
 
 
 #: Parameters that many chapters share.
@@ -261,9 +290,11 @@ _register(
 )
 
 
+# Random labels compare with claim 7's real-label contrast of the profile (the report's): the matched-real runs in
+# a profile with matched_contrast (the pooling runs' recipe differs in more than the labels), else the pooling runs.
 for _name, _title, _experiments in (
     ("smoothness", "Training smooths filters", ("pooling", "random-labels")),
-    ("random_labels", "Random labels", ("random-labels", "pooling")),
+    ("random_labels", "Random labels", ("random-labels", "pooling", "matched-real")),
 ):
     _register(
         ChapterSpec(
@@ -272,6 +303,7 @@ for _name, _title, _experiments in (
             params=(TRAIN_DATASET_PARAM, PROFILE_PARAM, RUN_SEEDS_PARAM, RUN_DOWNSAMPLING_PARAM, TRAIN_DEVICE_PARAM),
             smoke=_RUN_SMOKE,
             experiments=_experiments,
+            label_contrast=_name == "random_labels",
         )
     )
 
@@ -289,7 +321,7 @@ _register(
             TRAIN_DEVICE_PARAM,
         ),
         smoke={**_RUN_SMOKE, "sigmas": [0.0, 2.0], "smooth_seeds": 2},
-        experiments=("pooling", "random-labels", "synthetic", "smooth-init", "pooling-init"),
+        experiments=("pooling", "random-labels", "matched-real", "synthetic", "smooth-init", "pooling-init"),
     )
 )
 
@@ -435,7 +467,8 @@ class ChapterRuns:
     """The trained runs a chapter reads, as :func:`load_runs` returns them.
 
     Attributes:
-        configs: ``{experiment: [RunConfig, ...]}``, one entry per run experiment of the chapter.
+        configs: ``{experiment: [RunConfig, ...]}``, one entry per run experiment the chapter reads in its profile
+            (:meth:`ChapterSpec.experiments_for`).
         results: ``{experiment: [Results, ...]}``, in the order of ``configs``.
         groups: ``{experiment: {setting: [Results, ...]}}``: the runs by downsampling layer (in the order of the
             chapter's ``downsampling`` parameter, else of :data:`defstab_lib.vocabulary.DOWNSAMPLING`) or, for
@@ -496,7 +529,7 @@ def load_runs(chapter: str, params: Mapping[str, Any]) -> ChapterRuns:
     """Load the runs of a chapter's experiments from the results store, training (and storing) those that are not
     stored: the set-up of every chapter that reads trained runs.
 
-    For each experiment of the chapter (:attr:`ChapterSpec.experiments`) that trains runs
+    For each experiment the chapter reads in its ``profile`` (:meth:`ChapterSpec.experiments_for`) that trains runs
     (:data:`defstab_lib.runs.EXPERIMENTS`), in the registered order, the configs of the chapter's ``profile``
     are built from its parameters (``dataset``, ``seeds``, ``downsampling``; for the synthetic tasks ``strengths``
     and ``classes``), the runs not yet stored are counted, and :func:`defstab_lib.runs.run_configs` loads or
@@ -511,7 +544,7 @@ def load_runs(chapter: str, params: Mapping[str, Any]) -> ChapterRuns:
     """
     spec = get(chapter)
     params = validate(chapter, **params)
-    experiments = [e for e in spec.experiments if e in runs.EXPERIMENTS]
+    experiments = [e for e in spec.experiments_for(params["profile"]) if e in runs.EXPERIMENTS]
     if not experiments:
         raise ValueError(f"chapter {chapter!r} reads no trained runs (its experiments: {list(spec.experiments)}); "
                          f"load_runs serves the chapters that do")

@@ -254,7 +254,10 @@ def status_rows(profiles: list[str] | None = None) -> list[dict[str, str]]:
     """For every chapter that reads experiments, and every profile: how many of its runs are stored.
 
     Counts the runs of each experiment at the profile's defaults on Fashion-MNIST; for a stored computation
-    (an experiment that trains nothing, such as ``smooth-init``), how many parameter sets are stored.
+    (an experiment that trains nothing, such as ``smooth-init``), how many parameter sets are stored.  An
+    experiment the chapter does not read in a profile (:meth:`defstab_lib.chapters.ChapterSpec.experiments_for`:
+    ``matched-real`` outside a profile with ``matched_contrast``; the random-labels chapter's ``pooling`` where
+    its claim-7 contrast is ``matched-real``) is skipped for that profile, not listed.
     """
     store = runs.ResultsStore()
     rows = []
@@ -274,6 +277,8 @@ def status_rows(profiles: list[str] | None = None) -> list[dict[str, str]]:
                              "missing": "" if stored else "computed when the chapter first runs (no training)"})
                 continue
             for profile in profiles or list(runs.PROFILES):
+                if experiment not in spec.experiments_for(profile):
+                    continue
                 configs = runs.experiment_configs(experiment, profile)
                 states = {c: store.state(c) for c in configs}  # only valid results count as stored
                 missing = [c for c, state in states.items() if state != "stored"]

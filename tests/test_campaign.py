@@ -26,7 +26,7 @@ SMOKE_BUDGET = max(training_steps(c) for e in runs.EXPERIMENTS for c in runs.exp
 def _default_configs(name: str) -> list:
     spec = chapters.get(name)
     params = book.notebook_parameters(nbformat.read(ROOT / "book" / f"{name}.ipynb", as_version=4))
-    return [c for e in spec.experiments if e in runs.EXPERIMENTS
+    return [c for e in spec.experiments_for(params["profile"]) if e in runs.EXPERIMENTS
             for c in runs.experiment_configs(e, params["profile"], **_experiment_kwargs(e, params))]
 
 

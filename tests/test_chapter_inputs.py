@@ -68,3 +68,19 @@ def test_sizes_have_upper_bounds_and_lists_no_repeats():
     with pytest.raises(TypeError, match="seeds"):
         chapters.validate("pooling", dataset="fashion-mnist", profile="smoke", seeds=2.0, downsampling=["maxpool"],
                           device="cpu")
+
+
+def test_the_random_labels_chapter_reads_the_profiles_claim_7_contrast():
+    """Where the profile has matched_contrast (standard) the random-labels chapter compares with the matched-real
+    runs, as the report does, and not with the pooling runs; elsewhere with the pooling runs, and never matched-real."""
+    spec = chapters.get("random_labels")
+    assert spec.label_contrast and "matched-real" in spec.experiments
+    assert spec.experiments_for("standard") == ("random-labels", "matched-real")
+    for profile in ("cpu", "smoke", "paper"):
+        assert spec.experiments_for(profile) == ("random-labels", "pooling"), profile
+    report = chapters.get("report")  # reads every verdict's runs: pooling and, in standard, matched-real too
+    assert report.experiments_for("standard")[:3] == ("pooling", "random-labels", "matched-real")
+    assert "matched-real" not in report.experiments_for("cpu") and "pooling" in report.experiments_for("cpu")
+    assert chapters.get("smoothness").experiments_for("standard") == ("pooling", "random-labels")
+    with pytest.raises(ValueError, match="unknown profile 'nope'"):
+        spec.experiments_for("nope")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from defstab_lib import analysis, cli, runs
+from defstab_lib import analysis, chapters, cli, runs
 from defstab_lib.analysis import claims, compare, recipe, report
 from defstab_lib.runs import Measurement, RandomNetworks, Results
 from defstab_lib.runs.estimate import training_steps
@@ -234,6 +234,33 @@ def test_report_profiles_command(standard_store, capsys):
         with pytest.raises(SystemExit) as exit_:
             cli.main(["report", *bad])
         assert exit_.value.code == 2
+
+
+@pytest.mark.parametrize("profile, contrast", [("standard", "matched-real"), ("cpu", "pooling")])
+def test_the_random_labels_chapter_reads_and_states_the_reports_claim_7(profile, contrast, tmp_path, monkeypatch,
+                                                                        capsys):
+    """The chapter loads the profile's claim-7 contrast (in standard the matched-real runs, not the pooling runs,
+    which are stored too), and its verdict is the one `report --json` prints; `status` counts those runs."""
+    store = runs.ResultsStore(tmp_path)
+    for configs in report.report_configs(profile).values():
+        for c in configs:
+            store.save(fake_results(c))
+    monkeypatch.setattr(report, "random_networks", fake_networks)
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(tmp_path))
+    params = chapters.validate("random_labels", dataset="fashion-mnist", profile=profile,
+                               seeds=runs.get_profile(profile).seeds, downsampling=list(DOWNSAMPLING), device="cpu")
+    loaded = chapters.load_runs("random_labels", params)
+    assert list(loaded.configs) == ["random-labels", contrast] and loaded.to_train == 0
+    assert loaded.configs[contrast] == runs.experiment_configs(contrast, profile)
+    assert report.label_contrast(profile) == contrast
+    verdict = report.random_labels_verdict(loaded.results["random-labels"], loaded.results[contrast])
+    assert f"the {contrast} runs" in verdict.statistic
+    assert cli.main(["report", "--profile", profile, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)[-1]
+    assert printed == {"number": "7", **analysis.to_json(verdict)}
+    rows = {r["experiment"]: r["stored"] for r in cli.status_rows([profile]) if r["chapter"] == "random_labels"}
+    n = len(loaded.configs[contrast])
+    assert rows == {"random-labels": f"{n}/{n}", contrast: f"{n}/{n}"}
 
 
 # ------------------------------------------------------------------------------------------- the stored cpu profile
