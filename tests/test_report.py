@@ -58,7 +58,8 @@ def test_recipe_of_the_standard_profile():
     assert "real labels" in matched["data"] and "random labels" in random["data"]
     synthetic = rows("synthetic", "standard")
     assert "the 4 runs of one network and seed start from the same weights" in synthetic["initialisations"]
-    assert synthetic["training"].startswith("4,000 fresh examples per epoch × 20 epochs ≈ 620 SGD steps")
+    assert synthetic["training"].startswith("512 fresh examples per epoch × 40 epochs ≈ 160 SGD steps")
+    assert "after every epoch from 1 to 39; at the end (epoch 40)" in synthetic["measured"]
     cifar = rows("pooling", "standard", dataset="cifar10")  # train_size None: the dataset's own training set
     assert cifar["training"].startswith("all 50,000 training images × 16 epochs ≈ 6,240 SGD steps")
     assert cifar["data"].startswith("CIFAR-10 (32×32), real labels")

@@ -167,9 +167,11 @@ def _measured(c: RunConfig) -> str:
     during = []
     if c.probe.protocol >= 2:
         during.append(f"after {', '.join(f'{f:g}' for f in FRACTIONS)} of epoch 1")
-    if c.measure_epochs:
-        during.append(f"after epoch{'s' if len(c.measure_epochs) > 1 else ''} "
-                      f"{', '.join(str(e) for e in c.measure_epochs)}")
+    e = list(c.measure_epochs)
+    if len(e) >= 5 and e == list(range(e[0], e[-1] + 1)):  # every epoch of a stretch: a range, not a list
+        during.append(f"after every epoch from {e[0]} to {e[-1]}")
+    elif e:
+        during.append(f"after epoch{'s' if len(e) > 1 else ''} {', '.join(str(x) for x in e)}")
     return "; ".join(["at initialisation", *during, f"at the end (epoch {c.epochs})"])
 
 
