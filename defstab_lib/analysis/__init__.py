@@ -59,3 +59,4 @@ __all__ = [
 ]
 
 from . import kernel_view  # the kernel view's fits, numbers and verdict (defstab_lib.analysis.kernel_view)
+from . import matched  # claim 5 at matched training loss (defstab_lib.analysis.matched)

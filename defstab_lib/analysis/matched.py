@@ -120,23 +120,23 @@ def still_changing(result: Results, level: float, *, share: float = PILOT_SHARE)
 
 
 def comparison_rows(groups: Mapping[float, Sequence[Results]], level: float | None) -> list[dict]:
-    """One row per strength C (``groups``: ``{C: runs}``): the mean TV/‖W‖₁ over conv layers at initialisation,
+    """One row per strength C (``groups``: ``{C: runs}``): the mean TV/‖W‖₁ over conv layers (4 decimals) at initialisation,
     at L* = ``level`` (with the epoch at which L* was reached and the share of the whole change still ahead,
     :func:`still_changing`) and after training, each a mean over the runs; without the L* columns where
     ``level`` is ``None``."""
     rows = []
     for c, runs in groups.items():
         row = {"C (px)": f"{c:g}", "runs": len(runs),
-               "TV at init": float(np.mean([np.mean(r.initial.smoothness) for r in runs]))}
+               "TV at init": round(float(np.mean([np.mean(r.initial.smoothness) for r in runs])), 4)}
         if level is not None:
             checks = [still_changing(r, level) for r in runs]
             reached = [k for k in checks if k["tv_at_level"] is not None]
             row["reached L*"] = len(reached)
-            row["epoch at L*"] = float(np.mean([k["epoch_at_level"] for k in reached])) if reached else float("nan")
-            row["TV at L*"] = float(np.mean([k["tv_at_level"] for k in reached])) if reached else float("nan")
+            row["epoch at L*"] = round(float(np.mean([k["epoch_at_level"] for k in reached])), 1) if reached else "-"
+            row["TV at L*"] = round(float(np.mean([k["tv_at_level"] for k in reached])), 4) if reached else "-"
             row["change still ahead at L*"] = (f"{np.mean([k['remaining_share'] for k in reached]):.0%}"
                                                if reached else "-")
-        row["TV after training"] = float(np.mean([np.mean(r.final.smoothness) for r in runs]))
+        row["TV after training"] = round(float(np.mean([np.mean(r.final.smoothness) for r in runs])), 4)
         rows.append(row)
     return rows
 

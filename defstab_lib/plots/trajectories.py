@@ -118,6 +118,7 @@ def plot_loss_trajectories(curves: Mapping[str, Sequence[tuple]], *, level: floa
         for ax in (left, right):
             ax.axhline(reference, color="black", linestyle=":", linewidth=1)
     left.set_xscale("symlog", linthresh=1.0)
+    left.set_xlim(left=0)
     left.set_xlabel(EPOCH_XLABEL)
     left.set_ylabel(ylabel)
     left.set_title("(a) during training")
