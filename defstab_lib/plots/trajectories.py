@@ -95,8 +95,8 @@ def plot_loss_trajectories(curves: Mapping[str, Sequence[tuple]], *, level: floa
     >>> matplotlib.use("Agg")
     >>> run = (np.array([0, 1, 2.0]), np.array([2.3, 0.4, 0.01]), np.array([1.85, 1.82, 1.81]))
     >>> fig = plot_loss_trajectories({"C = 1": [run], "C = 4": [run]}, level=0.5, at_level={"C = 1": [1.82]})
-    >>> [len(ax.lines) for ax in fig.axes]
-    [4, 5]
+    >>> [len(ax.lines) for ax in fig.axes]  # left: a run and the mean per group; right: runs, the dot, L*
+    [4, 4]
     """
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     colors = plt.get_cmap(cmap)(np.linspace(0.45, 0.95, max(1, len(curves))))
