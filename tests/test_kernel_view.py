@@ -136,6 +136,11 @@ def test_fit_sweep_averages_the_networks_of_one_setting_over_the_same_deformatio
     other = {**down, "max_jacobian": 2 * jac.reshape(4, 10)}
     with pytest.raises(ValueError, match="same deformations"):
         bound.fit_sweep([up, other])
+    with pytest.raises(ValueError, match="same deformations"):  # a thousandth apart: other deformations
+        bound.fit_sweep([up, {**down, "max_jacobian": 1.001 * jac.reshape(4, 10)}])
+    # the same draws computed on a GPU: the last float32 bit differs (about 6e-8 relative), still one sweep
+    gpu = {**down, "max_jacobian": jac.reshape(4, 10) * (1 + 6e-8)}
+    assert bound.fit_sweep([up, gpu]).coef["jacobian"] == pytest.approx(1.5, rel=1e-5)
     with pytest.raises(ValueError, match="non-empty"):
         bound.fit_sweep([])
 
@@ -604,3 +609,21 @@ def test_the_chapter_figures_draw_constructed_numbers():
     assert labels[-1] == "scattering, J = layer / 3" and "CKN, σ = 2 px" in labels
     colors = kv_plots.scale_colors([0.0, 0.5, 1.0, 2.0, 4.0])
     assert len({c for c in colors}) == 5
+
+
+def test_protocol_2_runs_give_their_own_translation_sweeps_without_weights(tmp_path):
+    """A protocol-2 run (here a committed `standard` pooling run, trained on a GPU whose checkpoints never came
+    back) is read from its stored measurements: no checkpoint is opened, and the sweep is the run's own."""
+    committed = runs.ResultsStore()
+    config = next(c for c in runs.experiment_configs("pooling", "standard", downsampling=["maxpool"])
+                  if committed.exists(c) and c.seed == 4)
+    store = runs.ResultsStore(tmp_path)
+    store.save(committed.load(config))
+    assert not store.checkpoint_path(config, "init").exists()
+    sweeps = baselines.cnn_translation_sweeps([config], store=store, device="cpu")
+    result = store.load(config)
+    assert sweeps.params["measurement"] == "the runs' own protocol-2 translation sweeps"
+    for which, measured in (("init", result.initial), ("final", result.final)):
+        got = sweeps.sweep(result, which)
+        assert got["change"] == measured.translations["change"] and got["strengths"] == [1.0, 2.0, 3.0, 4.0]
+    assert sweeps.sweep(result, "final")["change"] != sweeps.sweep(result, "init")["change"]

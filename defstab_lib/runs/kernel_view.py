@@ -374,8 +374,9 @@ def cnn_translation_sweeps(configs: Sequence, *, lengths: Sequence[int] = TRANSL
                            device: str = "auto", force: bool = False) -> CNNTranslations:
     """Measure (or load) the translation sweep of stored ``pooling`` runs at initialisation and after training.
 
-    Every run's initial and final weights are loaded from its checkpoints; the first ``bound_images`` probe
-    images are translated by each strength (:func:`translation_sweep`, drawn with the probe's seed
+    Protocol-2 runs measured this sweep themselves (at :data:`TRANSLATION_LENGTHS`): it is read from their stored
+    results (``"change"`` only, rounded to 4 significant digits).  Otherwise every run's initial and final weights
+    are loaded from its checkpoints; the first ``bound_images`` probe images are translated by each strength (:func:`translation_sweep`, drawn with the probe's seed
     ``+ TRANSLATION_SEED_OFFSET``: the same translations for every run and for the kernel baselines), and the
     change of every layer is recorded as in the runs' own sweep (``"change"``, relative to ``||r(x)||``, and
     ``"change_over_input"``).
@@ -405,14 +406,28 @@ def cnn_translation_sweeps(configs: Sequence, *, lengths: Sequence[int] = TRANSL
     if isinstance(lengths, (str, bytes)) or not isinstance(lengths, Sequence) or not lengths:
         raise ValueError(f"lengths must be a non-empty list of whole pixels >= 1, got {lengths!r}")
     lengths = [checks.positive_int("lengths", t) for t in lengths]
+    # protocol-2 runs measured this very sweep themselves, at initialisation and at the end (the same images,
+    # lengths and draw, :func:`defstab_lib.runs.protocol.translation_probe`): read from their stored results,
+    # no weights needed (runs trained elsewhere bring back their results, not always their checkpoints)
+    own = probe.protocol >= 2 and lengths == list(TRANSLATION_LENGTHS)
     params = {
-        "measurement": "translation sweeps of stored runs", "lengths": lengths,
+        "measurement": "the runs' own protocol-2 translation sweeps" if own else "translation sweeps of stored runs",
+        "lengths": lengths,
         # keyed by each run's stored result (committed), not by its checkpoints (not committed): a fresh clone
         # loads this computation without the weights, and a run trained again (a new result) invalidates it
         "runs": {run_key(c): _file_digest(store.path(c)) for c in configs},
     }
 
+    def stored_sweeps() -> dict[str, Any]:
+        results = [store.load(c) for c in configs]
+        first = results[0].initial.translations
+        return {"sweep": {k: first[k] for k in ("strengths", "max_displacement", "max_jacobian")},
+                "runs": {r.key: {"init": {"change": r.initial.translations["change"]},
+                                 "final": {"change": r.final.translations["change"]}} for r in results}}
+
     def compute() -> dict[str, Any]:
+        if own:
+            return stored_sweeps()
         dev = resolve_device(device)
         data = build_run_data(configs[0], dev)
         images = data.probe[: probe.bound_images]
