@@ -250,7 +250,7 @@ _register(
 
 #: Parameters of the chapters that train (or load) runs of ``defstab_lib.runs``.
 PROFILE_PARAM = Param("profile", str, "how big the runs are: smoke (seconds), cpu (under two hours for the whole book on "
-                      "2 cores), standard (the crop-and-flip campaign, being trained) or paper (GPU); see "
+                      "2 cores), standard (the book's: the crop-and-flip campaign) or paper (GPU); see "
                       "defstab_lib.runs.profiles", choices=tuple(runs.PROFILES))
 TRAIN_DATASET_PARAM = Param("dataset", str, "training data (mnist and cifar10 are downloaded where a network is "
                             "reachable)", choices=TRAINING_DATASETS)
@@ -544,7 +544,8 @@ def load_runs(chapter: str, params: Mapping[str, Any]) -> ChapterRuns:
     """
     spec = get(chapter)
     params = validate(chapter, **params)
-    experiments = [e for e in spec.experiments_for(params["profile"]) if e in runs.EXPERIMENTS]
+    experiments = ([e for e in spec.experiments_for(params["profile"]) if e in runs.EXPERIMENTS]
+                   if "profile" in params else [])  # a chapter without a profile trains nothing
     if not experiments:
         raise ValueError(f"chapter {chapter!r} reads no trained runs (its experiments: {list(spec.experiments)}); "
                          f"load_runs serves the chapters that do")
