@@ -98,7 +98,7 @@ def plot_loss_trajectories(curves: Mapping[str, Sequence[tuple]], *, level: floa
     >>> [len(ax.lines) for ax in fig.axes]  # left: a run and the mean per group; right: runs, the dot, L*
     [4, 4]
     """
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.6), sharey=True)  # 8.4 in: labels stay legible on the page
     colors = plt.get_cmap(cmap)(np.linspace(0.45, 0.95, max(1, len(curves))))
     for color, (name, runs) in zip(colors, curves.items()):
         if not runs:
