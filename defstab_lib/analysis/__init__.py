@@ -46,7 +46,7 @@ from .tables import accuracy_rows, compute_note
 from .verdicts import Verdict, effect_words, glue_values, html_table, judge, sentence, to_json, what_would_change
 
 __all__ = [
-    "kernel_view",
+    "kernel_view", "matched",
     "SUPPORTED", "CONTRADICTED", "NO_EFFECT", "INCONCLUSIVE", "NOT_SUPPORTED", "VERDICTS",
     "Rule", "Estimate", "interval", "decide", "n_needed",
     "Verdict", "judge", "effect_words", "sentence", "what_would_change", "glue_values", "to_json", "html_table",
