@@ -51,6 +51,9 @@ Profiles:
   autocast training (validated against float32 by ``benchmarks/bench_precision.py``; measurements in float32),
   test accuracy on all 10,000 test images.  Random labels are fitted as Zhang et al. fitted them (no
   augmentation, 2,000 images, 40 epochs) and compared with real labels on the same recipe (``matched-real``).
+  The synthetic tasks draw 512 fresh examples per epoch for 40 epochs, measured after every epoch, and are
+  compared at the matched training loss ``synthetic_matched_loss`` (1 nat) while their filters still change
+  (:mod:`defstab_lib.analysis.matched`; the pilots and the rule that chose this: ``results/pilot-synthetic/RULE.md``).
 - ``paper``: the paper's settings on the full dataset: full width, 5 seeds, all training images, 30 epochs of SGD
   with a cosine schedule (trained to convergence on Fashion-MNIST and CIFAR-10), random labels for 100 epochs;
   meant for a GPU.
