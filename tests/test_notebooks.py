@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -68,6 +69,8 @@ def test_committed_without_outputs_with_python3_kernel(name):
     for cell in code_cells(nb):
         assert not cell.outputs and cell.execution_count is None, f"{name}: commit notebooks without outputs"
     nbformat.validate(nb)
+    raw = json.loads((ROOT / "book" / f"{name}.ipynb").read_text())  # nbformat.read fills missing ids in
+    assert all("id" in cell for cell in raw["cells"]), f"{name}: every cell needs an id (nbformat 4.5)"
 
 
 @pytest.mark.parametrize("name", NAMES)
