@@ -13,10 +13,15 @@ would otherwise fill the log with thousands of partial lines).
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from tqdm.auto import tqdm
+from tqdm import TqdmWarning
+
+with warnings.catch_warnings():  # in a kernel without ipywidgets tqdm.auto falls back to the text bar (what the
+    warnings.simplefilter("ignore", TqdmWarning)  # book's build wants) and warns once on import: not a reader's concern
+    from tqdm.auto import tqdm
 
 __all__ = ["bar", "LOG_INTERVAL_S", "is_interactive"]
 

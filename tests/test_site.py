@@ -167,6 +167,12 @@ def test_every_toc_page_is_built(site):
     _check(CHAPTERS, "_toc.yml lists no chapter (book/<name>.ipynb)")
 
 
+def test_no_page_shows_stderr(site):
+    """A chapter's warnings (a library's on import, say) are the build's business, not the reader's."""
+    shown = [page for page in PAGES if "output stderr" in (site / f"{page}.html").read_text()]
+    _check(not shown, f"pages that show a cell's stderr: {shown}")
+
+
 # ------------------------------------------------------------------------------------------------ every page
 
 
