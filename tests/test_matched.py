@@ -44,7 +44,7 @@ def test_standard_compares_at_the_matched_loss_and_cpu_after_training():
     assert get_profile("standard").synthetic_matched_loss == 1.0 and get_profile("cpu").synthetic_matched_loss is None
     at_loss = analysis.stronger_tasks_smoother(population("standard", MID, END))
     assert at_loss.verdict == analysis.SUPPORTED and at_loss.effect == pytest.approx(1.60 / 1.80, rel=0.02)
-    assert "matched training loss 1 nats" in at_loss.statistic
+    assert "matched training loss 1 nat," in at_loss.statistic
     after = analysis.stronger_tasks_smoother(population("cpu", MID, END))
     assert after.verdict == analysis.CONTRADICTED and "trained filters" in after.statistic
 

@@ -295,7 +295,8 @@ def stronger_tasks_smoother(results: Sequence[Results]) -> Verdict:
         rows = [r for r in rows if all(v is not None for v in r)]
         if not rows:
             raise ValueError(f"no seed has a run reaching training loss {level:g} at every strength {strengths}")
-        tv, when, used = np.array(rows, dtype=float), f"at matched training loss {level:g} nats", len(rows) * len(strengths)
+        unit = "nat" if level == 1 else "nats"
+        tv, when, used = np.array(rows, dtype=float), f"at matched training loss {level:g} {unit}", len(rows) * len(strengths)
     return _make("synthetic", statistic=f"mean TV/‖W‖₁ {when}, fitted change from C = "
                                         f"{min(strengths):g} to C = {max(strengths):g}, per seed",
                  what=f"filter TV at C = {max(strengths):g} ÷ C = {min(strengths):g}",

@@ -152,6 +152,7 @@ def comparison_sentence(results: Sequence[Results]) -> str:
     reached = [k for k in checks if k["tv_at_level"] is not None]
     passing = sum(k["passes"] for k in reached)
     return (f"The tasks are compared at matched training loss: each run at the moment its training loss first "
-            f"reaches {level:g} nats, while it is still learning ({len(reached)} of {len(checks)} runs reach it; "
+            f"reaches {level:g} {'nat' if level == 1 else 'nats'}, while it is still learning ({len(reached)} of "
+            f"{len(checks)} runs reach it; "
             f"at that moment {passing} of them still had at least {PILOT_SHARE:.0%} of their filters' whole change "
             f"in TV ahead, the criterion fixed in results/pilot-synthetic/RULE.md).")
