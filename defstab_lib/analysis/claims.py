@@ -296,7 +296,8 @@ def stronger_tasks_smoother(results: Sequence[Results]) -> Verdict:
         if not rows:
             raise ValueError(f"no seed has a run reaching training loss {level:g} at every strength {strengths}")
         unit = "nat" if level == 1 else "nats"
-        tv, when, used = np.array(rows, dtype=float), f"at matched training loss {level:g} {unit}", len(rows) * len(strengths)
+        tv, when = np.array(rows, dtype=float), f"at matched training loss {level:g} {unit}"
+        used = len(rows) * len(strengths)
     return _make("synthetic", statistic=f"mean TV/‖W‖₁ {when}, fitted change from C = "
                                         f"{min(strengths):g} to C = {max(strengths):g}, per seed",
                  what=f"filter TV at C = {max(strengths):g} ÷ C = {min(strengths):g}",
