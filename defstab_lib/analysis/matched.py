@@ -121,9 +121,9 @@ def still_changing(result: Results, level: float, *, share: float = PILOT_SHARE)
 
 def comparison_rows(groups: Mapping[float, Sequence[Results]], level: float | None) -> list[dict]:
     """One row per strength C (``groups``: ``{C: runs}``): the mean TV/‖W‖₁ over conv layers (4 decimals) at
-    initialisation, at L* = ``level`` (with the epoch at which L* was reached and the share of the whole change still ahead,
-    :func:`still_changing`) and after training, each a mean over the runs; without the L* columns where
-    ``level`` is ``None``."""
+    initialisation, at L* = ``level`` (with the epoch at which L* was reached and the share of the whole change
+    still ahead, :func:`still_changing`) and after training, each a mean over the runs; without the L* columns
+    where ``level`` is ``None``."""
     rows = []
     for c, runs in groups.items():
         row = {"C (px)": f"{c:g}", "runs": len(runs),
