@@ -72,6 +72,7 @@ def test_each_factors_verdict_follows_the_data(factor, effect, expected):
     assert v.n_independent == 3 and v.ci_low <= v.effect <= v.ci_high
     assert v.effect == pytest.approx(math.exp(effect), rel=0.05)
     assert v.beside[-1].what.startswith("filter TV")
+    assert "(the direction fixed in advance)" in v.rule and "paper's direction" not in v.rule  # the paper is silent
 
 
 def test_what_is_reported_beside_each_factor():

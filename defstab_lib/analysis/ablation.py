@@ -296,7 +296,8 @@ def _judge(cells: Cells, factor: str, contrast: Contrast, *, quantity: str, role
     label = network or ("filter TV" if quantity == "tv" else ratio)
     return judge(claim=claim, figure="left open by the paper", statistic=statistic, what=what, units=units,
                  rule=RULES[quantity], runs=2 * len(seeds) * (len(ABLATION_NETWORKS) if network is None else 1), role=role,
-                 numbers={"unit": "seed", "label": label, "factor": factor, "number": number, "seeds": seeds})
+                 numbers={"unit": "seed", "label": label, "factor": factor, "number": number, "seeds": seeds},
+                 direction_words="the direction fixed in advance")
 
 
 def factor_verdict(cells: Cells, factor: str) -> Verdict:

@@ -101,7 +101,7 @@ def effect_words(est: Estimate, scale: str = "log") -> str:
     return f"{est.effect:.3g} ({ci})"
 
 
-def _rule_text(rule: Rule, scale: str, method_note: str) -> str:
+def _rule_text(rule: Rule, scale: str, method_note: str, direction_words: str = "the paper's direction") -> str:
     m = (f"{math.exp(rule.minimal) - 1:.0%} (a factor {math.exp(rule.minimal):.2f})" if scale == "log"
          else f"{rule.minimal:g}")
     if rule.direction == 0:
@@ -109,7 +109,7 @@ def _rule_text(rule: Rule, scale: str, method_note: str) -> str:
                 f"contradicted if it lies wholly beyond {m}; otherwise inconclusive")
     else:
         way = ("below" if rule.direction < 0 else "above") + (" 1×" if scale == "log" else " 0")
-        text = (f"supported if the 95% CI lies {way} (the paper's direction) and the estimate reaches {m}; "
+        text = (f"supported if the 95% CI lies {way} ({direction_words}) and the estimate reaches {m}; "
                 f"contradicted if the CI excludes no effect the other way; no meaningful effect if the CI lies "
                 f"within {m} either way; otherwise inconclusive")
     return f"{text}. Minimal effect {m}: {rule.why} {method_note}"
@@ -120,15 +120,18 @@ _METHOD_NOTE = ("The CI is Student's t over the independent units below 10 of th
 
 
 def judge(*, claim: str, figure: str, statistic: str, what: str, units, rule: Rule, runs: int,
-          scale: str = "log", role: str = "claim", numbers: dict | None = None) -> Verdict:
+          scale: str = "log", role: str = "claim", numbers: dict | None = None,
+          direction_words: str = "the paper's direction") -> Verdict:
     """The pre-registered test of one claim: the units' effects ``(n,)`` (log-ratios when ``scale == "log"``)
     through :func:`~defstab_lib.analysis.stats.interval`, :func:`~defstab_lib.analysis.stats.decide` and, when
-    undecided, :func:`~defstab_lib.analysis.stats.n_needed`."""
+    undecided, :func:`~defstab_lib.analysis.stats.n_needed`.  ``direction_words`` names whose direction the rule
+    tests (a question the paper leaves open has its direction fixed by us in advance, not by the paper)."""
     est = interval(units)
     verdict = decide(est, rule)
     back = math.exp if scale == "log" else (lambda v: v)
     return Verdict(
-        claim=claim, statistic=statistic, value=effect_words(est, scale), rule=_rule_text(rule, scale, _METHOD_NOTE),
+        claim=claim, statistic=statistic, value=effect_words(est, scale),
+        rule=_rule_text(rule, scale, _METHOD_NOTE, direction_words),
         verdict=verdict, runs=int(runs), numbers=dict(numbers or {}), figure=figure,
         effect=back(est.effect), ci_low=back(est.low), ci_high=back(est.high),
         minimal_effect=back(rule.minimal * (rule.direction or 1)), n_independent=est.n,
