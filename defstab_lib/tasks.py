@@ -32,8 +32,6 @@ __all__ = ["TEMPLATE_SOURCES", "MAX_CLASSES", "synthetic_templates", "SyntheticD
 #: offline), the full MNIST test set (where it is on disk or downloadable), or the first images of one
 #: Fashion-MNIST category, "Shirt" (fine-grained classes: every template is a shirt; Debian ships the data).
 TEMPLATE_SOURCES = ("foolbox-mnist", "mnist", "fashion-mnist-shirts")
-#: The Fashion-MNIST category of ``"fashion-mnist-shirts"``.
-SHIRT = 6
 #: The most classes a synthetic task can have: one template per class, from foolbox's 20 MNIST images.
 MAX_CLASSES = 20
 
@@ -88,7 +86,7 @@ def _shirt_templates(classes: int, size: int) -> tuple[torch.Tensor, str]:
     """The first ``classes`` "Shirt" images of the Fashion-MNIST test set, zero-padded to ``size``."""
     checks.positive_int("classes", classes, minimum=2, maximum=MAX_CLASSES)
     ds = load_dataset("fashion-mnist", "test")
-    chosen = (ds.labels == SHIRT).nonzero().flatten()[:classes].tolist()
+    chosen = (ds.labels == ds.classes.index("Shirt")).nonzero().flatten()[:classes].tolist()
     templates = pad_to_size(ds.float_images(chosen), size)
     return templates, (f"the first {len(chosen)} 'Shirt' images of the Fashion-MNIST test set in {ds.source} "
                        f"(indices {', '.join(map(str, chosen))})")

@@ -21,8 +21,7 @@ from ..runs.profiles import PROFILES
 from ..runs.store import Results
 
 __all__ = ["matched_loss_level", "at_training_loss", "loss_trajectory", "trajectories", "still_changing",
-           "comparison_rows",
-           "comparison_sentence", "PILOT_SHARE"]
+           "comparison_rows", "comparison_sentence", "PILOT_SHARE"]
 
 #: The pilot criterion's threshold (``results/pilot-synthetic/RULE.md``): at L* at least this share of the
 #: filters' whole change in TV is still ahead of them.

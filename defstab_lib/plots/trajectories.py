@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-
 from matplotlib.figure import Figure
 
 from . import DOWNSAMPLING_COLORS

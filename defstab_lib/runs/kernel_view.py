@@ -376,10 +376,10 @@ def cnn_translation_sweeps(configs: Sequence, *, lengths: Sequence[int] = TRANSL
 
     Protocol-2 runs measured this sweep themselves (at :data:`TRANSLATION_LENGTHS`): it is read from their stored
     results (``"change"`` only, rounded to 4 significant digits).  Otherwise every run's initial and final weights
-    are loaded from its checkpoints; the first ``bound_images`` probe images are translated by each strength (:func:`translation_sweep`, drawn with the probe's seed
-    ``+ TRANSLATION_SEED_OFFSET``: the same translations for every run and for the kernel baselines), and the
-    change of every layer is recorded as in the runs' own sweep (``"change"``, relative to ``||r(x)||``, and
-    ``"change_over_input"``).
+    are loaded from its checkpoints; the first ``bound_images`` probe images are translated by each strength
+    (:func:`translation_sweep`, drawn with the probe's seed ``+ TRANSLATION_SEED_OFFSET``: the same translations
+    for every run and for the kernel baselines), and the change of every layer is recorded as in the runs' own
+    sweep (``"change"``, relative to ``||r(x)||``, and ``"change_over_input"``).
 
     Args:
         configs: runs of one experiment sharing one probe (e.g. ``experiment_configs("pooling", profile)``), all
