@@ -155,14 +155,21 @@ def spread_units(random: np.ndarray, real: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------ arrays
 
 
-def _paired(results: Sequence[Results], names: Sequence, field: str, epoch, key="downsampling") -> np.ndarray:
-    """``(seeds, len(names), layers)`` of the seeds that have a run for every name (paired by seed)."""
-    seeds = by_seed(results, key)
-    rows = [[getattr(runs[n].at(epoch), field) for n in names] for runs in seeds.values()
-            if all(n in runs for n in names)]
+def _paired_by(results: Sequence[Results], names: Sequence, value, key="downsampling", *,
+               missing: str = "a run") -> np.ndarray:
+    """``(seeds, len(names), ...)`` of ``value(run)`` over the seeds whose run of every name gives one (paired by
+    seed): ``value`` returns an array, a number, or None where the run has no value (``missing`` says what the
+    error, when no seed is left, calls such a run)."""
+    rows = [[value(runs[n]) if n in runs else None for n in names] for runs in by_seed(results, key).values()]
+    rows = [r for r in rows if all(v is not None for v in r)]
     if not rows:
-        raise ValueError(f"no seed has a run for every one of {list(names)}")
+        raise ValueError(f"no seed has {missing} for every one of {list(names)}")
     return np.array(rows, dtype=float)
+
+
+def _paired(results: Sequence[Results], names: Sequence, field: str, epoch, key="downsampling") -> np.ndarray:
+    """``(seeds, len(names), layers)`` of ``field`` at ``epoch`` over the seeds that have a run for every name."""
+    return _paired_by(results, names, lambda run: getattr(run.at(epoch), field), key)
 
 
 def _split(results: Sequence[Results]) -> tuple[list[str], list[str]]:
@@ -290,14 +297,10 @@ def stronger_tasks_smoother(results: Sequence[Results]) -> Verdict:
         tv = _paired(results, strengths, "smoothness", "final", key="strength")
         when, used = "of the trained filters", len(results)
     else:
-        rows = [[at_training_loss(runs[c], "smoothness", level) if c in runs else None for c in strengths]
-                for runs in by_seed(results, "strength").values()]
-        rows = [r for r in rows if all(v is not None for v in r)]
-        if not rows:
-            raise ValueError(f"no seed has a run reaching training loss {level:g} at every strength {strengths}")
-        unit = "nat" if level == 1 else "nats"
-        tv, when = np.array(rows, dtype=float), f"at matched training loss {level:g} {unit}"
-        used = len(rows) * len(strengths)
+        tv = _paired_by(results, strengths, lambda run: at_training_loss(run, "smoothness", level), "strength",
+                        missing=f"a run reaching training loss {level:g}")
+        when = f"at matched training loss {level:g} {'nat' if level == 1 else 'nats'}"
+        used = len(tv) * len(strengths)
     return _make("synthetic", statistic=f"mean TV/‖W‖₁ {when}, fitted change from C = "
                                         f"{min(strengths):g} to C = {max(strengths):g}, per seed",
                  what=f"filter TV at C = {max(strengths):g} ÷ C = {min(strengths):g}",
