@@ -51,6 +51,7 @@ from ..runs.store import Results, ResultsStore
 from .arrays import by_seed
 from .claims import RULES as CLAIM_RULES
 from .claims import change_units, tv_change_units
+from .recipe import AUGMENTATION_WORDS, PAPER, recipe
 from .stats import Rule
 from .verdicts import Verdict, glue_values, judge
 from .worstcase import trajectory
@@ -384,40 +385,33 @@ def _of(results: Sequence[Results], network: str) -> list[Results]:
 
 
 def recipe_rows(cells: Cells) -> list[dict[str, str]]:
-    """The recipe of the runs beside the paper's: dataset, networks and width, the profile's training recipe, each
-    factor's levels, initialisations and the measurement."""
+    """The recipe of the runs beside the paper's: the baseline cell's recipe aspect by aspect
+    (:func:`~defstab_lib.analysis.recipe.recipe`, in the words every training chapter uses), with each factor's
+    levels in place of the one the baseline fixes."""
     base = list(cells[BASELINE])
-    c = base[0].config
+    c, own = base[0].config, recipe(base)
     n = training_images(c)
 
     def steps(epochs: int) -> str:
         steps = training_steps(dataclasses.replace(c, epochs=epochs, measure_epochs=()))
         return f"{n:,} images × {epochs} epoch{'s' * (epochs != 1)} (≈{steps:,} steps)"
 
-    quarter = cell(cells, "length", "quarter")[0].config.epochs if "quarter" in levels(cells, "length") else None
-    seeds = sorted({r.config.seed for r in base})
-    shared = ("from the seed alone (protocol 1): both networks of a seed start from the same weights"
-              if c.probe.protocol == 1 else "an independent draw per network and seed (protocol 2)")
-    return [
-        {"": "dataset", "these runs": f"{c.data.dataset} (zero-padded to 32×32)",
-         "the paper": "CIFAR-10 and ImageNet"},
-        {"": "networks", "these runs": f"subsample (no pooling) and max-pool, ×{c.arch.width:g} the paper's width",
-         "the paper": "five downsampling layers, full width"},
-        {"": "the recipe (baseline cell)", "these runs":
-            f"SGD (Nesterov {c.optim.momentum:g}, lr {c.optim.lr:g}, {c.optim.schedule} schedule, batch "
-            f"{c.batch_size}), {steps(c.epochs)}, augmentation {c.data.augmentation}, weight decay "
-            f"{c.optim.weight_decay:g}", "the paper": "not stated"},
-        {"": "augmentation", "these runs": "none; flip-crop (random horizontal flip, translation by up to 2 px); "
-                                           f"flip-crop-tps (flip-crop, then a random {c.probe.grid}×{c.probe.grid}-"
-                                           f"grid thin-plate spline of at most {c.probe.strength:g} px: the probe's)",
-         "the paper": "not stated (crops and flips were standard for CIFAR-10 and ImageNet in 2018)"},
-        {"": "weight decay", "these runs": "0; 5e-4 (the default); 5e-3", "the paper": "not stated"},
-        {"": "length", "these runs": f"{steps(c.epochs)}" + (f"; a quarter: {steps(quarter)}" if quarter else ""),
-         "the paper": "trained to convergence"},
-        {"": "initialisations", "these runs":
-            f"{len(seeds)} per cell (seeds {', '.join(map(str, seeds))}); weights {shared}; every cell of a seed "
-            f"starts from its weights and sees the same batches", "the paper": "5 per architecture"},
-        {"": "probe", "these runs": f"{c.probe.images} test images, each deformed once by a {c.probe.grid}×"
-                                    f"{c.probe.grid}-grid spline of at most {c.probe.strength:g} px",
-         "the paper": "128 images, 3×3 grid, 2 px (CIFAR-10)"},
-    ]
+    def moved(factor: str, words) -> str:
+        return "; ".join(f"{words(level)}{' (the recipe)' if level == ablation_level(c, factor) else ''}"
+                         for level in levels(cells, factor))
+
+    quarter = {"quarter": cell(cells, "length", "quarter")[0].config.epochs} if "quarter" in levels(
+        cells, "length") else {}
+    rows = [("data", own["data"], PAPER["data"]), ("network", own["network"], PAPER["network"]),
+            ("the recipe (baseline cell)", f"{own['training']}; augmentation {c.data.augmentation}",
+             PAPER["training"]),
+            ("augmentation", moved("augmentation", lambda a: a if a == AUGMENTATION_WORDS[a] else f"{a}: {AUGMENTATION_WORDS[a]}"),
+             "not stated (crops and flips were standard for CIFAR-10 and ImageNet in 2018)"),
+            ("weight decay", moved("weight_decay", lambda wd: f"{wd:g}"), "not stated"),
+            ("length", moved("length", lambda lv: f"{lv}: {steps(quarter.get(lv, c.epochs))}"),
+             "trained to convergence"),
+            ("initialisations", f"{len({r.config.seed for r in base})} per cell; {own['initialisations']}; every "
+                                f"cell of a seed starts from its network's weights and sees the same batches",
+             PAPER["initialisations"]),
+            *((aspect, own[aspect], PAPER[aspect]) for aspect in ("arithmetic", "probe", "measured"))]
+    return [{"": name, "these runs": ours, "the paper": theirs} for name, ours, theirs in rows]
