@@ -190,8 +190,8 @@ def what_would_change(v: Verdict) -> str:
         return (f"The CI lies wholly beyond the band of similarity (a factor {v.minimal_effect:.2f} either way); only "
                 f"new initialisations that pulled it inside would change the verdict.")
     if v.verdict == CONTRADICTED:
-        return ("The CI excludes no effect on the side opposite to the paper's; new initialisations would have to "
-                "move it back across 1×.")
+        return ("The CI excludes no effect on the side opposite to the claim's direction; new initialisations "
+                "would have to move it back across 1×.")
     return ""
 
 
