@@ -140,7 +140,7 @@ def test_figure_arrays_and_recipe():
                                       if r.config.arch.downsampling == "subsample"])
     rows = {r[""]: r["these runs"] for r in ab.recipe_rows(cells)}
     assert "20,000 images × 8 epochs (≈1,248 steps)" in rows["length"] and "2 epochs" in rows["length"]
-    assert "3 per cell" in rows["initialisations"] and "protocol 1" in rows["initialisations"]
+    assert "per cell: 3 seeds per network" in rows["initialisations"] and "protocol 1" in rows["initialisations"]
     glued = ab.glue_numbers(ab.verdicts(cells))
     assert {"verdict_length", "rule_augmentation", "change_weight_decay", "beside_length", "seeds_length"} <= set(glued)
 

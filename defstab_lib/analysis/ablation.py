@@ -405,13 +405,13 @@ def recipe_rows(cells: Cells) -> list[dict[str, str]]:
     rows = [("data", own["data"], PAPER["data"]), ("network", own["network"], PAPER["network"]),
             ("the recipe (baseline cell)", f"{own['training']}; augmentation {c.data.augmentation}",
              PAPER["training"]),
-            ("augmentation", moved("augmentation", lambda a: a if a == AUGMENTATION_WORDS[a] else f"{a}: {AUGMENTATION_WORDS[a]}"),
+            ("augmentation", moved("augmentation", lambda a: a if a == "none" else f"{a}: {AUGMENTATION_WORDS[a]}"),
              "not stated (crops and flips were standard for CIFAR-10 and ImageNet in 2018)"),
             ("weight decay", moved("weight_decay", lambda wd: f"{wd:g}"), "not stated"),
             ("length", moved("length", lambda lv: f"{lv}: {steps(quarter.get(lv, c.epochs))}"),
              "trained to convergence"),
-            ("initialisations", f"{len({r.config.seed for r in base})} per cell; {own['initialisations']}; every "
-                                f"cell of a seed starts from its network's weights and sees the same batches",
+            ("initialisations", f"per cell: {own['initialisations']}; every cell of a seed starts from its "
+                                f"network's weights and sees the same batches",
              PAPER["initialisations"]),
             *((aspect, own[aspect], PAPER[aspect]) for aspect in ("arithmetic", "probe", "measured"))]
     return [{"": name, "these runs": ours, "the paper": theirs} for name, ours, theirs in rows]
