@@ -249,3 +249,29 @@ def test_the_chapters_defaults_are_stored():
     store = ResultsStore(results_root())
     missing = {k: sum(store.state(c) != "stored" for c in cs) for k, cs in ablation_cells("cpu", seeds=3).items()}
     assert not any(missing.values()), f"not stored: {missing} (python -m defstab_lib run ablation --profile cpu)"
+
+
+# ------------------------------------------------------------------------------------------------ at each recipe
+
+
+def test_each_stored_recipe_is_set_beside_the_pages_own(tmp_path):
+    """The page's profile first; another profile whose ablation is all stored (here: simulated runs of the real
+    ``standard`` configs, saved to a real store) is a column of its own; an incomplete one is named in the note."""
+    store = ResultsStore(tmp_path)
+    standard = simulated("standard", {("length", "quarter"): SENS}, sd=0.01, seed=1)  # the quarter-length runs steadier
+    for runs_of_cell in standard.values():
+        for r in runs_of_cell:
+            if not store.exists(r.config):  # the baseline cell is the pooling runs: saved once
+                store.save(r)
+    own = ab.AblationRuns(profile="cpu", cells=simulated(sd=0.01))
+    compared = ab.compare_profiles(own, store=store)
+    assert list(compared)[0] == "cpu" and set(compared) == {"cpu", "standard", "paper"}  # never smoke
+    assert isinstance(compared["paper"], str) and "not stored" in compared["paper"]
+    rows = ab.comparison_rows(compared)
+    assert [r["factor"][:3] for r in rows] == ["1. ", "2. ", "3. "]
+    assert list(rows[0])[1] == "cpu profile (recipe: no augmentation)" and len(rows[0]) == 3
+    assert rows[2]["standard profile (recipe: flip-crop)"].startswith("contradicted: ")  # longer: about 1.2x
+    assert rows[2]["cpu profile (recipe: no augmentation)"].startswith("no meaningful effect: ")
+    note = ab.comparison_note(compared)
+    assert note.startswith("The paper profile's ablation is not in the table") and "run ablation --profile paper" in note
+    assert ab.comparison_note({"cpu": compared["cpu"]}) == "Every profile's ablation is stored."

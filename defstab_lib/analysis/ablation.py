@@ -58,7 +58,7 @@ from .worstcase import trajectory
 
 __all__ = ["FACTORS", "RULES", "Contrast", "Factor", "AblationRuns", "load_cells", "cell", "levels",
            "level_label", "factor_results", "cell_groups", "paired", "contrast_units", "tv_units", "factor_verdict", "verdicts", "table_rows",
-           "factor_arrays", "recipe_rows", "glue_numbers"]
+           "factor_arrays", "recipe_rows", "glue_numbers", "compare_profiles", "comparison_rows", "comparison_note"]
 
 Cells = Mapping[tuple[str, Any], Sequence[Results]]
 
@@ -347,6 +347,52 @@ def glue_numbers(found: Sequence[Verdict]) -> dict[str, str]:
         out.update(glue_values(v, f"_{factor}"))
         out[f"seeds_{factor}"] = str(v.n_independent)
     return out
+
+
+def compare_profiles(own: AblationRuns, *, dataset: str | None = None,
+                     store: ResultsStore | None = None) -> dict[str, list[Verdict] | str]:
+    """The factor verdicts at every recipe whose ablation is stored: ``{profile: verdicts}`` for ``own`` (the
+    page's profile, as loaded) first, then for each other profile but ``smoke`` whose cells are all stored (at
+    its default seeds; nothing is trained); for the others, what is missing (``{profile: message}``).
+
+    The same factor can teach a network differently from another recipe: this is how a reader sees whether an
+    effect found at one recipe holds at the other.
+    """
+    out: dict[str, list[Verdict] | str] = {own.profile: verdicts(own.cells)}
+    for profile in runs.PROFILES:
+        if profile in out or profile == "smoke":
+            continue
+        try:
+            out[profile] = verdicts(load_cells(profile, dataset=dataset, stored_only=True, store=store).cells)
+        except LookupError as exc:
+            out[profile] = str(exc)
+    return out
+
+
+def comparison_rows(compared: Mapping[str, list[Verdict] | str]) -> list[dict[str, str]]:
+    """One row per factor, one column per profile of :func:`compare_profiles` with all its cells stored: the
+    verdict, the effect with its 95% CI and the seeds, the baseline recipe named in the header."""
+    done = {p: found for p, found in compared.items() if not isinstance(found, str)}
+    rows = []
+    for i, first in enumerate(next(iter(done.values()))):
+        row = {"factor": f"{first.numbers['number']}. {first.claim}"}
+        for profile, found in done.items():
+            v = found[i]
+            recipe_words = {"none": "no augmentation"}.get(runs.get_profile(profile).augmentation,
+                                                            runs.get_profile(profile).augmentation)
+            row[f"{profile} profile (recipe: {recipe_words})"] = (f"{v.verdict}: {v.what} = {v.value}, "
+                                                                  f"{v.n_independent} seeds")
+        rows.append(row)
+    return rows
+
+
+def comparison_note(compared: Mapping[str, list[Verdict] | str]) -> str:
+    """What :func:`comparison_rows` leaves out: one sentence per profile whose ablation is not all stored, or a
+    sentence saying that every profile's is."""
+    missing = [f"the {p} profile's ablation is not in the table, since not all its runs are stored ({found})"
+               for p, found in compared.items() if isinstance(found, str)]
+    text = "; ".join(missing)
+    return f"{text[0].upper()}{text[1:]}." if missing else "Every profile's ablation is stored."
 
 
 # ------------------------------------------------------------------------------------------------ figures' arrays
