@@ -243,12 +243,18 @@ def test_the_chapter_at_smoke_parameters_shows_each_factor_and_every_verdict(tmp
 
 
 def test_the_chapters_defaults_are_stored():
-    """The chapter's default parameters (profile cpu, 3 seeds) train nothing: every run of every cell is stored."""
+    """The chapter's default parameters (its notebook's parameters cell) train nothing: every run of every cell is
+    stored, and valid."""
+    import nbformat
+
+    from defstab_lib import book
     from defstab_lib.runs import results_root
 
+    params = book.notebook_parameters(nbformat.read(book.repo_root() / "book" / "what_teaches_stability.ipynb", 4))
+    profile, seeds = params["profile"], params["seeds"]
     store = ResultsStore(results_root())
-    missing = {k: sum(store.state(c) != "stored" for c in cs) for k, cs in ablation_cells("cpu", seeds=3).items()}
-    assert not any(missing.values()), f"not stored: {missing} (python -m defstab_lib run ablation --profile cpu)"
+    missing = {k: sum(store.state(c) != "stored" for c in cs) for k, cs in ablation_cells(profile, seeds=seeds).items()}
+    assert not any(missing.values()), f"not stored: {missing} (python -m defstab_lib run ablation --profile {profile})"
 
 
 # ------------------------------------------------------------------------------------------------ at each recipe

@@ -373,15 +373,14 @@ def comparison_rows(compared: Mapping[str, list[Verdict] | str]) -> list[dict[st
     """One row per factor, one column per profile of :func:`compare_profiles` with all its cells stored: the
     verdict, the effect with its 95% CI and the seeds, the baseline recipe named in the header."""
     done = {p: found for p, found in compared.items() if not isinstance(found, str)}
+    augmentation = {p: runs.get_profile(p).augmentation for p in done}
+    header = {p: f"{p} profile (recipe: {'no augmentation' if a == 'none' else a})" for p, a in augmentation.items()}
     rows = []
     for i, first in enumerate(next(iter(done.values()))):
         row = {"factor": f"{first.numbers['number']}. {first.claim}"}
         for profile, found in done.items():
             v = found[i]
-            recipe_words = {"none": "no augmentation"}.get(runs.get_profile(profile).augmentation,
-                                                            runs.get_profile(profile).augmentation)
-            row[f"{profile} profile (recipe: {recipe_words})"] = (f"{v.verdict}: {v.what} = {v.value}, "
-                                                                  f"{v.n_independent} seeds")
+            row[header[profile]] = f"{v.verdict}: {v.what} = {v.value}, {v.n_independent} seeds"
         rows.append(row)
     return rows
 

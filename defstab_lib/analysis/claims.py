@@ -36,7 +36,7 @@ from ..runs.store import Results
 from ..runs.untrained import RandomNetworks
 from ..vocabulary import POOLED, UNPOOLED
 from .arrays import by_seed, group_by
-from .matched import at_training_loss, matched_loss_level
+from .matched import at_training_loss, level_words, matched_loss_level
 from .stats import Rule
 from .verdicts import Verdict, judge
 
@@ -299,7 +299,7 @@ def stronger_tasks_smoother(results: Sequence[Results]) -> Verdict:
     else:
         tv = _paired_by(results, strengths, lambda run: at_training_loss(run, "smoothness", level), "strength",
                         missing=f"a run reaching training loss {level:g}")
-        when = f"at matched training loss {level:g} {'nat' if level == 1 else 'nats'}"
+        when = f"at matched training loss {level_words(level)}"
         used = len(tv) * len(strengths)
     return _make("synthetic", statistic=f"mean TV/‖W‖₁ {when}, fitted change from C = "
                                         f"{min(strengths):g} to C = {max(strengths):g}, per seed",

@@ -20,7 +20,7 @@ import numpy as np
 from ..runs.profiles import PROFILES
 from ..runs.store import Results
 
-__all__ = ["matched_loss_level", "at_training_loss", "loss_trajectory", "trajectories", "still_changing",
+__all__ = ["matched_loss_level", "level_words", "at_training_loss", "loss_trajectory", "trajectories", "still_changing",
            "comparison_rows", "comparison_sentence", "PILOT_SHARE"]
 
 #: The pilot criterion's threshold (``results/pilot-synthetic/RULE.md``): at L* at least this share of the
@@ -36,6 +36,15 @@ def matched_loss_level(results: Sequence[Results]) -> float | None:
     if len(levels) > 1:
         raise ValueError(f"the runs come from profiles with different matched losses: {sorted(levels, key=str)}")
     return levels.pop() if levels else None
+
+
+def level_words(level: float) -> str:
+    """A training-loss level in words, as every page states L*.
+
+    >>> level_words(1.0), level_words(0.5)
+    ('1 nat', '0.5 nats')
+    """
+    return f"{level:g} {'nat' if level == 1 else 'nats'}"
 
 
 def _bracket(result: Results, level: float):
@@ -151,7 +160,7 @@ def comparison_sentence(results: Sequence[Results]) -> str:
     reached = [k for k in checks if k["tv_at_level"] is not None]
     passing = sum(k["passes"] for k in reached)
     return (f"The tasks are compared at matched training loss: each run at the moment its training loss first "
-            f"reaches {level:g} {'nat' if level == 1 else 'nats'}, while it is still learning ({len(reached)} of "
+            f"reaches {level_words(level)}, while it is still learning ({len(reached)} of "
             f"{len(checks)} runs reach it; "
             f"at that moment {passing} of them still had at least {PILOT_SHARE:.0%} of their filters' whole change "
             f"in TV ahead, the criterion fixed in results/pilot-synthetic/RULE.md).")
