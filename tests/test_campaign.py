@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from defstab_lib import book, chapters, runs
-from defstab_lib.chapters import _experiment_kwargs
+from defstab_lib.chapters.loading import _experiment_kwargs
 from defstab_lib.runs.estimate import training_steps
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("runs.",),
     ("analysis.",),
     ("plots.",),
-    ("chapters", "book", "cli", "__main__", "sphinxext"),
+    ("chapters.", "book", "cli", "__main__", "sphinxext"),
 ]
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-import sitebrowser as sb
+from tests import sitebrowser as sb
 from defstab_lib import chapters as chapter_specs
 from defstab_lib.book import book_config, chapter_names, toc_files
 

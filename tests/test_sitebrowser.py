@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-import sitebrowser as sb
+from tests import sitebrowser as sb
 
 PAGES = {
     "index.html": '<a href="a.html">a</a> <a href="a.html#here">anchor</a> <img src="pic.png">'

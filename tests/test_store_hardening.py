@@ -17,7 +17,7 @@ from defstab_lib.models import make_vgg
 from defstab_lib.runs import CorruptResultError, ResultsStore, run_or_load
 from defstab_lib.runs.store import StoreWriteError, atomic_write
 
-from test_runs import tiny
+from tests.test_runs import tiny
 
 
 @contextlib.contextmanager

@@ -1,0 +1,43 @@
+"""The book's chapters: their parameters, how they are validated, and what each chapter shows about its run.
+
+- :mod:`.registry` -- every chapter's papermill parameters, smoke parameters and the experiments it reads;
+- :mod:`.page`     -- validation, the parameters table, glued values, HTML tables;
+- :mod:`.loading`  -- the trained runs a chapter reads (:func:`load_runs`);
+- :mod:`.figures`  -- figures displayed with their provenance (:func:`show_figure`).
+
+A chapter notebook uses this package in the cell after its ``parameters`` cell::
+
+    from defstab_lib import chapters
+    params = chapters.validate("data", n_per_source=n_per_source, seed=seed)
+    chapters.show_parameters("data", params)
+
+A chapter that reads trained runs loads them (training what is not stored) in one call, :func:`load_runs`::
+
+    loaded = chapters.load_runs("pooling", params)
+    results, groups = loaded.results["pooling"], loaded.groups["pooling"]
+"""
+
+from ..vocabulary import DOWNSAMPLING
+from .figures import FIGURE_DPI, computation_file, figure_bundle, results_file, show_figure
+from .loading import ChapterRuns, load_runs
+from .page import glue, glue_all, html_table, injected_parameters, parameters_html, resolve_device, show_parameters, \
+    validate
+from .registry import (
+    CHAPTERS,
+    DEVICE_PARAM,
+    PROFILE_PARAM,
+    RUN_DOWNSAMPLING_PARAM,
+    RUN_SEEDS_PARAM,
+    SEED_PARAM,
+    TRAIN_DATASET_PARAM,
+    TRAIN_DEVICE_PARAM,
+    ChapterSpec,
+    Param,
+    get,
+)
+
+__all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "PROFILE_PARAM", "TRAIN_DATASET_PARAM",
+           "RUN_SEEDS_PARAM", "RUN_DOWNSAMPLING_PARAM", "TRAIN_DEVICE_PARAM", "CHAPTERS", "get", "validate",
+           "injected_parameters", "show_parameters", "parameters_html", "glue", "glue_all", "resolve_device",
+           "html_table", "ChapterRuns", "load_runs", "FIGURE_DPI", "results_file", "computation_file",
+           "figure_bundle", "show_figure", "DOWNSAMPLING"]

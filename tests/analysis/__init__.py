@@ -1,0 +1,1 @@
+"""Tests of defstab_lib.analysis, one file per module (tests/analysis/test_<module>.py)."""

@@ -1,0 +1,1 @@
+"""Tests of defstab_lib.runs, one file per module (tests/runs/test_<module>.py)."""
