@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("__init__", "_random", "checks", "vocabulary", "provenance", "progress"),
     ("deform.", "models", "data"),
     ("translations", "sinemodes", "probe", "kernels."),
-    ("metrics", "train", "tasks"),
+    ("metrics.", "train", "tasks"),
     ("worstcase",),
     ("runs.",),
     ("analysis.",),
