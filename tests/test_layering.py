@@ -21,9 +21,9 @@ OPTIONAL = {"kymatio", "skimage", "fcntl", "IPython", "myst_nb", "papermill", "n
 #: matching prefix decides (``runs.`` matches every module of the ``runs`` package).
 LAYERS: list[tuple[str, ...]] = [
     ("__init__", "_random", "checks", "vocabulary", "provenance", "progress"),
-    ("deform", "models", "data"),
+    ("deform.", "models", "data."),
     ("translations", "sinemodes", "probe", "kernels."),
-    ("metrics", "train", "tasks"),
+    ("metrics.", "train", "tasks"),
     ("worstcase",),
     ("runs.",),
     ("analysis.",),
