@@ -110,6 +110,20 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     atomic_write(path, buffer.getvalue())
 
 
+def _read_json(path: Path) -> Any:
+    """The JSON stored at ``path``, ``None`` when there is no such file; :class:`CorruptResultError` naming it when
+    it is not valid JSON."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CorruptResultError(f"{path}: not valid JSON ({exc}); delete the file or rerun with force to recompute "
+                                 f"it") from exc
+
+
 class ResultsStore:
     """Stored results under ``root`` (default :func:`results_root`)."""
 
@@ -187,15 +201,8 @@ class ResultsStore:
     def load(self, config: RunConfig) -> Results | None:
         """The stored results of ``config``, or ``None`` when there are none; corrupt files raise."""
         path = self.path(config)
-        try:
-            text = path.read_text()
-        except FileNotFoundError:
+        if (d := _read_json(path)) is None:
             return None
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CorruptResultError(f"{path}: not valid JSON ({exc}); delete the file or rerun with force to "
-                                     f"recompute it") from exc
         results = Results.from_json(d, source=str(path))
         if results.key != run_key(config):
             raise CorruptResultError(f"{path}: holds the run {results.key}, not {run_key(config)}")
@@ -262,16 +269,8 @@ class ResultsStore:
             raise ValueError("stored_only and force contradict each other: pass one of them")
 
         def load() -> Computed | None:
-            try:
-                text = path.read_text()
-            except FileNotFoundError:
-                return None
-            try:
-                d = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise CorruptResultError(f"{path}: not valid JSON ({exc}); delete the file or rerun with force to "
-                                         f"recompute it") from exc
-            return Computed.from_json(d, path, experiment=experiment, key=key)
+            d = _read_json(path)
+            return None if d is None else Computed.from_json(d, path, experiment=experiment, key=key)
 
         if not force and (stored := load()) is not None:
             return stored
@@ -293,10 +292,7 @@ class ResultsStore:
     def _records(self, experiment: str | None) -> Iterator[tuple[Path, Any]]:
         """Every stored record's file and parsed JSON (of one experiment, or of all), sorted by path."""
         for path in sorted(self.root.glob(str(file_name(experiment or "*", "*")))):
-            try:
-                yield path, json.loads(path.read_text())
-            except json.JSONDecodeError as exc:
-                raise CorruptResultError(f"{path}: not valid JSON ({exc})") from exc
+            yield path, _read_json(path)
 
     def stored(self, experiment: str | None = None) -> list[Results]:
         """Every stored training run (of one experiment, or of all), sorted by path; stored computations
