@@ -63,7 +63,7 @@ from ..translations import TRANSLATION_LENGTHS, TRANSLATION_SEED_OFFSET, transla
 from .config import run_key
 from .execute import build_run_data
 from .profiles import experiment_configs
-from .store import ResultsStore
+from .store import Computed, ResultsStore
 
 __all__ = ["KernelBaselines", "kernel_baselines", "CNNTranslations", "cnn_translation_sweeps", "EXPERIMENT",
            "CKN_LAYERS", "FAMILIES"]
@@ -98,11 +98,19 @@ class KernelBaselines:
         params: the parameters (the stored key is computed from them).
         payload: the stored numbers (JSON), read through the accessors below.
         provenance: device, wall time, versions (from the store).
+        source: the stored computation it was read from (its file: ``source.file``); ``None`` when built in
+            memory.
     """
 
     params: dict[str, Any]
     payload: dict[str, Any]
     provenance: dict[str, Any]
+    source: Computed | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_computed(cls, computed: Computed) -> KernelBaselines:
+        """The kernel baselines of a stored computation, keeping it as their source."""
+        return cls(params=computed.params, payload=computed.payload, provenance=computed.provenance, source=computed)
 
     @property
     def pool_sigmas(self) -> list[float]:
@@ -187,6 +195,7 @@ def kernel_baselines(
     device: str = "auto",
     store=None,
     force: bool = False,
+    stored_only: bool = False,
 ) -> KernelBaselines:
     """Measure (or load) the kernel baselines; see the module doc.
 
@@ -209,6 +218,7 @@ def kernel_baselines(
         device: where to compute (``"auto"``: CUDA when present); not part of the stored key.
         store: the results store (default: :class:`~defstab_lib.runs.ResultsStore` at its default root).
         force: measure again even if stored.
+        stored_only: raise ``LookupError`` (naming the file) instead of computing what is not stored.
 
     Raises:
         ValueError: a bad parameter, before any work.
@@ -252,8 +262,8 @@ def kernel_baselines(
     def compute() -> dict[str, Any]:
         return _compute(config, params, resolve_device(device))
 
-    record = (store or ResultsStore()).computed(EXPERIMENT, params, compute, force=force, device=device)
-    return KernelBaselines(params=record["params"], payload=record["payload"], provenance=record["provenance"])
+    return KernelBaselines.from_computed((store or ResultsStore()).computed(
+        EXPERIMENT, params, compute, force=force, device=device, stored_only=stored_only))
 
 
 def _profile(model: nn.Module, layers: list, data, batch_size: int = 128) -> dict[str, list[float]]:
@@ -350,11 +360,20 @@ class CNNTranslations:
     """The stored translation sweeps of the ``pooling`` runs (see :func:`cnn_translation_sweeps`).
 
     Attributes:
-        params, payload, provenance: the stored record.
+        params, payload, provenance: the record (``record["params"]``, ...).
+        source: the stored computation it was read from (its file: ``source.file``); ``None`` for a record built
+            in memory (:func:`defstab_lib.runs.protocol.translation_record`).
     """
 
-    def __init__(self, record: dict[str, Any]) -> None:
+    def __init__(self, record: dict[str, Any], source: Computed | None = None) -> None:
         self.params, self.payload, self.provenance = record["params"], record["payload"], record["provenance"]
+        self.source = source
+
+    @classmethod
+    def from_computed(cls, computed: Computed) -> CNNTranslations:
+        """The sweeps of a stored computation, keeping it as their source."""
+        return cls({"params": computed.params, "payload": computed.payload, "provenance": computed.provenance},
+                   source=computed)
 
     def sweep(self, result, which: str) -> dict[str, Any]:
         """The translation sweep of a run (a :class:`~defstab_lib.runs.Results` or its key) at ``"init"`` or
@@ -371,7 +390,7 @@ def _file_digest(path) -> str:
 
 
 def cnn_translation_sweeps(configs: Sequence, *, lengths: Sequence[int] = TRANSLATION_LENGTHS, store=None,
-                           device: str = "auto", force: bool = False) -> CNNTranslations:
+                           device: str = "auto", force: bool = False, stored_only: bool = False) -> CNNTranslations:
     """Measure (or load) the translation sweep of stored ``pooling`` runs at initialisation and after training.
 
     Protocol-2 runs measured this sweep themselves (at :data:`TRANSLATION_LENGTHS`): it is read from their stored
@@ -388,6 +407,7 @@ def cnn_translation_sweeps(configs: Sequence, *, lengths: Sequence[int] = TRANSL
         store: the results store (default: the one at :func:`~defstab_lib.runs.results_root`).
         device: where to compute (``"auto"``: CUDA when present); not part of the stored key.
         force: measure again even if stored.
+        stored_only: raise ``LookupError`` (naming the file) instead of computing what is not stored.
 
     Raises:
         ValueError: no configs, configs with different probes, or a run that is not stored; before any work.
@@ -409,7 +429,7 @@ def cnn_translation_sweeps(configs: Sequence, *, lengths: Sequence[int] = TRANSL
     # protocol-2 runs measured this very sweep themselves, at initialisation and at the end (the same images,
     # lengths and draw, :func:`defstab_lib.runs.protocol.translation_probe`): read from their stored results,
     # no weights needed (runs trained elsewhere bring back their results, not always their checkpoints)
-    own = probe.protocol >= 2 and lengths == list(TRANSLATION_LENGTHS)
+    own = probe.measures.extended and lengths == list(TRANSLATION_LENGTHS)
     params = {
         "measurement": "the runs' own protocol-2 translation sweeps" if own else "translation sweeps of stored runs",
         "lengths": lengths,
@@ -420,10 +440,10 @@ def cnn_translation_sweeps(configs: Sequence, *, lengths: Sequence[int] = TRANSL
 
     def stored_sweeps() -> dict[str, Any]:
         results = [store.load(c) for c in configs]
-        first = results[0].initial.translations
+        first = results[0].initial.v2.translations
         return {"sweep": {k: first[k] for k in ("strengths", "max_displacement", "max_jacobian")},
-                "runs": {r.key: {"init": {"change": r.initial.translations["change"]},
-                                 "final": {"change": r.final.translations["change"]}} for r in results}}
+                "runs": {r.key: {"init": {"change": r.initial.v2.translations["change"]},
+                                 "final": {"change": r.final.v2.translations["change"]}} for r in results}}
 
     def compute() -> dict[str, Any]:
         if own:
@@ -448,4 +468,5 @@ def cnn_translation_sweeps(configs: Sequence, *, lengths: Sequence[int] = TRANSL
                           "max_jacobian": [s[3] for s in sweep]},
                 "runs": out}
 
-    return CNNTranslations(store.computed(EXPERIMENT, params, compute, force=force, device=device))
+    return CNNTranslations.from_computed(store.computed(EXPERIMENT, params, compute, force=force, device=device,
+                                                        stored_only=stored_only))

@@ -71,7 +71,7 @@ from .. import checks
 from ..tasks import MAX_CLASSES
 from ..train import OptimConfig
 from ..vocabulary import DOWNSAMPLING, TRAINING_DATASETS
-from .config import ArchConfig, DataConfig, ProbeConfig, RunConfig
+from .config import ArchConfig, DataConfig, ProbeConfig, RunConfig, measurement_protocol
 from .protocol import log_epochs
 
 __all__ = ["PROFILES", "EXPERIMENTS", "ABLATION_NETWORKS", "ABLATION_FACTORS", "ABLATION_SEEDS", "ablation_cells",
@@ -280,7 +280,8 @@ def experiment_configs(
     n_epochs = epochs or stage.epochs
     optim = OptimConfig(lr=stage.lr, warmup_epochs=min(p.warmup_epochs, n_epochs / 2))
     # protocol 2: the dense trajectory, plus any epochs the stage asks for (standard's synthetic runs: every epoch)
-    measure_epochs = stage.measure_epochs if protocol == 1 else sorted({*log_epochs(n_epochs), *stage.measure_epochs})
+    dense = probe.measures.dense
+    measure_epochs = sorted({*log_epochs(n_epochs), *stage.measure_epochs}) if dense else stage.measure_epochs
     common = dict(
         experiment=experiment, optim=optim, epochs=n_epochs, batch_size=p.batch_size, probe=probe,
         measure_epochs=tuple(e for e in measure_epochs if e < n_epochs), profile=profile, precision=p.precision,
@@ -365,7 +366,7 @@ def _moved(config: RunConfig, factor: str, level) -> RunConfig:
     if factor == "weight_decay":
         return dataclasses.replace(c, optim=dataclasses.replace(c.optim, weight_decay=level))
     epochs = max(1, c.epochs // 4)
-    measure = log_epochs(epochs) if c.probe.protocol == 2 else tuple(e for e in c.measure_epochs if e < epochs)
+    measure = log_epochs(epochs) if c.probe.measures.dense else tuple(e for e in c.measure_epochs if e < epochs)
     optim = dataclasses.replace(c.optim, warmup_epochs=min(get_profile(c.profile).warmup_epochs, epochs / 2))
     return dataclasses.replace(c, epochs=epochs, optim=optim, measure_epochs=tuple(e for e in measure if e < epochs))
 
@@ -373,4 +374,4 @@ def _moved(config: RunConfig, factor: str, level) -> RunConfig:
 def _worst_case_is_pooling(p: Profile) -> bool:
     """Whether the profile's ``pooling`` runs already are its ``worst-case`` runs (protocol 2, flip-crop, the same
     stage), so that the worst-case chapter reads them instead of training the same recipe again."""
-    return p.protocol == 2 and p.augmentation == "flip-crop" and p.worst_case == p.real
+    return measurement_protocol(p.protocol).extended and p.augmentation == "flip-crop" and p.worst_case == p.real
