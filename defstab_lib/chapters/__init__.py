@@ -18,7 +18,7 @@ A chapter that reads trained runs loads them (training what is not stored) in on
 """
 
 from ..vocabulary import DOWNSAMPLING
-from .figures import FIGURE_DPI, computation_file, figure_bundle, results_file, show_figure
+from .figures import FIGURE_DPI, computation_file, figure_bundle, figure_drawn_by, results_file, show_figure
 from .loading import ChapterRuns, load_runs
 from .page import glue, glue_all, html_table, injected_parameters, parameters_html, resolve_device, show_parameters, \
     validate
@@ -40,4 +40,4 @@ __all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "PROFILE_PARAM"
            "RUN_SEEDS_PARAM", "RUN_DOWNSAMPLING_PARAM", "TRAIN_DEVICE_PARAM", "CHAPTERS", "get", "validate",
            "injected_parameters", "show_parameters", "parameters_html", "glue", "glue_all", "resolve_device",
            "html_table", "ChapterRuns", "load_runs", "FIGURE_DPI", "results_file", "computation_file",
-           "figure_bundle", "show_figure", "DOWNSAMPLING"]
+           "figure_drawn_by", "figure_bundle", "show_figure", "DOWNSAMPLING"]

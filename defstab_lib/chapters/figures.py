@@ -1,6 +1,8 @@
 """A chapter's figures with their provenance: the PNG and SVG of a matplotlib figure, its alt text, the library
 function that drew it and the stored results it was drawn from, as one notebook output (:func:`show_figure`),
-which :func:`defstab_lib.book.figure_provenance` reads when the book is built.
+which :func:`defstab_lib.book.figure_provenance` reads when the book is built.  The function that drew a figure
+is read from the figure itself: every plot function of :mod:`defstab_lib.plots` stamps the figure it draws on
+(:mod:`defstab_lib.plots.provenance`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from .. import runs
+from ..plots import provenance as plot_provenance
 
-__all__ = ["FIGURE_DPI", "results_file", "computation_file", "figure_bundle", "show_figure"]
+__all__ = ["FIGURE_DPI", "results_file", "computation_file", "figure_drawn_by", "figure_bundle", "show_figure"]
 
 
 #: The resolution of a figure's PNG: twice matplotlib's screen dpi of the book's style (``plots.RC_PARAMS``,
@@ -81,24 +84,63 @@ def _check_drawn_by(drawn_by: str) -> None:
         raise ValueError(f"drawn_by must name a function of the library ('defstab_lib.plots.x.f'), got {drawn_by!r}")
 
 
-def figure_bundle(fig, alt: str, *, drawn_by: str, results: Sequence[Any] = ()) -> tuple[dict, dict]:
+def figure_drawn_by(fig, drawn_by: str | None = None) -> str:
+    """The library function that drew ``fig``, as its provenance names it: the first plot function that drew on it
+    (its stamp, :func:`defstab_lib.plots.provenance.drawn_by`).
+
+    An explicit ``drawn_by`` is checked to name a function of the library; on a stamped figure it must be one of the
+    plot functions that drew it (it names which one when several did); on a figure no plot function stamped (drawn
+    by hand) it is the only provenance.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from defstab_lib.plots.profiles import plot_profiles
+    >>> fig = plot_profiles({"maxpool": [[0.3, 0.2, 0.1]]})
+    >>> figure_drawn_by(fig)
+    'defstab_lib.plots.profiles.plot_profiles'
+    >>> figure_drawn_by(fig, "defstab_lib.plots.verdicts.plot_verdicts")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: drawn_by '...plot_verdicts' is not a function that drew this figure: its stamp names ...plot_profiles
+
+    Raises:
+        ValueError: no ``drawn_by`` and no stamp (a figure drawn without a plot function); a ``drawn_by`` that names
+            no function of the library or disagrees with the stamp.
+    """
+    stamped = plot_provenance.drawn_by(fig)
+    if drawn_by is None:
+        if not stamped:
+            raise ValueError("the figure carries no plot function's stamp and no drawn_by was given: draw it with a "
+                             "function of defstab_lib.plots (decorated with plots.provenance.draws; move a "
+                             "notebook's own matplotlib drawing into one), or pass drawn_by='defstab_lib.plots.x.f'")
+        return stamped[0]
+    _check_drawn_by(drawn_by)
+    if stamped and drawn_by not in stamped:
+        raise ValueError(f"drawn_by {drawn_by!r} is not a function that drew this figure: its stamp names "
+                         f"{', '.join(stamped)}")
+    return drawn_by
+
+
+def figure_bundle(fig, alt: str, *, drawn_by: str | None = None, results: Sequence[Any] = ()) -> tuple[dict, dict]:
     """A matplotlib figure as one output's ``(data, metadata)``: its PNG (at :data:`FIGURE_DPI`) and SVG, with
     ``metadata["image/png"]["defstab"]`` = ``{"alt", "drawn_by", "results"}``, which
     :func:`defstab_lib.book.figure_provenance` reads when the book is built.
 
     Args:
         fig: a ``matplotlib.figure.Figure`` (saved with a tight bounding box, as the notebook's inline backend
-            shows it).
+            shows it), drawn by the functions of :mod:`defstab_lib.plots`, which stamp it with their names.
         alt: what the figure shows, in a sentence (the page's alt text): at least three words.
-        drawn_by: the library function that drew it, ``"defstab_lib.plots.<module>.<function>"``.
+        drawn_by: the library function that drew it, ``"defstab_lib.plots.<module>.<function>"``; default: the
+            figure's stamp (see :func:`figure_drawn_by`).
         results: what it was drawn from: runs, stored computations or their paths (see :func:`results_file`).
 
     Raises:
-        ValueError, TypeError: a bad ``alt``, ``drawn_by`` or ``results`` item, before anything is rendered.
+        ValueError, TypeError: a bad ``alt``, ``drawn_by`` (or none, and no stamp) or ``results`` item, before
+            anything is rendered.
     """
     if not isinstance(alt, str) or len(alt.split()) < 3:
         raise ValueError(f"alt must be a sentence saying what the figure shows (three words or more), got {alt!r}")
-    _check_drawn_by(drawn_by)
+    drawn_by = figure_drawn_by(fig, drawn_by)
     files = list(dict.fromkeys(results_file(r) for r in results))
     if not hasattr(fig, "savefig"):
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
@@ -111,14 +153,15 @@ def figure_bundle(fig, alt: str, *, drawn_by: str, results: Sequence[Any] = ()) 
     return data, metadata
 
 
-def show_figure(fig, alt: str, *, drawn_by: str, results: Sequence[Any] = ()) -> None:
+def show_figure(fig, alt: str, *, drawn_by: str | None = None, results: Sequence[Any] = ()) -> None:
     """Display a matplotlib figure with its provenance (:func:`figure_bundle`: PNG, SVG, alt text, the function
     that drew it, the stored results it was drawn from) as one output, and close it.
 
-    A chapter calls it where it would call ``plt.show()``::
+    A chapter calls it where it would call ``plt.show()``; the plot function that drew the figure stamped it with
+    its name, so the chapter does not type it::
 
-        chapters.show_figure(fig, f"Sensitivity per layer of {n} networks ...",
-                             drawn_by="defstab_lib.plots.profiles.plot_profiles", results=loaded.all_results)
+        fig = plot_profiles(analysis.profiles(groups, "cosine", "final"))
+        chapters.show_figure(fig, f"Sensitivity per layer of {n} networks ...", results=loaded.all_results)
     """
     from IPython.display import display  # optional dependency: present wherever a notebook runs
 

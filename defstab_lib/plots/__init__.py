@@ -8,6 +8,10 @@ Submodules by subject (each owned by the chapters that use it):
 - ``defstab_lib.plots.ablation`` -- one factor of the ablation, level by level ("What teaches stability?");
 - ``defstab_lib.plots.length``   -- the ``standard`` profile's length pilots (the report).
 
+Every public drawing function is decorated with :func:`defstab_lib.plots.provenance.draws`: the figure it draws on
+is stamped with its name (``"defstab_lib.plots.<module>.<function>"``), which ``chapters.show_figure`` shows under
+the figure on the book's page.  A new plot function gets the decorator too (``tests/plots/test_provenance.py``).
+
 Shared style lives here: one colour per downsampling variant, used by every chapter, so that a reader can
 follow an architecture from figure to figure.
 """

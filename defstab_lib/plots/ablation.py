@@ -27,6 +27,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .profiles import LAYER_XLABEL, plot_profile, shade_colors, shared_legend
+from .provenance import draws
 from .trajectories import EPOCH_XLABEL, _epoch_label
 
 __all__ = ["plot_factor", "NETWORK_NAMES"]
@@ -37,6 +38,7 @@ NETWORK_NAMES = {"subsample": "subsample (no pooling)", "maxpool": "max-pool", "
 _INIT = {"color": "0.45", "linestyle": "--", "marker": "", "linewidth": 1.4}
 
 
+@draws
 def plot_factor(arrays: Mapping[str, Any], *, title: str = "", cmap: str = "Purples", figsize=(9.2, 6.4)):
     """One factor: a row per network of (a) sensitivity per layer after training, (b) filter TV per level and
     (c) later-layer sensitivity against the epoch, one colour per level.

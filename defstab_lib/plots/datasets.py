@@ -7,9 +7,12 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import torch
 
+from .provenance import draws
+
 __all__ = ["sample_grid"]
 
 
+@draws
 def sample_grid(
     rows: Sequence[tuple[str, torch.Tensor, Sequence[str]]],
     *,

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import torch
 
+from .provenance import draws
+
 __all__ = ["ARROW_COLOR", "SOURCE_COLOR", "show_image", "originals_and_deformed", "deformation_panels"]
 
 #: Arrows (the field), outlined in black: readable over photographs (skin, orange, red) and on white.
@@ -32,6 +34,7 @@ def _as_hwc(image: torch.Tensor):
     return image[0].numpy() if image.shape[0] == 1 else image.permute(1, 2, 0).numpy()
 
 
+@draws
 def show_image(ax, image: torch.Tensor, *, title: str | None = None) -> None:
     """Draw a ``(C, H, W)`` image in [0, 1] on ``ax`` with pixel centres at integer ``(x, y)``, no ticks."""
     array = _as_hwc(image)
@@ -44,6 +47,7 @@ def show_image(ax, image: torch.Tensor, *, title: str | None = None) -> None:
         ax.set_title(title)
 
 
+@draws
 def originals_and_deformed(
     rows: Sequence[tuple[str, torch.Tensor, torch.Tensor]],
     *,
@@ -92,6 +96,7 @@ def originals_and_deformed(
     return fig
 
 
+@draws
 def deformation_panels(
     image: torch.Tensor,
     control_points: torch.Tensor,

@@ -21,6 +21,7 @@ from matplotlib.lines import Line2D
 
 from . import DOWNSAMPLING_COLORS
 from .profiles import LAYER_XLABEL, plot_profile, plot_profiles, shade_colors
+from .provenance import draws
 
 __all__ = ["plot_change_scatter", "plot_coefficients", "plot_coefficients_by_group", "plot_profiles_with_baselines",
            "scale_colors", "FAMILY_COLORS", "plot_ckn_changes", "plot_baseline_slopes", "plot_cnn_slopes",
@@ -53,6 +54,7 @@ def scale_colors(values: Sequence[float]) -> list[tuple[float, float, float, flo
     return shade_colors(values, SCALE_CMAP, light=light, dark=dark)
 
 
+@draws
 def plot_change_scatter(groups: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, ax=None,
                         colors: Mapping[str, object] | None = None, xlabel: str = "‖∇τ‖∞ (pixels per pixel)",
                         ylabel: str = "relative change ‖Φ(τx) − Φ(x)‖ / ‖Φ(x)‖", title: str | None = None,
@@ -88,6 +90,7 @@ def plot_change_scatter(groups: Mapping[str, tuple[Sequence[float], Sequence[flo
     return fig
 
 
+@draws
 def plot_coefficients(series: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float]]], *, ax=None,
                       colors: Mapping[str, object] | None = None, xlabel: str = "pooling scale σₙ (input pixels)",
                       ylabel: str = "coefficient", title: str | None = None, n_se: float = 2.0,
@@ -121,6 +124,7 @@ def plot_coefficients(series: Mapping[str, tuple[Sequence[float], Sequence[float
     return fig
 
 
+@draws
 def plot_coefficients_by_group(groups: Mapping[str, Mapping[str, tuple[float, float]]], *, ax=None,
                                references: Mapping[str, float] | None = None, ylabel: str = "coefficient",
                                title: str | None = None, markers: Sequence[str] = ("o", "s", "^", "D"),
@@ -166,6 +170,7 @@ def plot_coefficients_by_group(groups: Mapping[str, Mapping[str, tuple[float, fl
     return fig
 
 
+@draws
 def plot_profiles_with_baselines(profiles: Mapping[str, object], baselines: Mapping[str, tuple[Sequence[float], object]],
                                  *, ax=None, baseline_colors: Mapping[str, object] | None = None,
                                  title: str | None = None, ylabel: str = "normalized cosine distance",
@@ -195,6 +200,7 @@ def _sigma_label(sigma: float) -> str:
     return f"σ = {sigma:g}"
 
 
+@draws
 def plot_ckn_changes(translations: Mapping[float, tuple[Sequence[float], Sequence[float]]],
                      deformations: Mapping[float, tuple[Sequence[float], Sequence[float]]], *,
                      limit: float | None = None, figsize: tuple[float, float] = (9.0, 4.2)):
@@ -221,6 +227,7 @@ def plot_ckn_changes(translations: Mapping[float, tuple[Sequence[float], Sequenc
     return fig
 
 
+@draws
 def plot_baseline_slopes(translation: Mapping[str, tuple], deformation: Mapping[str, tuple], *,
                          law: tuple[Sequence[float], Sequence[float]] | None = None,
                          figsize: tuple[float, float] = (9.0, 4.2)):
@@ -242,6 +249,7 @@ def plot_baseline_slopes(translation: Mapping[str, tuple], deformation: Mapping[
     return fig
 
 
+@draws
 def plot_cnn_slopes(translation: Mapping[str, Mapping[str, tuple[float, float]]],
                     deformation: Mapping[str, Mapping[str, tuple[float, float]]], *,
                     translation_references: Mapping[str, float] | None = None,
@@ -265,6 +273,7 @@ def plot_cnn_slopes(translation: Mapping[str, Mapping[str, tuple[float, float]]]
     return fig
 
 
+@draws
 def plot_cnn_profiles_with_baselines(initial: Mapping[str, object], final: Mapping[str, object],
                                      ckn: Mapping[float, tuple[Sequence[float], object]],
                                      scattering: tuple[Sequence[float], object] | None = None, *,

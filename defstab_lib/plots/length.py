@@ -17,9 +17,12 @@ from collections.abc import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .provenance import draws
+
 __all__ = ["plot_length_pilots"]
 
 
+@draws
 def plot_length_pilots(trajectories: Mapping[str, Mapping[int, Mapping[str, tuple[np.ndarray, np.ndarray]]]],
                        *, chosen: int | None = None) -> plt.Figure:
     """One column per network, one row per quantity; in each panel one line per training length L (each run a

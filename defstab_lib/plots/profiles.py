@@ -27,6 +27,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from . import DOWNSAMPLING_COLORS
+from .provenance import draws
 
 __all__ = ["band_stats", "shade_colors", "plot_profile", "plot_profiles", "shared_legend", "LAYER_XLABEL", "CONV_XLABEL"]
 
@@ -90,6 +91,7 @@ def shade_colors(values: Sequence[float], cmap: str = "Blues", *, light: float =
     return [tuple(float(v) for v in colormap(p)) for p in position]
 
 
+@draws
 def plot_profile(
     ax, values, *, x=None, label=None, color=None, n_std: float = 2.0, band_alpha: float = 0.18,
     floor: float | None = 0.0, **line_kw
@@ -127,6 +129,7 @@ def plot_profile(
     return line
 
 
+@draws
 def plot_profiles(
     profiles: Mapping[str, object],
     *,
@@ -236,6 +239,7 @@ def plot_profiles(
     return fig
 
 
+@draws
 def shared_legend(fig, ax, *, ncol: int | None = None, title: str | None = None):
     """One legend for a multi-panel figure, below the panels, built from ``ax``'s labelled lines.
 

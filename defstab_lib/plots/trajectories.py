@@ -21,6 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import DOWNSAMPLING_COLORS
+from .provenance import draws
 
 __all__ = ["plot_trajectories", "plot_loss_trajectories", "EPOCH_XLABEL"]
 
@@ -39,6 +40,7 @@ def _epoch_label(epoch: float) -> str:
     return f"{epoch:g}"
 
 
+@draws
 def plot_trajectories(epochs: Sequence[float], groups: Mapping[str, np.ndarray], *, ax=None, ylabel: str = "",
                       title: str = "", reference: float | None = None, reference_label: str | None = None
                       ) -> plt.Axes:
@@ -74,6 +76,7 @@ def plot_trajectories(epochs: Sequence[float], groups: Mapping[str, np.ndarray],
     return ax
 
 
+@draws
 def plot_loss_trajectories(curves: Mapping[str, Sequence[tuple]], *, level: float | None = None,
                            at_level: Mapping[str, Sequence[float | None]] | None = None,
                            reference: float | None = None, cmap: str = "Greens",

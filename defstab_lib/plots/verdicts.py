@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from .provenance import draws
+
 __all__ = ["VERDICT_COLORS", "plot_verdict", "plot_verdicts"]
 
 _TICKS = (0.25, 0.33, 0.5, 0.67, 0.8, 0.9, 0.95, 0.97, 1.0, 1.03, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 4.0)
@@ -34,6 +36,7 @@ VERDICT_COLORS = {"supported": "#1a9850", "contradicted": "#d73027", "no meaning
                   "inconclusive": "#7f7f7f", "not supported": "#d73027"}
 
 
+@draws
 def plot_verdict(v, ax=None, *, title: str | None = None):
     """One verdict on ``ax``: a row per evidence (the verdict, then what is reported beside it), each with the
     estimate and its 95% CI as a bar and its units' effects as a strip of points under it; the band of no
@@ -100,6 +103,7 @@ def _label(v) -> str:
     return textwrap.fill(f"{v.numbers.get('label', 'this run')}: {v.n_independent} {unit}", 28)
 
 
+@draws
 def plot_verdicts(verdicts: Sequence, *, columns: int = 1, panel_inches: tuple[float, float] = (7.0, 1.0)):
     """One :func:`plot_verdict` panel per verdict.  Returns the ``Figure``."""
     if not verdicts:

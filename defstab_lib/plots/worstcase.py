@@ -25,6 +25,7 @@ import numpy as np
 
 from . import DOWNSAMPLING_COLORS
 from .profiles import LAYER_XLABEL, plot_profiles
+from .provenance import draws
 
 __all__ = ["plot_worst_vs_random", "plot_label_flips", "plot_relative_stability", "plot_petrini"]
 
@@ -33,6 +34,7 @@ def _ax(ax):
     return ax if ax is not None else plt.subplots(figsize=(5.0, 3.6))[1]
 
 
+@draws
 def plot_worst_vs_random(layers: Sequence[int], worst: Mapping[str, np.ndarray], random: Mapping[str, np.ndarray],
                          *, ax=None, title: str = "") -> plt.Axes:
     """Mean sensitivity (normalised cosine distance) per layer: worst case (solid, filled markers) and random
@@ -59,6 +61,7 @@ def plot_worst_vs_random(layers: Sequence[int], worst: Mapping[str, np.ndarray],
     return ax
 
 
+@draws
 def plot_label_flips(rows: Sequence[Mapping], *, ax=None) -> plt.Axes:
     """ADef's smallest label-flipping displacement per network: the median ``||tau||_inf`` (pixels) over its
     flipped images, with the spread of those images (25th-75th percentile), against its test accuracy.
@@ -87,6 +90,7 @@ def plot_label_flips(rows: Sequence[Mapping], *, ax=None) -> plt.Axes:
     return ax
 
 
+@draws
 def plot_relative_stability(groups: Mapping[str, Mapping[str, np.ndarray]], *, axes=None,
                             marks: Sequence[int] = ()) -> np.ndarray:
     """Three panels, D, G and R = D / G per layer (log scale), one line per group with its band over networks.
@@ -107,6 +111,7 @@ def plot_relative_stability(groups: Mapping[str, Mapping[str, np.ndarray]], *, a
     return np.asarray(axes)
 
 
+@draws
 def plot_petrini(sqrt_rf: Mapping[str, Sequence[float]], test_error: Mapping[str, Sequence[float]], *,
                  slope: float = 0.2, ax=None) -> plt.Axes:
     """Test error against sqrt(R_f) per network, with the line ``slope * sqrt(R_f)`` (Petrini et al.: 0.2).
