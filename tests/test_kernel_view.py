@@ -592,7 +592,7 @@ def test_profile_and_accuracy_numbers_read_the_stored_profiles_and_probes():
     assert list(ckn) == CKN_SIGMAS and scattering[0] == [0, 3, 6]
     accuracy = kv.accuracy_numbers(kb, groups)
     assert accuracy["acc_ckn_best_sigma"] == "1" and accuracy["acc_cnn_max"] == pytest.approx(0.88)
-    rows = kv.test_accuracy_rows(kb, groups)
+    rows = kv.model_accuracy_rows(kb, groups)
     assert len(rows) == 2 + 3 + 2 and rows[-1]["model"] == "pixels: linear classifier"
     setup = kv.setup_numbers(kb, groups["maxpool"][0].config)
     assert setup["n_bound_images"] == N_IMAGES and setup["strength_list"] == "0.5, 1, 2, 4"

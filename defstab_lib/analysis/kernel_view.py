@@ -37,7 +37,7 @@ from .verdicts import Verdict
 
 __all__ = [
     "EPOCHS", "CKN_PROFILE_LAYERS", "BaselineFits", "fit_baselines", "CNNFits", "cnn_sweeps", "fit_cnns",
-    "ckn_change_samples", "baseline_profiles", "baseline_rows", "cnn_rows", "test_accuracy_rows", "setup_numbers",
+    "ckn_change_samples", "baseline_profiles", "baseline_rows", "cnn_rows", "model_accuracy_rows", "setup_numbers",
     "baseline_numbers", "cnn_numbers", "profile_numbers", "accuracy_numbers", "CLAIM", "translation_slopes",
     "learned_pooling", "closing_numbers",
 ]
@@ -433,7 +433,7 @@ def _runs(groups: Mapping[str, Sequence[Results]]) -> list[Results]:
     return [r for rs in groups.values() for r in rs]
 
 
-def test_accuracy_rows(kb: KernelBaselines, groups: Mapping[str, Sequence[Results]]) -> list[dict[str, str]]:
+def model_accuracy_rows(kb: KernelBaselines, groups: Mapping[str, Sequence[Results]]) -> list[dict[str, str]]:
     """The test-accuracy table of every model the page compares: each CNN variant (mean over seeds), and the linear
     classifier on each CKN's, the widest scattering's and the pixels' features (not
     :func:`~defstab_lib.analysis.tables.accuracy_rows`, train and test accuracy of groups of runs)."""
