@@ -1,5 +1,9 @@
 """The eight pre-registered tests: the paper's seven claims and its headline, each beside its statistic.
 
+Each test is a :class:`Claim` record in :data:`CLAIMS` (its number, our statement, the paper's words and section,
+the statistic, the unit of independence and the rule), and every verdict of it comes from :meth:`Claim.judge`;
+the other chapters' tests (:data:`.worstcase.CLAIMS`, :data:`.kernel_view.CLAIM`) are records of the same kind.
+
 Written, with their minimal effects and the reasons for them, before the tests were run on the stored results
 (the machinery is in :mod:`.stats`; a verdict is a :class:`~.verdicts.Verdict`).  Each test has two parts: a
 *unit* function that turns arrays ``(units, ...)`` into one effect per independent unit -- what the calibration
