@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from defstab_lib import analysis
 from defstab_lib.analysis import ablation as ab
 from defstab_lib.analysis import claims, stats
 from defstab_lib.runs import ResultsStore
@@ -87,7 +88,7 @@ def test_what_is_reported_beside_each_factor():
     for b, net in zip(v.beside[:2], ABLATION_NETWORKS):  # each network's own effect; their mean is the claim's
         assert b.n_independent == 3 and net in b.statistic
     assert np.allclose(np.log(v.unit_effects), np.mean([np.log(b.unit_effects) for b in v.beside[:2]], axis=0))
-    assert [r.numbers["number"] for r in ab.table_rows([v])] == ["1", "1a", "1b", "1c", "1d"]
+    assert [r.numbers["number"] for r in analysis.table_rows([v])] == ["1", "1a", "1b", "1c", "1d"]
     assert [b.claim for b in ab.factor_verdict(cells, "weight_decay").beside][2].startswith("Beside: Weight decay at")
 
 
@@ -138,10 +139,10 @@ def test_figure_arrays_and_recipe():
     assert epochs.tolist() == [0, 8] and values.shape == (3, 2)
     assert np.allclose(values[:, 1], [np.mean(r.final.cosine[7:]) for r in cells[("baseline", None)]
                                       if r.config.arch.downsampling == "subsample"])
-    rows = {r[""]: r["these runs"] for r in ab.recipe_rows(cells)}
+    rows = {r[""]: r["these runs"] for r in ab.factor_recipe_rows(cells)}
     assert "20,000 images × 8 epochs (≈1,248 steps)" in rows["length"] and "2 epochs" in rows["length"]
     assert "per cell: 3 seeds per network" in rows["initialisations"] and "protocol 1" in rows["initialisations"]
-    glued = ab.glue_numbers(ab.verdicts(cells))
+    glued = ab.glue_numbers(ab.factor_verdicts(cells))
     assert {"verdict_length", "rule_augmentation", "change_weight_decay", "beside_length", "seeds_length"} <= set(glued)
 
 

@@ -132,7 +132,7 @@ def test_json_and_rendering_of_a_verdict():
     assert "n_needed" not in d and d["minimal_effect"] == pytest.approx(1 / 1.1)
     assert "t-interval" in d["method"] and "Minimal effect" in d["rule"]
     assert "95% CI" in analysis.sentence(v) and "CI" in analysis.what_would_change(v)
-    html = analysis.html_table([v])
+    html = analysis.verdict_table([v])
     assert "data-verdict='supported'" in html and "95% CI" in html
     old = analysis.Verdict(claim="c", statistic="s", value="v", rule="r", verdict=analysis.NOT_SUPPORTED, runs=2)
     assert analysis.sentence(old) == "not supported: v"  # the first verdicts' fields still construct one

@@ -114,7 +114,7 @@ def rates(simulate, rule, n, sd, effect, sims, seed=0):
 @pytest.mark.parametrize("key", list(DESIGNS))
 def test_rule_finds_a_real_effect_and_rarely_supports_none(key):
     n, sd, simulate = DESIGNS[key]
-    rule = claims.RULES[key]
+    rule = claims.CLAIMS[key].rule
     sims = BOOT_SIMS if n >= 10 else SIMS
     planned = 2 * rule.minimal * rule.direction
     power = rates(simulate, rule, n, sd, planned, sims)
@@ -124,7 +124,7 @@ def test_rule_finds_a_real_effect_and_rarely_supports_none(key):
 
 
 def test_equivalence_rule_of_claim_3():
-    rule = claims.RULES["convergence"]
+    rule = claims.CLAIMS["convergence"].rule
     n, sd = 5, 0.02
     assert rates(_pooling_paired, rule, n, sd, 0.0, SIMS) >= 0.8  # truly similar: found similar
     for margin in (rule.minimal, -rule.minimal):  # a difference at the margin: rarely called similar
@@ -135,7 +135,7 @@ def test_n_needed_decides_at_the_predicted_number():
     """An inconclusive verdict's n_needed, applied, decides the test in most simulations."""
     from defstab_lib.analysis import n_needed
 
-    rule, sd, rng = claims.RULES["training-changes"], 0.04, np.random.default_rng(3)
+    rule, sd, rng = claims.CLAIMS["training-changes"].rule, 0.04, np.random.default_rng(3)
     est = interval(_changes(rng, 3, sd, 1.5 * rule.minimal))
     need = n_needed(est, rule)
     assert need is not None and need >= 3
@@ -154,7 +154,7 @@ def complete_separation(pooled: np.ndarray, unpooled: np.ndarray) -> bool:
 def test_the_first_claim_1_rule_fails_calibration():
     """With a real effect of the planned size, complete separation is found less and less often as networks are
     added -- the opposite of a test -- while the paired rule's power grows."""
-    rule, sd = claims.RULES["pooling"], 0.1
+    rule, sd = claims.CLAIMS["pooling"].rule, 0.1
     effect = 2 * rule.minimal * rule.direction
     rng = np.random.default_rng(4)
     old, new = {}, {}

@@ -112,7 +112,7 @@ def test_a_training_chapter_reruns_with_other_parameters(tmp_path, own_store):
 
     glued = glued_values(nb)
     assert glued["compute_note"].startswith("4 runs") and "4 of them were trained while rendering" in glued["compute_note"]
-    assert glued["verdict2"].split(":")[0] in analysis.VERDICTS  # the verdict, then its effect and CI
+    assert glued["verdict_training_changes"].split(":")[0] in analysis.VERDICTS  # the verdict, then its effect and CI
 
 
 # ------------------------------------------------------------------------------------------------ load_runs

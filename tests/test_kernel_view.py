@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from defstab_lib import metrics, runs, translations
-from defstab_lib.analysis import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED
+from defstab_lib.analysis import CONTRADICTED, INCONCLUSIVE, NO_EFFECT, SUPPORTED
 from defstab_lib.analysis import kernel_view as kv
 from defstab_lib.kernels import CKN, FeatureTaps, Scattering, bound, fit_anchors
 from defstab_lib.kernels.linear import linear_probe, train_linear_classifier
@@ -529,8 +529,9 @@ def test_ckn_change_samples_average_the_anchor_seeds():
 
 @pytest.mark.parametrize("unpooled_final, short, verdict", [
     (0.10, "supports", SUPPORTED),              # falls below the pooled networks' slope at initialisation
-    (0.20, "partly supports", INCONCLUSIVE),    # falls, but not that far
-    (0.35, "does not support", NOT_SUPPORTED),  # rises in training
+    (0.20, "partly supports", SUPPORTED),       # falls by more than 10%, but not that far
+    (0.29, "does not support", NO_EFFECT),      # falls by less than the minimal effect (3%)
+    (0.35, "does not support", CONTRADICTED),   # rises in training
 ])
 def test_the_verdict_follows_how_training_moves_the_translation_slope_without_pooling(unpooled_final, short,
                                                                                      verdict):
@@ -538,12 +539,23 @@ def test_the_verdict_follows_how_training_moves_the_translation_slope_without_po
     cnn = kv.fit_cnns(kv.cnn_sweeps(groups, translations))
     assert cnn.slopes("displacement")["strided"]["final"] == pytest.approx(unpooled_final)
     assert cnn.slopes("jacobian")["maxpool"]["init"] == pytest.approx(0.30)
-    v = kv.learned_pooling(cnn)
+    v = kv.learned_pooling(groups, translations)
     assert (v.numbers["short"], v.verdict) == (short, verdict) and v.runs == 4  # 2 variants x 2 seeds
-    assert v.numbers["bT_init_pool"] == pytest.approx(0.15) and short in kv._CONCLUSIONS
-    assert f"{unpooled_final:.3g}" in v.value
+    assert v.n_independent == 2 and v.has_ci and short in kv._CONCLUSIONS  # one unit per seed, with an interval
+    assert v.effect == pytest.approx(unpooled_final / 0.30, rel=0.05)  # each run's own fit, offsets aside
+    assert v.minimal_effect == pytest.approx(1 / 1.10) and v.claim == kv.CLAIM.statement
+    (beside,) = v.beside
+    assert beside.effect == pytest.approx(unpooled_final / 0.15, rel=0.05) and beside.role == "beside"
     with pytest.raises(ValueError, match="term"):
         cnn.slopes("rotation")
+
+
+def test_the_kernel_view_verdict_with_one_seed_leaves_the_question_open():
+    groups, translations = constructed_cnns({"maxpool": (0.15, 0.18), "strided": (0.30, 0.10)})
+    v = kv.learned_pooling({n: rs[:1] for n, rs in groups.items()}, translations)
+    assert (v.verdict, v.numbers["short"], v.n_independent) == (INCONCLUSIVE, "leaves open", 1)
+    with pytest.raises(ValueError, match="with pooling and without"):
+        kv.learned_pooling({"maxpool": groups["maxpool"]}, translations)
 
 
 def test_cnn_numbers_compare_the_kinds_of_network_and_the_reference_ckn():
@@ -580,7 +592,7 @@ def test_profile_and_accuracy_numbers_read_the_stored_profiles_and_probes():
     assert list(ckn) == CKN_SIGMAS and scattering[0] == [0, 3, 6]
     accuracy = kv.accuracy_numbers(kb, groups)
     assert accuracy["acc_ckn_best_sigma"] == "1" and accuracy["acc_cnn_max"] == pytest.approx(0.88)
-    rows = kv.accuracy_rows(kb, groups)
+    rows = kv.model_accuracy_rows(kb, groups)
     assert len(rows) == 2 + 3 + 2 and rows[-1]["model"] == "pixels: linear classifier"
     setup = kv.setup_numbers(kb, groups["maxpool"][0].config)
     assert setup["n_bound_images"] == N_IMAGES and setup["strength_list"] == "0.5, 1, 2, 4"

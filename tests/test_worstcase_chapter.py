@@ -98,7 +98,7 @@ def test_units_on_known_values():
 def test_rules_find_a_planned_effect_and_rarely_claim_one_that_is_absent(key, effect):
     """6 independent networks (the stored experiment), unit spread 0.2 on the log scale: a true factor 2 is
     found in >= 80% of simulations; with no effect 'supported' is said in <= 5%."""
-    rule, rng = wc.RULES[key], np.random.default_rng(1)
+    rule, rng = wc.CLAIMS[key].rule, np.random.default_rng(1)
     found = np.mean([stats.decide(stats.interval(effect + 0.2 * rng.standard_normal(6)), rule) == stats.SUPPORTED
                      for _ in range(2000)])
     false = np.mean([stats.decide(stats.interval(0.2 * rng.standard_normal(6)), rule) == stats.SUPPORTED
@@ -107,7 +107,7 @@ def test_rules_find_a_planned_effect_and_rarely_claim_one_that_is_absent(key, ef
 
 
 def test_equivalence_rule_is_calibrated():
-    rule, rng = wc.RULES["petrini"], np.random.default_rng(2)
+    rule, rng = wc.CLAIMS["petrini"].rule, np.random.default_rng(2)
     on_line = np.mean([stats.decide(stats.interval(0.2 * rng.standard_normal(6)), rule) == stats.SUPPORTED for _ in range(2000)])
     at_edge = np.mean([stats.decide(stats.interval(math.log(2.0) + 0.2 * rng.standard_normal(6)), rule) == stats.SUPPORTED
                        for _ in range(2000)])
@@ -148,4 +148,4 @@ def test_the_chapters_defaults_are_stored_and_measured_with_protocol_2():
     configs = experiment_configs("worst-case", "cpu", seeds=3, downsampling=["subsample", "maxpool"])
     assert [store.state(c) for c in configs] == ["stored"] * len(configs)
     results = [store.load(c) for c in configs]
-    assert all(len(v.unit_effects) == 6 for v in wc.verdicts(results))
+    assert all(len(v.unit_effects) == 6 for v in wc.chapter_verdicts(results))

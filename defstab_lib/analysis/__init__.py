@@ -1,10 +1,11 @@
 """From stored results to effects, confidence intervals and verdicts: one pre-registered test per claim.
 
 - :mod:`.stats`    -- the generic machinery: intervals over independent units, rules, verdicts, ``n_needed``;
-- :mod:`.verdicts` -- the :class:`Verdict` object and the one way every page states it;
-- :mod:`.claims`   -- the eight tests (the paper's seven claims and its headline), each beside its rule;
+- :mod:`.verdicts` -- the :class:`Verdict` object and the one way every page states, glues and tabulates it;
+- :mod:`.claims`   -- the eight tests (the paper's seven claims and its headline) as :class:`Claim` records, each
+  with its rule, and the functions that judge them;
 - :mod:`.arrays`   -- stored results as arrays (grouping, profiles, spreads);
-- :mod:`.tables`   -- accuracy tables and compute notes;
+- :mod:`.tables`   -- accuracy tables, compute notes and the generic HTML table;
 - :mod:`.random_networks` -- the numbers Figure 4's chapter states;
 - :mod:`.recipe`   -- what a set of runs is (data, network, augmentation, training, initialisations, arithmetic),
   from its configs, beside what the paper ran;
@@ -17,7 +18,7 @@
 from .arrays import between_spread, by_seed, group_by, profile_array, profiles, spearman
 from .claims import (
     CLAIMS,
-    RULES,
+    Claim,
     convergence_after_training,
     pooling_at_init,
     random_labels_depend_on_architecture,
@@ -42,15 +43,28 @@ from .stats import (
 )
 from .random_networks import smoothing_numbers
 from .recipe import recipe_html, recipe_rows
-from .tables import accuracy_rows, compute_note
-from .verdicts import Verdict, effect_words, glue_values, html_table, judge, sentence, to_json, what_would_change
+from .tables import accuracy_rows, compute_note, html_table
+from .verdicts import (
+    Verdict,
+    effect_words,
+    glue_id,
+    glue_values,
+    judge,
+    sentence,
+    side_by_side,
+    table_rows,
+    to_json,
+    verdict_table,
+    what_would_change,
+)
 
 __all__ = [
     "kernel_view", "matched",
     "SUPPORTED", "CONTRADICTED", "NO_EFFECT", "INCONCLUSIVE", "NOT_SUPPORTED", "VERDICTS",
     "Rule", "Estimate", "interval", "decide", "n_needed",
-    "Verdict", "judge", "effect_words", "sentence", "what_would_change", "glue_values", "to_json", "html_table",
-    "CLAIMS", "RULES",
+    "Verdict", "judge", "effect_words", "sentence", "what_would_change", "glue_id", "glue_values", "to_json",
+    "table_rows", "side_by_side", "verdict_table", "html_table",
+    "Claim", "CLAIMS",
     "pooling_at_init", "training_changes_pattern", "convergence_after_training", "smoothing_stabilises",
     "stronger_tasks_smoother", "training_smooths", "random_labels_depend_on_architecture",
     "unpooled_learn_stability",

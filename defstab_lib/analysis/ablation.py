@@ -49,16 +49,16 @@ from ..runs.estimate import training_images, training_steps
 from ..runs.profiles import ABLATION_FACTORS, ABLATION_NETWORKS, ablation_cells, ablation_level
 from ..runs.store import Results, ResultsStore
 from .arrays import by_seed
-from .claims import RULES as CLAIM_RULES
-from .claims import change_units, tv_change_units
+from .claims import CLAIMS, change_units, tv_change_units
 from .recipe import AUGMENTATION_WORDS, PAPER, recipe
 from .stats import Rule
-from .verdicts import Verdict, glue_values, judge
+from .verdicts import Verdict, glue_values, judge, side_by_side
 from .worstcase import trajectory
 
 __all__ = ["FACTORS", "RULES", "Contrast", "Factor", "AblationRuns", "load_cells", "cell", "levels",
-           "level_label", "factor_results", "cell_groups", "paired", "contrast_units", "tv_units", "factor_verdict", "verdicts", "table_rows",
-           "factor_arrays", "recipe_rows", "glue_numbers", "compare_profiles", "comparison_rows", "comparison_note"]
+           "level_label", "factor_results", "cell_groups", "paired", "contrast_units", "tv_units", "factor_verdict",
+           "factor_verdicts", "factor_arrays", "factor_recipe_rows", "glue_numbers", "compare_profiles",
+           "comparison_rows", "comparison_note"]
 
 Cells = Mapping[tuple[str, Any], Sequence[Results]]
 
@@ -66,7 +66,7 @@ BASELINE = ("baseline", None)
 
 #: The pre-registered rules (see the module docstring): the paper's claims' own, a fall of at least 10% in
 #: sensitivity (the headline's rule) and of at least 3% in filter TV (claim 6's rule).
-RULES: dict[str, Rule] = {"sensitivity": CLAIM_RULES["headline"], "tv": CLAIM_RULES["training-smooths"]}
+RULES: dict[str, Rule] = {"sensitivity": CLAIMS["headline"].rule, "tv": CLAIMS["training-smooths"].rule}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -278,8 +278,10 @@ def _words(factor: str, level: Any) -> str:
         if factor == "weight_decay" else (f"{level} length" if factor == "length" else str(level))
 
 
-def _judge(cells: Cells, factor: str, contrast: Contrast, *, quantity: str, role: str, claim: str,
-           network: str | None = None, number: str = "") -> Verdict:
+def _contrast_verdict(cells: Cells, factor: str, contrast: Contrast, *, quantity: str, role: str, claim: str,
+                      network: str | None = None, number: str = "") -> Verdict:
+    """The verdict (:func:`~.verdicts.judge`, rule :data:`RULES` ``[quantity]``) of ``contrast`` of ``factor`` in
+    ``quantity`` (``"sensitivity"`` or ``"tv"``), over both networks or over ``network`` alone."""
     ref, lev = cell(cells, factor, contrast.reference), cell(cells, factor, contrast.level)
     field = "cosine" if quantity == "sensitivity" else "smoothness"
     a, b, seeds = paired(ref, lev, field)
@@ -296,8 +298,8 @@ def _judge(cells: Cells, factor: str, contrast: Contrast, *, quantity: str, role
                  + (f" ({network} only)" if network else "") + "; cells paired by seed")
     label = network or ("filter TV" if quantity == "tv" else ratio)
     return judge(claim=claim, figure="left open by the paper", statistic=statistic, what=what, units=units,
-                 rule=RULES[quantity], runs=2 * len(seeds) * (len(ABLATION_NETWORKS) if network is None else 1), role=role,
-                 numbers={"unit": "seed", "label": label, "factor": factor, "number": number, "seeds": seeds},
+                 rule=RULES[quantity], runs=2 * len(seeds) * (len(ABLATION_NETWORKS) if network is None else 1),
+                 role=role, numbers={"unit": "seed", "label": label, "factor": factor, "number": number, "seeds": seeds},
                  direction_words="the direction fixed in advance")
 
 
@@ -312,39 +314,35 @@ def factor_verdict(cells: Cells, factor: str) -> Verdict:
         raise ValueError(f"unknown factor {factor!r}; allowed: {', '.join(FACTORS)}")
     f = FACTORS[factor]
     number = str(list(FACTORS).index(factor) + 1)
-    v = _judge(cells, factor, f.claim, quantity="sensitivity", role="claim", claim=f.claim.claim, number=number)
-    beside = [_judge(cells, factor, f.claim, quantity="sensitivity", role="beside", network=n,
-                     claim=f"Beside: the {n} network alone.", number=f"{number}{chr(97 + i)}")
+    v = _contrast_verdict(cells, factor, f.claim, quantity="sensitivity", role="claim", claim=f.claim.claim,
+                          number=number)
+    beside = [_contrast_verdict(cells, factor, f.claim, quantity="sensitivity", role="beside", network=n,
+                                claim=f"Beside: the {n} network alone.", number=f"{number}{chr(97 + i)}")
               for i, n in enumerate(ABLATION_NETWORKS)]
     for c in f.beside:
-        beside.append(_judge(cells, factor, c, quantity="sensitivity", role="beside", claim=f"Beside: {c.claim}",
-                             number=f"{number}{chr(97 + len(beside))}"))
-    beside.append(_judge(cells, factor, f.claim, quantity="tv", role="beside",
-                         claim="Beside: the filters are smoother (lower TV) in the same contrast.",
-                         number=f"{number}{chr(97 + len(beside))}"))
+        beside.append(_contrast_verdict(cells, factor, c, quantity="sensitivity", role="beside",
+                                        claim=f"Beside: {c.claim}", number=f"{number}{chr(97 + len(beside))}"))
+    beside.append(_contrast_verdict(cells, factor, f.claim, quantity="tv", role="beside",
+                                    claim="Beside: the filters are smoother (lower TV) in the same contrast.",
+                                    number=f"{number}{chr(97 + len(beside))}"))
     v.beside = beside
     return v
 
 
-def verdicts(cells: Cells) -> list[Verdict]:
-    """One verdict per factor, in :data:`FACTORS`' order."""
+def factor_verdicts(cells: Cells) -> list[Verdict]:
+    """One verdict per factor, in :data:`FACTORS`' order (the chapter's table lists each with what is beside it,
+    :func:`~defstab_lib.analysis.verdicts.table_rows`)."""
     return [factor_verdict(cells, f) for f in FACTORS]
-
-
-def table_rows(found: Sequence[Verdict]) -> list[Verdict]:
-    """Each verdict followed by what is reported beside it: the rows of
-    :func:`~defstab_lib.analysis.verdicts.html_table`."""
-    return [row for v in found for row in (v, *v.beside)]
 
 
 def glue_numbers(found: Sequence[Verdict]) -> dict[str, str]:
     """What the chapter glues: per factor (``augmentation``, ``weight_decay``, ``length``) its
     :func:`~defstab_lib.analysis.verdicts.glue_values` (``verdict_<factor>``, ``rule_<factor>``,
-    ``change_<factor>``, ``beside_<factor>``) and ``seeds_<factor>``, the seeds it rests on."""
+    ``change_<factor>``, ``beside_<factor>``, ...) and ``seeds_<factor>``, the seeds it rests on."""
     out: dict[str, str] = {}
     for v in found:
         factor = v.numbers["factor"]
-        out.update(glue_values(v, f"_{factor}"))
+        out.update(glue_values(v, factor))
         out[f"seeds_{factor}"] = str(v.n_independent)
     return out
 
@@ -358,31 +356,27 @@ def compare_profiles(own: AblationRuns, *, dataset: str | None = None,
     The same factor can teach a network differently from another recipe: this is how a reader sees whether an
     effect found at one recipe holds at the other.
     """
-    out: dict[str, list[Verdict] | str] = {own.profile: verdicts(own.cells)}
+    out: dict[str, list[Verdict] | str] = {own.profile: factor_verdicts(own.cells)}
     for profile in runs.PROFILES:
         if profile in out or profile == "smoke":
             continue
         try:
-            out[profile] = verdicts(load_cells(profile, dataset=dataset, stored_only=True, store=store).cells)
+            out[profile] = factor_verdicts(load_cells(profile, dataset=dataset, stored_only=True, store=store).cells)
         except LookupError as exc:
             out[profile] = str(exc)
     return out
 
 
 def comparison_rows(compared: Mapping[str, list[Verdict] | str]) -> list[dict[str, str]]:
-    """One row per factor, one column per profile of :func:`compare_profiles` with all its cells stored: the
-    verdict, the effect with its 95% CI and the seeds, the baseline recipe named in the header."""
+    """One row per factor, one column per profile of :func:`compare_profiles` with all its cells stored
+    (:func:`~defstab_lib.analysis.verdicts.side_by_side`): the verdict, the effect with its 95% CI and the seeds,
+    the baseline recipe named in the header."""
     done = {p: found for p, found in compared.items() if not isinstance(found, str)}
     augmentation = {p: runs.get_profile(p).augmentation for p in done}
     header = {p: f"{p} profile (recipe: {'no augmentation' if a == 'none' else a})" for p, a in augmentation.items()}
-    rows = []
-    for i, first in enumerate(next(iter(done.values()))):
-        row = {"factor": f"{first.numbers['number']}. {first.claim}"}
-        for profile, found in done.items():
-            v = found[i]
-            row[header[profile]] = f"{v.verdict}: {v.what} = {v.value}, {v.n_independent} seeds"
-        rows.append(row)
-    return rows
+    return side_by_side({header[p]: found for p, found in done.items()}, label_column="factor",
+                        label=lambda v: f"{v.numbers['number']}. {v.claim}",
+                        cell=lambda v: f"{v.verdict}: {v.what} = {v.value}, {v.n_independent} seeds")
 
 
 def comparison_note(compared: Mapping[str, list[Verdict] | str]) -> str:
@@ -429,8 +423,10 @@ def _of(results: Sequence[Results], network: str) -> list[Results]:
     return [r for r in results if r.config.arch.downsampling == network]
 
 
-def recipe_rows(cells: Cells) -> list[dict[str, str]]:
-    """The recipe of the runs beside the paper's: the baseline cell's recipe aspect by aspect
+def factor_recipe_rows(cells: Cells) -> list[dict[str, str]]:
+    """The recipe of the runs beside the paper's, with each factor's levels (not
+    :func:`~defstab_lib.analysis.recipe.recipe_rows`, which states sets of runs side by side): the baseline cell's
+    recipe aspect by aspect
     (:func:`~defstab_lib.analysis.recipe.recipe`, in the words every training chapter uses), with each factor's
     levels in place of the one the baseline fixes."""
     base = list(cells[BASELINE])

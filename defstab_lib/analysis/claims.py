@@ -1,5 +1,9 @@
 """The eight pre-registered tests: the paper's seven claims and its headline, each beside its statistic.
 
+Each test is a :class:`Claim` record in :data:`CLAIMS` (its number, our statement, the paper's words and section,
+the statistic, the unit of independence and the rule), and every verdict of it comes from :meth:`Claim.judge`;
+the other chapters' tests (:data:`.worstcase.CLAIMS`, :data:`.kernel_view.CLAIM`) are records of the same kind.
+
 Written, with their minimal effects and the reasons for them, before the tests were run on the stored results
 (the machinery is in :mod:`.stats`; a verdict is a :class:`~.verdicts.Verdict`).  Each test has two parts: a
 *unit* function that turns arrays ``(units, ...)`` into one effect per independent unit -- what the calibration
@@ -27,6 +31,7 @@ The minimal effects of interest, fixed in advance:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -38,10 +43,10 @@ from ..vocabulary import POOLED, UNPOOLED
 from .arrays import by_seed, group_by
 from .matched import at_training_loss, level_words, matched_loss_level
 from .stats import Rule
-from .verdicts import Verdict, judge
+from .verdicts import Verdict, glue_id, judge
 
 __all__ = [
-    "SENSITIVITY_MINIMAL", "TV_MINIMAL", "SPREAD_MINIMAL", "RULES", "CLAIMS",
+    "SENSITIVITY_MINIMAL", "TV_MINIMAL", "SPREAD_MINIMAL", "Claim", "CLAIMS",
     "mean_log", "pooling_units", "change_units", "smoothing_units", "strength_units", "tv_change_units",
     "spread_units",
     "pooling_at_init", "training_changes_pattern", "convergence_after_training", "smoothing_stabilises",
@@ -60,34 +65,101 @@ _WHY_TV = ("the paper draws TV at initialisation as one dotted line (1.87) becau
 _WHY_SPREAD = ("the paper contrasts 'very similar' patterns (real labels) with 'different patterns' (random labels), "
                "a qualitative difference; we require at least a quarter more spread.")
 
-#: The pre-registered rules, by claim.
-RULES: dict[str, Rule] = {
-    "pooling": Rule(-1, SENSITIVITY_MINIMAL, _WHY_SENS),
-    "training-changes": Rule(+1, SENSITIVITY_MINIMAL, _WHY_SENS),
-    "convergence": Rule(0, SENSITIVITY_MINIMAL, _WHY_SENS),
-    "smoothing": Rule(-1, SENSITIVITY_MINIMAL, _WHY_SENS),
-    "synthetic": Rule(-1, TV_MINIMAL, _WHY_TV),
-    "training-smooths": Rule(-1, TV_MINIMAL, _WHY_TV),
-    "random-labels": Rule(+1, SPREAD_MINIMAL, _WHY_SPREAD),
-    "headline": Rule(-1, SENSITIVITY_MINIMAL, _WHY_SENS),
-}
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """One pre-registered test: the claim, where the paper makes it, and the rule that decides it.
 
-#: The claims in the report's order: (key, claim, the paper's figure or section).
-CLAIMS = (
-    ("headline", "Networks without pooling are sensitive to deformation at initialisation but learn, in training, "
-                 "representations that are stable to deformation (section 1.3).", "§1.3, Figure 3"),
-    ("pooling", "Pooling confers stability to deformation at initialisation.", "Figure 3a/c"),
-    ("training-changes", "Training changes the pattern of stability across layers; sensitivity often increases, "
-                         "especially in the early layers.", "§3.2, Figure 3b/d"),
-    ("convergence", "After training, networks with and without pooling converge to similar patterns of stability.",
-     "Figure 3b/d"),
-    ("smoothing", "Smoother filters at initialisation give representations more stable to deformation.", "Figure 4"),
-    ("synthetic", "Tasks that require stronger deformation stability learn smoother filters.", "Figure 5"),
-    ("training-smooths", "Training makes filters smoother than at initialisation.", "Figure 6a/b"),
-    ("random-labels", "With random labels, the pattern of stability depends on the architecture (more than with "
-                      "real labels).", "Figures 6c, 7"),
-)
-_CLAIM = {k: (c, f) for k, c, f in CLAIMS}
+    Attributes:
+        key: the claim's name in :data:`CLAIMS` (and in ``report --json``'s order); its glue id is :attr:`glue_id`.
+        number: how the report numbers it (``"H"`` for the headline, ``"1"``..``"7"`` for the paper's claims).
+        statement: the claim in our words (a verdict's ``claim``).
+        paper_words: a short quote of the paper that makes the claim (``""`` for a claim that is not the paper's).
+        section: where the claim is made (the paper's section, or the work it comes from).
+        figure: the paper's figure (or section) as a verdict states it (a verdict's ``figure``).
+        statistic: the statistic in words (a verdict's own ``statistic`` adds what it was computed on).
+        unit: the unit of independence: ``"seed"``, ``"draw"`` (an independent random network) or ``"network"``.
+        rule: the direction, the minimal effect of interest and why (:class:`~.stats.Rule`).
+        direction_words: whose direction ``rule`` tests (the paper's, or one fixed by us in advance).
+
+    The fields ``statistic``, ``unit`` and ``rule`` make up the claim's one *specification*, the pre-registered
+    analysis; a claim that later carries alternative specifications keeps this one as its first.
+    """
+
+    key: str
+    number: str
+    statement: str
+    paper_words: str
+    section: str
+    figure: str
+    statistic: str
+    unit: str
+    rule: Rule
+    direction_words: str = "the paper's direction"
+
+    @property
+    def glue_id(self) -> str:
+        """The claim's key as a chapter glues it (``verdict_<glue_id>``, :func:`~.verdicts.glue_values`)."""
+        return glue_id(self.key)
+
+    def judge(self, units, *, statistic: str, what: str, runs: int, role: str = "claim", statement: str = "",
+              rule: Rule | None = None, scale: str = "log", **numbers) -> Verdict:
+        """The verdict of this claim on the units' effects ``(n,)`` (:func:`~.verdicts.judge` with the record's
+        statement, figure and rule).  ``statistic``: what was computed, on what; ``statement``/``rule``: another
+        claim or rule reported beside this one (e.g. the same contrast in filter TV); ``numbers``: further numbers
+        for glue and tables (``unit`` defaults to the record's)."""
+        return judge(claim=statement or self.statement, figure=self.figure, statistic=statistic, what=what,
+                     units=units, rule=rule or self.rule, runs=runs, scale=scale, role=role,
+                     numbers={"unit": self.unit, **numbers}, direction_words=self.direction_words)
+
+
+_SENS, _TV = Rule(-1, SENSITIVITY_MINIMAL, _WHY_SENS), Rule(-1, TV_MINIMAL, _WHY_TV)
+
+#: The eight pre-registered tests in the report's order: the headline, then the paper's claims 1-7.
+CLAIMS: dict[str, Claim] = {c.key: c for c in (
+    Claim("headline", "H",
+          "Networks without pooling are sensitive to deformation at initialisation but learn, in training, "
+          "representations that are stable to deformation (section 1.3).",
+          "networks without pooling are sensitive to deformation at initialization but over the course of training "
+          "learn representations that are stable to deformation", "§1.3", "§1.3, Figure 3",
+          "mean sensitivity over the later layers (7-12) of the networks without pooling, after ÷ before training",
+          "seed", _SENS),
+    Claim("pooling", "1", "Pooling confers stability to deformation at initialisation.",
+          "pooling leads to representations that are more stable to deformation at initialization than "
+          "representations in networks without pooling", "§3.1", "Figure 3a/c",
+          "mean sensitivity over layers 1..L at initialisation, networks with pooling ÷ without",
+          "draw", Rule(-1, SENSITIVITY_MINIMAL, _WHY_SENS)),
+    Claim("training-changes", "2",
+          "Training changes the pattern of stability across layers; sensitivity often increases, especially in the "
+          "early layers.",
+          "while deformation sensitivity sometimes decreases with training, it often increases, especially in the "
+          "early layers of the network", "§3.2", "§3.2, Figure 3b/d",
+          "mean sensitivity over the early layers (1-6), after ÷ before training, averaged over the architectures",
+          "seed", Rule(+1, SENSITIVITY_MINIMAL, _WHY_SENS)),
+    Claim("convergence", "3",
+          "After training, networks with and without pooling converge to similar patterns of stability.",
+          "by the conclusion of training, these differences have vanished, and all networks have converged to a "
+          "similar pattern", "§3.3", "Figure 3b/d",
+          "mean sensitivity over layers 1..L after training, networks with pooling ÷ without (equivalence test)",
+          "seed", Rule(0, SENSITIVITY_MINIMAL, _WHY_SENS)),
+    Claim("smoothing", "4", "Smoother filters at initialisation give representations more stable to deformation.",
+          "networks initialized with smoother random filters are more stable to deformation", "§4.2", "Figure 4",
+          "mean sensitivity over layers 1..L at initialisation, the largest σ ÷ the same draw unsmoothed",
+          "draw", Rule(-1, SENSITIVITY_MINIMAL, _WHY_SENS)),
+    Claim("synthetic", "5", "Tasks that require stronger deformation stability learn smoother filters.",
+          "stronger deformations led to smoother filters after training", "§4.3", "Figure 5",
+          "mean TV/‖W‖₁ over conv layers, fitted change from the weakest to the strongest task",
+          "seed", _TV),
+    Claim("training-smooths", "6", "Training makes filters smoother than at initialisation.",
+          "filter smoothness increases as a result of training across all architectures", "§4.4", "Figure 6a/b",
+          "mean TV/‖W‖₁ over conv layers, after ÷ before training, averaged over the architectures",
+          "seed", Rule(-1, TV_MINIMAL, _WHY_TV)),
+    Claim("random-labels", "7",
+          "With random labels, the pattern of stability depends on the architecture (more than with real labels).",
+          "networks with different architectures trained on random labels converged to different patterns of "
+          "deformation stability across layers", "§5", "Figures 6c, 7",
+          "spread between architectures of the sensitivity after training, random ÷ real labels",
+          "seed", Rule(+1, SPREAD_MINIMAL, _WHY_SPREAD)),
+)}
 
 
 # ------------------------------------------------------------------------------------------------ units
@@ -185,11 +257,9 @@ def _networks_by_draw(networks: RandomNetworks, names: Sequence) -> np.ndarray:
     return np.transpose(networks.cosine[idx], (1, 0, 2))  # (draws, conditions, layers)
 
 
-def _make(key: str, *, statistic: str, what: str, units, runs: int, role: str = "claim", claim: str | None = None,
-          figure: str | None = None, **numbers) -> Verdict:
-    c, f = _CLAIM[key]
-    return judge(claim=claim or c, figure=figure or f, statistic=statistic, what=what, units=units, rule=RULES[key],
-                 runs=runs, role=role, numbers=numbers)
+def _make(key: str, *, statistic: str, what: str, units, runs: int, role: str = "claim", claim: str = "",
+          **numbers) -> Verdict:
+    return CLAIMS[key].judge(units, statistic=statistic, what=what, runs=runs, role=role, statement=claim, **numbers)
 
 
 # ------------------------------------------------------------------------------------------------ the tests
@@ -365,7 +435,7 @@ def unpooled_learn_stability(results: Sequence[Results]) -> Verdict:
             what=f"later-layer sensitivity {which} pooling, after ÷ before training",
             units=change_units(init, final, "late"), runs=sum(len(group_by(results)[n]) for n in names),
             role=role, unit="seed", label=f"{which} pooling",
-            claim=None if role == "claim" else "Beside the headline: the same change in networks with pooling "
+            claim="" if role == "claim" else "Beside the headline: the same change in networks with pooling "
                                                "(the paper does not state its direction)."))
     verdicts[0].beside = verdicts[1:]
     return verdicts[0]

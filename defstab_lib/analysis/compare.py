@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from .. import runs
 from ..runs.store import ResultsStore
 from .report import Evidence, all_verdicts, load_evidence, recipes_side_by_side, report_configs
-from .verdicts import Verdict, to_json
+from .verdicts import Verdict, side_by_side, to_json, unit_words
 
 __all__ = ["ProfileVerdicts", "stored_counts", "compared_profiles", "compare_profiles", "comparison_rows",
            "incomplete_note", "comparison_json"]
@@ -116,8 +116,8 @@ def compare_profiles(profiles: Sequence[str] | None = None, *, dataset: str = "f
 
 
 def comparison_rows(compared: Sequence[ProfileVerdicts]) -> list[dict[str, str]]:
-    """The verdicts of every complete profile side by side: one row per claim (headline first), one column per
-    profile with its verdict and effect with the 95% CI.
+    """The verdicts of every complete profile side by side (:func:`~.verdicts.side_by_side`): one row per claim
+    (headline first), one column per profile with its verdict and effect with the 95% CI.
 
     Raises:
         ValueError: no profile is complete.
@@ -126,17 +126,17 @@ def comparison_rows(compared: Sequence[ProfileVerdicts]) -> list[dict[str, str]]
     if not done:
         raise ValueError("no profile has all its results stored: "
                          + "; ".join(f"{c.profile} {c.stored}/{c.total}" for c in compared))
-    rows = []
-    for i, first in enumerate(done[0].verdicts):
-        row = {"claim": f"{first.numbers['number']}. {first.what} ({first.figure})"}
-        for c in done:
-            v = c.verdicts[i]
-            unit = "draw" if v.numbers.get("unit") == "draw" else "initialisation"
-            unit += "s" * (v.n_independent != 1)
-            decide = f"; ~{v.n_needed} would decide it" if v.n_needed else ""
-            row[c.profile] = f"{v.verdict}: {v.value}, n = {v.n_independent} {unit}{decide}"
-        rows.append(row)
-    return rows
+    return side_by_side({c.profile: c.verdicts for c in done}, label_column="claim", label=_claim_label,
+                        cell=_profile_cell)
+
+
+def _claim_label(v: Verdict) -> str:
+    return f"{v.numbers['number']}. {v.what} ({v.figure})"
+
+
+def _profile_cell(v: Verdict) -> str:
+    decide = f"; ~{v.n_needed} would decide it" if v.n_needed else ""
+    return f"{v.verdict}: {v.value}, n = {v.n_independent} {unit_words(v)}{decide}"
 
 
 def incomplete_note(compared: Sequence[ProfileVerdicts]) -> str:

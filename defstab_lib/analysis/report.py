@@ -31,15 +31,12 @@ from .verdicts import Verdict
 __all__ = ["Evidence", "load_evidence", "random_networks", "pooling_verdict", "smoothing_verdict",
            "random_labels_verdict", "all_verdicts",
            "verdict_sources", "report_configs", "label_contrast", "contrast_words", "scale_rows",
-           "recipes_side_by_side", "SIGMAS", "DRAWS", "NUMBERS"]
+           "recipes_side_by_side", "SIGMAS", "DRAWS"]
 
 SIGMAS = (0.0, 0.5, 1.0, 2.0, 4.0)
 DRAWS = 30
 #: Independent random networks per setting where a profile needs fewer than :data:`DRAWS` (seconds, for CI).
 _PROFILE_DRAWS = {"smoke": 2}
-#: How the report numbers each claim (the paper's claims 1-7, and "H" for its headline).
-NUMBERS = {"headline": "H", "pooling": "1", "training-changes": "2", "convergence": "3", "smoothing": "4",
-           "synthetic": "5", "training-smooths": "6", "random-labels": "7"}
 
 
 @dataclasses.dataclass
@@ -177,12 +174,13 @@ def report_configs(profile: str, *, dataset: str = "fashion-mnist", seeds: int |
 
 
 def _number(v: Verdict, key: str) -> Verdict:
-    v.numbers["key"], v.numbers["number"] = key, NUMBERS[key]
+    v.numbers["key"], v.numbers["number"] = key, claims.CLAIMS[key].number
     return v
 
 
 def all_verdicts(ev: Evidence) -> list[Verdict]:
-    """The eight verdicts, headline first, then claims 1-7 (each with what is reported beside it)."""
+    """The eight verdicts in :data:`~.claims.CLAIMS`' order, headline first, then claims 1-7 (each with what is
+    reported beside it), each numbered by its :class:`~.claims.Claim` (``numbers["key"]``, ``numbers["number"]``)."""
     out = {
         "headline": claims.unpooled_learn_stability(ev.real),
         "pooling": pooling_verdict(ev.pooling_nets, ev.real),
@@ -193,7 +191,7 @@ def all_verdicts(ev: Evidence) -> list[Verdict]:
         "training-smooths": claims.training_smooths(ev.real),
         "random-labels": random_labels_verdict(ev.random, ev.contrast),
     }
-    return [_number(v, k) for k, v in out.items()]
+    return [_number(out[key], key) for key in claims.CLAIMS]
 
 
 def verdict_sources(ev: Evidence) -> dict[str, list]:

@@ -1,7 +1,9 @@
-"""Small tables and notes the chapters print beside their verdicts: accuracies, where the runs were computed."""
+"""Small tables and notes the chapters print beside their verdicts: accuracies, where the runs were computed, and
+the one generic HTML table every page and chapter uses (:func:`html_table`)."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -9,7 +11,7 @@ import numpy as np
 
 from ..runs.store import Results
 
-__all__ = ["accuracy_rows", "compute_note"]
+__all__ = ["accuracy_rows", "compute_note", "html_table"]
 
 
 def accuracy_rows(groups: Mapping[Any, Sequence[Results]]) -> list[dict[str, str]]:
@@ -41,3 +43,24 @@ def compute_note(results: Sequence[Results], trained_now: int = 0) -> str:
                else "all were loaded from the results store")
     return (f"{len(results)} runs, {seconds / 60:.1f} min of training and measuring in total on "
             f"{' and '.join(devices)} ({when}); {trained}")
+
+
+def html_table(rows: Sequence[Mapping[str, Any]], *, caption: str = "", css_class: str = "defstab-table",
+               code_columns: Sequence[str] = ()) -> str:
+    """An HTML table with one row per mapping (columns from the first row's keys); values are escaped.
+
+    >>> html_table([{"a": 1, "b": "<x>"}])
+    '<table class="defstab-table"><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>1</td><td>&lt;x&gt;</td></tr></tbody></table>'
+    """
+    if not rows:
+        raise ValueError("rows must not be empty")
+    columns = list(rows[0])
+
+    def cell(column: str, value: Any) -> str:
+        text = html.escape(str(value))
+        return f"<td><code>{text}</code></td>" if column in code_columns else f"<td>{text}</td>"
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(cell(c, row.get(c, "")) for c in columns) + "</tr>" for row in rows)
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f'<table class="{css_class}">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

@@ -2,8 +2,10 @@
 
 A :class:`Verdict` carries the claim, the statistic, the effect with its confidence interval, the rule, the
 verdict and, when undecided, how many independent initialisations would decide it.  The report, the chapters and
-``python -m defstab_lib report`` all read these objects; :func:`sentence` and :func:`html_table` render them, so a
-verdict reads the same everywhere.
+``python -m defstab_lib report`` all read these objects; :func:`sentence` and :func:`verdict_table` render them, so
+a verdict reads the same everywhere.  Every page glues a verdict under the same names (:func:`glue_values`), lists
+it with what is reported beside it the same way (:func:`table_rows`), and sets verdicts side by side (several
+profiles, several recipes) with one builder (:func:`side_by_side`).
 
 Effects of ratios are estimated on the log scale and shown as ratios (``0.62×``: 38% lower); ``scale="log"``
 says so.  ``effect``, ``ci_low``, ``ci_high`` and ``minimal_effect`` are then on the ratio scale, as a reader
@@ -15,12 +17,14 @@ from __future__ import annotations
 import dataclasses
 import html
 import math
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .stats import CONTRADICTED, INCONCLUSIVE, NO_EFFECT, SUPPORTED, Estimate, Rule, decide, interval, n_needed
 
-__all__ = ["Verdict", "judge", "effect_words", "sentence", "what_would_change", "glue_values", "to_json",
-           "html_table"]
+__all__ = ["Verdict", "judge", "effect_words", "sentence", "unit_words", "what_would_change", "GLUE_KINDS", "glue_id",
+           "glue_values", "to_json", "table_rows", "side_by_side", "verdict_table"]
 
 
 @dataclasses.dataclass
@@ -152,8 +156,7 @@ def sentence(v: Verdict) -> str:
     """
     if not v.what:  # an older verdict without an effect and CI
         return f"{v.verdict}: {v.value}"
-    unit = "draw" if v.numbers.get("unit") == "draw" else "initialisation"
-    text = f"{v.verdict}: {v.what} = {v.value}, {v.n_independent} independent {unit}{'s' * (v.n_independent != 1)}"
+    text = f"{v.verdict}: {v.what} = {v.value}, {v.n_independent} independent {unit_words(v)}"
     if v.verdict == INCONCLUSIVE:
         if v.n_independent < 2:
             text += "; a CI needs at least 2"
@@ -162,6 +165,17 @@ def sentence(v: Verdict) -> str:
         else:
             text += "; no number of them would decide it at the observed effect"
     return text
+
+
+def unit_words(v: Verdict) -> str:
+    """The verdict's independent units in words, plural unless there is one: ``"draws"`` (random networks) or
+    ``"initialisations"`` (trained runs).
+
+    >>> unit_words(Verdict("c", "s", "v", "r", "supported", 1, numbers={"unit": "draw"}, n_independent=30))
+    'draws'
+    """
+    unit = "draw" if v.numbers.get("unit") == "draw" else "initialisation"
+    return unit + "s" * (v.n_independent != 1)
 
 
 def what_would_change(v: Verdict) -> str:
@@ -195,18 +209,45 @@ def what_would_change(v: Verdict) -> str:
     return ""
 
 
-def glue_values(v: Verdict, key: str) -> dict[str, str]:
-    """What a chapter glues to state a verdict the same way as every page: ``verdict<key>`` (:func:`sentence`),
-    ``rule<key>``, ``change<key>`` (:func:`what_would_change`) and ``beside<key>`` (what is reported beside it,
-    or a sentence saying there is nothing).
+#: What every page glues of a verdict, ``<kind>_<id>``: the sentence (:func:`sentence`), the bare verdict, the
+#: effect with its CI in words, the rule, what would change it (:func:`what_would_change`), and what is reported
+#: beside it.
+GLUE_KINDS = {"verdict": "the sentence", "verdict_word": "the bare verdict", "value": "the effect and its CI",
+              "rule": "the rule", "change": "what would change it", "beside": "what is reported beside it"}
 
-    >>> sorted(glue_values(Verdict("c", "s", "v", "r", "supported", 1), "1"))
-    ['beside1', 'change1', 'rule1', 'verdict1']
+
+def glue_id(key: str) -> str:
+    """A claim's key (or a factor's, a rule's) as it appears in glue names: ``-`` becomes ``_``.
+
+    >>> glue_id("training-changes")
+    'training_changes'
+    >>> glue_id("n 1")
+    Traceback (most recent call last):
+    ...
+    ValueError: key must be letters, digits, '-' or '_', got 'n 1'
     """
+    if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", key):
+        raise ValueError(f"key must be letters, digits, '-' or '_', got {key!r}")
+    return key.replace("-", "_")
+
+
+def glue_values(v: Verdict, key: str) -> dict[str, str]:
+    """What a chapter glues to state a verdict the same way as every page, for ``key`` (a claim's key, a factor, a
+    rule; :func:`glue_id`): ``verdict_<id>`` (:func:`sentence`), ``verdict_<id>_word`` (the bare verdict),
+    ``value_<id>`` (the effect and its CI in words), ``rule_<id>``, ``change_<id>`` (:func:`what_would_change`) and
+    ``beside_<id>`` (what is reported beside it, or a sentence saying there is nothing).
+
+    >>> sorted(glue_values(Verdict("c", "s", "v", "r", "supported", 1), "training-changes"))[:3]
+    ['beside_training_changes', 'change_training_changes', 'rule_training_changes']
+    >>> glue_values(Verdict("c", "s", "0.5×", "r", "supported", 1), "H")["verdict_H_word"]
+    'supported'
+    """
+    name = glue_id(key)
     beside = "; ".join(f"{sentence(b)} ({b.numbers.get('where') or b.numbers.get('label', '')})".replace(" ()", "")
                        for b in v.beside)
-    return {f"verdict{key}": sentence(v), f"rule{key}": v.rule, f"change{key}": what_would_change(v),
-            f"beside{key}": beside or "nothing is reported beside it"}
+    return {f"verdict_{name}": sentence(v), f"verdict_{name}_word": v.verdict, f"value_{name}": v.value,
+            f"rule_{name}": v.rule, f"change_{name}": what_would_change(v),
+            f"beside_{name}": beside or "nothing is reported beside it"}
 
 
 def to_json(v: Verdict) -> dict[str, Any]:
@@ -226,9 +267,40 @@ def to_json(v: Verdict) -> dict[str, Any]:
     return d
 
 
-def html_table(verdicts: list[Verdict], *, caption: str = "") -> str:
-    """The report's verdict table: claim, the paper's figure, the effect with its CI in words, the verdict.
-    Each verdict cell carries ``data-verdict`` and its row a ``data-ci`` (for the browser suite)."""
+def table_rows(found: Sequence[Verdict]) -> list[Verdict]:
+    """Each verdict followed by what is reported beside it: the rows of :func:`verdict_table` for a page that
+    lists both."""
+    return [row for v in found for row in (v, *v.beside)]
+
+
+def side_by_side(columns: Mapping[str, Sequence[Verdict]], *, label_column: str, label: Callable[[Verdict], str],
+                 cell: Callable[[Verdict], str]) -> list[dict[str, str]]:
+    """The same verdicts obtained several ways (several profiles, several recipes) side by side: one row per
+    verdict of the first column, in its order, labelled by ``label`` of that verdict under ``label_column``; one
+    column per key of ``columns`` holding ``cell`` of its verdict in that row.
+
+    Raises:
+        ValueError: ``columns`` is empty or its lists differ in length.
+
+    >>> a, b = Verdict("c", "s", "0.5×", "r", "supported", 1), Verdict("c", "s", "0.9×", "r", "inconclusive", 1)
+    >>> side_by_side({"x": [a], "y": [b]}, label_column="claim", label=lambda v: v.claim,
+    ...              cell=lambda v: f"{v.verdict}: {v.value}")
+    [{'claim': 'c', 'x': 'supported: 0.5×', 'y': 'inconclusive: 0.9×'}]
+    """
+    if not columns:
+        raise ValueError("columns must hold at least one list of verdicts")
+    lengths = {name: len(found) for name, found in columns.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"every column must hold as many verdicts, got {lengths}")
+    first = next(iter(columns.values()))
+    return [{label_column: label(v), **{name: cell(found[i]) for name, found in columns.items()}}
+            for i, v in enumerate(first)]
+
+
+def verdict_table(verdicts: Sequence[Verdict], *, caption: str = "") -> str:
+    """The verdicts as an HTML table: claim, the paper's figure, the effect with its CI in words, the verdict.
+    Each verdict cell carries ``data-verdict`` and its row a ``data-ci`` (for the browser suite).  (Generic rows
+    are :func:`~defstab_lib.analysis.tables.html_table`'s.)"""
     rows = []
     for i, v in enumerate(verdicts, start=1):
         number = v.numbers.get("number", i)

@@ -45,15 +45,15 @@ import numpy as np
 
 from ..runs.protocol import require_protocol_2
 from ..runs.store import Results
-from .claims import mean_log
+from .claims import Claim, mean_log
 from .stats import Rule
-from .verdicts import Verdict, judge
+from .verdicts import Verdict
 
 __all__ = [
-    "RULES", "PETRINI_SLOPE", "check_protocol", "worst_random", "label_flips", "flip_summary",
+    "CLAIMS", "PETRINI_SLOPE", "check_protocol", "worst_random", "label_flips", "flip_summary",
     "relative_stability", "petrini_points", "trajectory", "trajectory_summary", "worst_units", "depth_units",
     "petrini_units", "worst_exceeds_random", "noise_rises_with_depth", "deformation_falls_with_depth",
-    "petrini_line", "verdicts",
+    "petrini_line", "chapter_verdicts",
 ]
 
 #: Petrini et al.'s line: test error ~= PETRINI_SLOPE * sqrt(R_f).
@@ -62,14 +62,29 @@ PETRINI_SLOPE = 0.2
 
 _WHY_FACTOR = ("the paper calls its curves different when they are a factor 1.5 or more apart; a smaller factor "
                "would not be a difference in its own reading.")
-#: The pre-registered rules (see the module docstring).
-RULES: dict[str, Rule] = {
-    "worst-case": Rule(+1, math.log(1.5), _WHY_FACTOR),
-    "noise-depth": Rule(+1, math.log(1.5), _WHY_FACTOR + " Here over the whole depth (layers 1 to L)."),
-    "deformation-depth": Rule(-1, math.log(1.5), _WHY_FACTOR + " Here over the whole depth (layers 1 to L)."),
-    "petrini": Rule(0, math.log(2.0), "Petrini et al.'s 15 architectures scatter about their line by up to a "
-                                      "factor 2; a network within that band agrees with it."),
-}
+_WHY_DEPTH = _WHY_FACTOR + " Here over the whole depth (layers 1 to L)."
+_FIGURE = "worst-case chapter"
+
+#: The chapter's four pre-registered tests (see the module docstring), as :class:`~.claims.Claim` records; none
+#: is a claim of the paper (the first answers a question its section 6 leaves open).
+CLAIMS: dict[str, Claim] = {c.key: c for c in (
+    Claim("worst-case", "1", "Worst-case deformations at the paper's budget change a layer far more than random "
+          "deformations of the same size (paper section 6).",
+          "with the worst case deformations found via maximization of the deformation sensitivity",
+          "§6 (left to future work)", _FIGURE, "per network, mean over the worst-case layers of log(worst-case / "
+          "random sensitivity)", "network", Rule(+1, math.log(1.5), _WHY_FACTOR)),
+    Claim("noise-depth", "2", "After training, the noise distance G rises with depth (Tomasini et al. 2023).", "",
+          "Tomasini et al. 2023", _FIGURE, "per network after training, the fitted change of log G from layer 1 to "
+          "the last", "network", Rule(+1, math.log(1.5), _WHY_DEPTH)),
+    Claim("deformation-depth", "3", "After training, the deformation distance D falls with depth "
+          "(Tomasini et al. 2023).", "", "Tomasini et al. 2023", _FIGURE, "per network after training, the fitted "
+          "change of log D from layer 1 to the last", "network", Rule(-1, math.log(1.5), _WHY_DEPTH)),
+    Claim("petrini", "4", "Test error is about 0.2 sqrt(R_f), R_f the relative stability of the output to sine-mode "
+          "diffeomorphisms (Petrini et al. 2021).", "", "Petrini et al. 2021", _FIGURE,
+          "per network after training, log(test error / (0.2 sqrt(R_f)))", "network",
+          Rule(0, math.log(2.0), "Petrini et al.'s 15 architectures scatter about their line by up to a factor 2; "
+                                 "a network within that band agrees with it.")),
+)}
 
 
 # ------------------------------------------------------------------------------------------------ arrays
@@ -232,53 +247,41 @@ def petrini_units(test_error: np.ndarray, sqrt_rf: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------ verdicts
 
 
-def _judge(key: str, claim: str, statistic: str, what: str, units: np.ndarray, runs: int) -> Verdict:
-    """The book's verdict (:func:`~defstab_lib.analysis.verdicts.judge`) of rule ``key`` on the networks' log
-    effects."""
-    return judge(claim=claim, figure="worst-case chapter", statistic=statistic, what=what, units=units,
-                 rule=RULES[key], runs=runs, numbers={"unit": "network"})
-
-
 def worst_exceeds_random(results: Sequence[Results], epoch: int | str = "final") -> Verdict:
     """Rule 1 (see the module docstring) at ``epoch`` (``"final"``: the verdict; ``"init"``: the same statistic
     at initialisation, reported beside it)."""
     w = worst_random(results, epoch)
-    return _judge("worst-case", "Worst-case deformations at the paper's budget change a layer far more than random "
-                  "deformations of the same size (paper section 6).",
-                  f"per network, mean over layers {w['layers']} of log(worst-case / random sensitivity), same 32 "
-                  f"images, {'after training' if epoch == 'final' else 'at ' + str(epoch)}",
-                  "sensitivity, worst case / random", worst_units(w["worst"], w["random"]), len(w["worst"]))
+    return CLAIMS["worst-case"].judge(
+        worst_units(w["worst"], w["random"]), what="sensitivity, worst case / random", runs=len(w["worst"]),
+        statistic=f"per network, mean over layers {w['layers']} of log(worst-case / random sensitivity), same 32 "
+                  f"images, {'after training' if epoch == 'final' else 'at ' + str(epoch)}")
 
 
-def _depth(results, key: str, field: str, claim: str) -> Verdict:
+def _depth(results, key: str, field: str) -> Verdict:
     rs = relative_stability(results, "final")
-    return _judge(key, claim, f"per network after training, the fitted change of log {field} from layer 1 to the last "
-                  f"(least-squares slope over layers x depth)", f"{field}, last layer / first along the fit",
-                  depth_units(rs[field]), len(rs[field]))
+    return CLAIMS[key].judge(depth_units(rs[field]), what=f"{field}, last layer / first along the fit",
+                             runs=len(rs[field]), statistic=f"{CLAIMS[key].statistic} (least-squares slope over "
+                                                            f"layers x depth)")
 
 
 def noise_rises_with_depth(results: Sequence[Results]) -> Verdict:
     """Rule 2: after training, G rises with depth (Tomasini et al. 2023)."""
-    return _depth(results, "noise-depth", "G", "After training, the noise distance G rises with depth "
-                                               "(Tomasini et al. 2023).")
+    return _depth(results, "noise-depth", "G")
 
 
 def deformation_falls_with_depth(results: Sequence[Results]) -> Verdict:
     """Rule 3: after training, D falls with depth (Tomasini et al. 2023)."""
-    return _depth(results, "deformation-depth", "D", "After training, the deformation distance D falls with depth "
-                                                     "(Tomasini et al. 2023).")
+    return _depth(results, "deformation-depth", "D")
 
 
 def petrini_line(results: Sequence[Results]) -> Verdict:
     """Rule 4: test error ~= 0.2 sqrt(R_f) (Petrini et al. 2021), an equivalence test."""
     p = petrini_points(results)
-    return _judge("petrini", "Test error is about 0.2 sqrt(R_f), R_f the relative stability of the output to sine-"
-                  "mode diffeomorphisms (Petrini et al. 2021).", "per network after training, log(test error / "
-                  "(0.2 sqrt(R_f)))", "test error / (0.2 sqrt(R_f))", petrini_units(p["test_error"], p["sqrt_rf"]),
-                  len(p["sqrt_rf"]))
+    return CLAIMS["petrini"].judge(petrini_units(p["test_error"], p["sqrt_rf"]), what="test error / (0.2 sqrt(R_f))",
+                                   runs=len(p["sqrt_rf"]), statistic=CLAIMS["petrini"].statistic)
 
 
-def verdicts(results: Sequence[Results]) -> list[Verdict]:
-    """The chapter's four verdicts, in the order of the module docstring."""
+def chapter_verdicts(results: Sequence[Results]) -> list[Verdict]:
+    """The chapter's four verdicts, in :data:`CLAIMS`' order (that of the module docstring)."""
     return [worst_exceeds_random(results), noise_rises_with_depth(results), deformation_falls_with_depth(results),
             petrini_line(results)]

@@ -9,10 +9,10 @@ myst-nb is not installed (in Colab, say), where it only returns the value.
 from __future__ import annotations
 
 import ast
-import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
+from ..analysis.tables import html_table  # re-exported: the one generic table of every page
 from ..provenance import resolve_device as _resolve_device
 from .registry import get
 
@@ -82,27 +82,6 @@ def resolve_device(device: str = "auto") -> str:
     'cpu'
     """
     return str(_resolve_device(device))
-
-
-def html_table(rows: Sequence[Mapping[str, Any]], *, caption: str = "", css_class: str = "defstab-table",
-               code_columns: Sequence[str] = ()) -> str:
-    """An HTML table with one row per mapping (columns from the first row's keys); values are escaped.
-
-    >>> html_table([{"a": 1, "b": "<x>"}])
-    '<table class="defstab-table"><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>1</td><td>&lt;x&gt;</td></tr></tbody></table>'
-    """
-    if not rows:
-        raise ValueError("rows must not be empty")
-    columns = list(rows[0])
-
-    def cell(column: str, value: Any) -> str:
-        text = html.escape(str(value))
-        return f"<td><code>{text}</code></td>" if column in code_columns else f"<td>{text}</td>"
-
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(cell(c, row.get(c, "")) for c in columns) + "</tr>" for row in rows)
-    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return f'<table class="{css_class}">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def parameters_html(chapter: str, params: Mapping[str, Any]) -> str:

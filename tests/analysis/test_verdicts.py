@@ -1,0 +1,83 @@
+"""One way to state verdicts (defstab_lib.analysis.verdicts): the glue scheme, the rows with what is beside a
+verdict, verdicts side by side, the verdict table and the generic table."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from defstab_lib import analysis, chapters
+from defstab_lib.analysis import stats, tables, verdicts
+from defstab_lib.analysis.claims import CLAIMS
+
+
+def _verdict(units=(-0.5, -0.4, -0.45), key="pooling", **numbers) -> verdicts.Verdict:
+    return CLAIMS[key].judge(list(units), statistic="s", what="sensitivity, A ÷ B", runs=6, **numbers)
+
+
+def test_the_glue_scheme_names_every_kind_once_per_claim():
+    v = _verdict()
+    v.beside = [_verdict((-0.3, -0.2, -0.25), role="beside", where="at width ×1")]
+    glued = verdicts.glue_values(v, "training-changes")
+    assert sorted(glued) == sorted(f"{k.replace('verdict_word', 'verdict')}_training_changes"
+                                   + ("_word" if k == "verdict_word" else "") for k in verdicts.GLUE_KINDS)
+    assert glued["verdict_training_changes"] == verdicts.sentence(v)
+    assert glued["verdict_training_changes_word"] == v.verdict == stats.SUPPORTED
+    assert glued["value_training_changes"] == v.value and glued["rule_training_changes"] == v.rule
+    assert glued["change_training_changes"] == verdicts.what_would_change(v)
+    assert glued["beside_training_changes"].endswith("(at width ×1)")
+    assert all(re.fullmatch(r"[A-Za-z0-9_]+", name) for name in glued)  # what {glue:text}`name` can refer to
+
+
+def test_glue_ids_refuse_names_a_page_cannot_refer_to():
+    assert verdicts.glue_id("random-labels") == "random_labels" == CLAIMS["random-labels"].glue_id
+    for bad in ("a b", "", "x.y", 3):
+        with pytest.raises(ValueError, match="key must be"):
+            verdicts.glue_id(bad)
+
+
+def test_nothing_beside_is_said_in_words():
+    assert verdicts.glue_values(_verdict(), "H")["beside_H"] == "nothing is reported beside it"
+
+
+def test_table_rows_put_each_verdict_before_what_is_beside_it():
+    a, b = _verdict(), _verdict(key="smoothing")
+    a.beside = [_verdict(role="beside"), _verdict(role="beside")]
+    rows = verdicts.table_rows([a, b])
+    assert rows[0] is a and rows[1:3] == a.beside and rows[3] is b and len(rows) == 4
+
+
+def test_side_by_side_keeps_the_first_columns_order_and_refuses_ragged_columns():
+    a, b = _verdict(), _verdict((0.5, 0.4, 0.45))
+    rows = verdicts.side_by_side({"cpu": [a, b], "standard": [b, a]}, label_column="claim",
+                                 label=lambda v: v.value, cell=lambda v: v.verdict)
+    assert rows == [{"claim": a.value, "cpu": stats.SUPPORTED, "standard": stats.CONTRADICTED},
+                    {"claim": b.value, "cpu": stats.CONTRADICTED, "standard": stats.SUPPORTED}]
+    with pytest.raises(ValueError, match="as many verdicts"):
+        verdicts.side_by_side({"cpu": [a, b], "standard": [a]}, label_column="c", label=str, cell=str)
+    with pytest.raises(ValueError, match="at least one"):
+        verdicts.side_by_side({}, label_column="c", label=str, cell=str)
+
+
+def test_unit_words_count_draws_and_initialisations():
+    assert verdicts.unit_words(_verdict(unit="draw")) == "draws"
+    assert verdicts.unit_words(_verdict(unit="seed")) == "initialisations"
+
+
+def test_the_verdict_table_marks_each_verdict_and_its_interval_for_the_browser():
+    v = _verdict()
+    v.numbers["number"] = "1"
+    html = verdicts.verdict_table([v], caption="c")
+    assert f"data-verdict='{v.verdict}'" in html and f"data-ci='{v.ci_low:.4g} to {v.ci_high:.4g}'" in html
+    assert html.startswith("<table class='verdicts'><caption>c</caption>") and "<td>1</td>" in html
+
+
+def test_the_one_generic_table_is_the_chapters_and_the_analysis_one():
+    assert chapters.html_table is tables.html_table is analysis.html_table
+    html = tables.html_table([{"a": "<x>", "b": 1}, {"a": "y"}], caption="t", code_columns=("b",))
+    assert html == ('<table class="defstab-table"><caption>t</caption><thead><tr><th>a</th><th>b</th></tr></thead>'
+                    "<tbody><tr><td>&lt;x&gt;</td><td><code>1</code></td></tr><tr><td>y</td><td><code></code></td>"
+                    "</tr></tbody></table>")
+    with pytest.raises(ValueError, match="rows"):
+        tables.html_table([])
