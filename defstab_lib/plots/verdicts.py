@@ -22,8 +22,6 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
-import seaborn as sns
 
 from .provenance import draws
 
@@ -45,7 +43,6 @@ def plot_verdict(v, ax=None, *, title: str | None = None):
         _, ax = plt.subplots(figsize=(6.0, 1.2 + 0.6 * (1 + len(v.beside))))
     rows = [v, *v.beside]
     labels = [_label(r) for r in rows]
-    points = pd.DataFrame([{"evidence": lab, "effect": x} for r, lab in zip(rows, labels) for x in r.unit_effects])
     if v.scale == "log":
         ax.set_xscale("log")
     m = v.minimal_effect if v.scale != "log" else max(v.minimal_effect, 1 / v.minimal_effect)
@@ -53,21 +50,21 @@ def plot_verdict(v, ax=None, *, title: str | None = None):
     ax.axvspan(none / m if v.scale == "log" else -m, none * m if v.scale == "log" else m, color="#dddddd",
                zorder=0)
     ax.axvline(none, color="black", lw=0.8, zorder=1)
-    if not points.empty:  # each unit's effect, in a strip just below its evidence's CI bar
-        before = len(ax.collections)
-        sns.stripplot(data=points, x="effect", y="evidence", order=labels, ax=ax, color="#555555", size=3.5,
-                      alpha=0.7, jitter=0.08, zorder=2)
-        for points_of in ax.collections[before:]:
-            xy = points_of.get_offsets()
-            points_of.set_offsets(np.column_stack([xy[:, 0], xy[:, 1] + 0.22]))
+    # each unit's effect, in a strip just below its evidence's CI bar; the strip's vertical jitter is layout, not
+    # data, drawn from a fixed generator so that the same verdict gives the same picture on every build
+    jitter = np.random.default_rng(0)
+    for i, r in enumerate(rows):
+        x = np.asarray(r.unit_effects, dtype=float)
+        if x.size:
+            ax.scatter(x, i + 0.22 + jitter.uniform(-0.08, 0.08, x.size), s=3.5 ** 2, color="#555555", alpha=0.7,
+                       linewidths=0, zorder=2)
+    ax.set_yticks(range(len(rows)), labels)
     for i, r in enumerate(rows):
         color = VERDICT_COLORS.get(r.verdict, "black")
         if r.has_ci:
             ax.plot([r.ci_low, r.ci_high], [i, i], color=color, lw=3, solid_capstyle="butt", zorder=3)
         if math.isfinite(r.effect):
             ax.plot([r.effect], [i], "o", color=color, markersize=8, markeredgecolor="white", zorder=4)
-    if ax.get_legend() is not None:
-        ax.get_legend().remove()
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_ylabel("")
     ax.set_xlabel(v.what + (" (log scale)" if v.scale == "log" else ""),
