@@ -4,11 +4,11 @@
 - :mod:`.verdicts` -- the :class:`Verdict` object and the one way every page states it;
 - :mod:`.claims`   -- the eight tests (the paper's seven claims and its headline), each beside its rule;
 - :mod:`.arrays`   -- stored results as arrays (grouping, profiles, spreads);
-- :mod:`.tables`   -- accuracy tables and compute notes;
+- :mod:`.tables`   -- accuracy tables;
 - :mod:`.random_networks` -- the numbers Figure 4's chapter states;
 - :mod:`.recipe`   -- what a set of runs is (data, network, augmentation, training, initialisations, arithmetic),
   from its configs, beside what the paper ran;
-- :mod:`.report`   -- every verdict of a profile, from the results store (the report page and the CLI);
+- :mod:`.report`   -- every verdict of a profile, from its evidence (the report page and the CLI);
 - :mod:`.compare`  -- the verdicts of every profile whose results are all stored, side by side;
 - :mod:`.ablation` -- what teaches stability: one pre-registered verdict per factor of the training recipe;
 - :mod:`.length`   -- the rule that picks the ``standard`` profile's training length from its pilots.
@@ -42,7 +42,7 @@ from .stats import (
 )
 from .random_networks import smoothing_numbers
 from .recipe import recipe_html, recipe_rows
-from .tables import accuracy_rows, compute_note
+from .tables import accuracy_rows
 from .verdicts import Verdict, effect_words, glue_values, html_table, judge, sentence, to_json, what_would_change
 
 __all__ = [
@@ -55,7 +55,7 @@ __all__ = [
     "stronger_tasks_smoother", "training_smooths", "random_labels_depend_on_architecture",
     "unpooled_learn_stability",
     "group_by", "by_seed", "profile_array", "profiles", "spearman", "between_spread",
-    "accuracy_rows", "compute_note", "smoothing_numbers", "recipe_rows", "recipe_html",
+    "accuracy_rows", "smoothing_numbers", "recipe_rows", "recipe_html",
 ]
 
 from . import kernel_view  # the kernel view's fits, numbers and verdict (defstab_lib.analysis.kernel_view)

@@ -62,7 +62,7 @@ from ..provenance import resolve_device
 from ..translations import TRANSLATION_LENGTHS, TRANSLATION_SEED_OFFSET, translation_sweep
 from .config import run_key
 from .execute import build_run_data
-from .profiles import experiment_configs
+from .experiments import experiment_configs
 from .store import ResultsStore
 
 __all__ = ["KernelBaselines", "kernel_baselines", "CNNTranslations", "cnn_translation_sweeps", "EXPERIMENT",
