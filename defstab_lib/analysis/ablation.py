@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from ..runs.estimate import training_images, training_steps
+from ..runs.sizes import training_images, training_steps
 from ..runs.experiments import ablation_level
 from ..runs.profiles import ABLATION_FACTORS, ABLATION_NETWORKS, get_profile
 from ..runs.store import Results

@@ -69,7 +69,7 @@ class Evidence:
             return self.real
         if not self.matched:
             raise ValueError(f"profile {self.profile!r} tests claim 7 against its matched-real runs, and this evidence "
-                             f"holds none (load it with load_evidence)")
+                             f"holds none (load it with defstab_lib.chapters.load_evidence)")
         return self.matched
 
 

@@ -77,7 +77,8 @@ def computation_file(computed: Any, store: runs.ResultsStore | None = None) -> s
                 return f"results/{experiment}/{key}.json"
     else:
         for p in candidates:
-            if p.parent.name not in ("smooth-init", "pooling-init"):
+            experiment = runs.EXPERIMENTS.get(p.parent.name)
+            if experiment is None or experiment.trained:  # the random networks are stored computations
                 continue
             record = json.loads(p.read_text())
             if record.get("provenance") == computed.provenance:

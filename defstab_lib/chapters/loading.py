@@ -29,6 +29,7 @@ from ..analysis.compare import ProfileVerdicts, compared_profiles
 from ..analysis.length import pilot_configs
 from ..analysis.report import DRAWS, SIGMAS, Evidence, all_verdicts
 from ..runs.experiments import ablation_cells, get_experiment, label_contrast
+from ..runs.load import compute_note
 from ..runs.store import Results, ResultsStore
 from ..runs.untrained import RandomNetworks
 from ..vocabulary import DOWNSAMPLING
@@ -70,7 +71,7 @@ class ChapterRuns:
     def compute_note(self) -> str:
         """One sentence on where and how long the runs took, and how many this render trained
         (:func:`defstab_lib.runs.load.compute_note`)."""
-        return runs.load.compute_note(self.all_results, self.trained)
+        return compute_note(self.all_results, self.trained)
 
     def show_recipe(self) -> None:
         """Display what these runs are beside what the paper ran, one column per experiment, stated from their

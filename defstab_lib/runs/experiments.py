@@ -51,7 +51,7 @@ from collections.abc import Callable, Sequence
 
 from .. import checks
 from ..tasks import MAX_CLASSES
-from ..train import OptimConfig
+from ..optim import OptimConfig
 from ..vocabulary import DOWNSAMPLING, TRAINING_DATASETS
 from .config import ArchConfig, DataConfig, ProbeConfig, RunConfig
 from .profiles import (
