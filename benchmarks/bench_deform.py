@@ -46,6 +46,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from defstab_lib import deform as D  # noqa: E402
+from defstab_lib.deform import grids  # noqa: E402
 
 SETTINGS = [  # (name, batch, channels, size, grid, C)
     ("32x32, 3x3, C=2", 128, 3, 32, 3, 2.0),
@@ -154,7 +155,7 @@ def bandwidth(images: torch.Tensor, grid: int, c: float, rounds: int, device: to
     batch, _, height, width = images.shape
     d = D.sample_displacements(batch, grid, c, generator=torch.Generator(device).manual_seed(0), device=device)
     field = D.displacement_field(d, (height, width))
-    base = D._BASES.get(height, width, D._canonical_device(device), torch.float32)
+    base = grids._BASES.get(height, width, grids._canonical_device(device), torch.float32)
     sampling = (base[0] + field * base[1]).contiguous()
 
     def warp_only():

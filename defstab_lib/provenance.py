@@ -1,18 +1,23 @@
-"""Where and from what a result was computed: the device, its name, the library's git commit.
+"""Where and from what a result was computed: the device, its name, the library's git commit, and the provenance
+record every stored result carries (:func:`provenance_record`).
 
 One implementation for the runs, the stored computations and the book's status page.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import functools
 import platform
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import torch
 
-__all__ = ["resolve_device", "device_name", "git_commit"]
+from . import __version__
+
+__all__ = ["resolve_device", "device_name", "git_commit", "provenance_record"]
 
 _DEVICE_TYPES = ("cpu", "cuda", "mps")
 
@@ -90,3 +95,27 @@ def git_commit(path: Path | None = None, *, dirty: bool = False) -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown (not a git checkout)"
     return commit + (" (with uncommitted changes)" if changed else "")
+
+
+def provenance_record(device: torch.device, wall_time_s: float, **extra: Any) -> dict[str, Any]:
+    """What a stored result records about how it was computed, the same for a trained run and a stored computation:
+    the library's version and git commit, torch's and Python's versions, the device (type and name), torch's
+    threads, the host, the date (UTC), the wall time in seconds (rounded to 0.01 s), then ``extra`` as given.
+
+    >>> record = provenance_record(resolve_device("cpu"), 1.234, resumed_from_epoch=None)
+    >>> list(record)[:4], record["device"], record["wall_time_s"], list(record)[-1]
+    (['library_version', 'git_commit', 'torch_version', 'python'], 'cpu', 1.23, 'resumed_from_epoch')
+    """
+    return {
+        "library_version": __version__,
+        "git_commit": git_commit(),
+        "torch_version": torch.__version__,
+        "python": platform.python_version(),
+        "device": device.type,
+        "device_name": device_name(device),
+        "threads": torch.get_num_threads(),
+        "host": platform.node(),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "wall_time_s": round(wall_time_s, 2),
+        **extra,
+    }

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from defstab_lib import data
+from defstab_lib.data import loading
 from defstab_lib.data import DatasetNotFoundError, load_dataset, locate, pad_to_size, sample_images
 
 
@@ -112,7 +113,7 @@ def test_failed_download_is_reported_not_substituted(tmp_path, monkeypatch):
     def fail(name, base):
         return "URLError: <urlopen error no network>"
 
-    monkeypatch.setattr(data, "_download", fail)
+    monkeypatch.setattr(loading, "_download", fail)
     with pytest.raises(DatasetNotFoundError, match="download with torchvision failed .*no network"):
         load_dataset("mnist", "train", root=tmp_path)
 

@@ -71,8 +71,9 @@ def test_results_file_of_stored_computations():
     store = runs.ResultsStore(ROOT / "results")
     for path in sorted((ROOT / "results" / "kernel-baselines").glob("*.json"))[:1]:
         record = json.loads(path.read_text())
-        kb = runs.KernelBaselines(params=record["params"], payload=record["payload"], provenance=record["provenance"])
-        assert chapters.computation_file(kb, store) == f"results/kernel-baselines/{path.name}"
+        kb = runs.KernelBaselines.from_computed(store.computed("kernel-baselines", record["params"], None,
+                                                               stored_only=True))
+        assert chapters.computation_file(kb) == f"results/kernel-baselines/{path.name}"
         assert chapters.results_file(record) == f"results/kernel-baselines/{path.name}"
     for width, key in ((0.5, "da18f75c3216ccf2"), (1.0, "636adea6e35d4a2e")):  # the stored Figure 4 networks
         nets = runs.smooth_init(width=width, store=store, stored_only=True)

@@ -625,5 +625,5 @@ def test_protocol_2_runs_give_their_own_translation_sweeps_without_weights(tmp_p
     assert sweeps.params["measurement"] == "the runs' own protocol-2 translation sweeps"
     for which, measured in (("init", result.initial), ("final", result.final)):
         got = sweeps.sweep(result, which)
-        assert got["change"] == measured.translations["change"] and got["strengths"] == [1.0, 2.0, 3.0, 4.0]
+        assert got["change"] == measured.v2.translations["change"] and got["strengths"] == [1.0, 2.0, 3.0, 4.0]
     assert sweeps.sweep(result, "final")["change"] != sweeps.sweep(result, "init")["change"]

@@ -22,9 +22,9 @@ OPTIONAL = {"kymatio", "skimage", "fcntl", "IPython", "myst_nb", "papermill", "n
 #: matching prefix decides (``runs.`` matches every module of the ``runs`` package).
 LAYERS: list[tuple[str, ...]] = [
     ("__init__", "_random", "checks", "vocabulary", "provenance", "progress"),
-    ("deform", "models", "data"),
+    ("deform.", "models", "data."),
     ("translations", "sinemodes", "probe", "kernels."),
-    ("metrics", "train", "tasks", "optim"),
+    ("metrics.", "train", "tasks", "optim"),
     ("worstcase",),
     ("runs.",),
     ("analysis.",),

@@ -125,14 +125,14 @@ def test_a_v2_run_stores_every_field_and_loads_back(v2_run):
     for m in r.measurements:
         full = m.epoch in (0, 2)
         for field in ("noise_euclidean", "median_cosine", "median_euclidean"):
-            assert len(getattr(m, field)) == n_layers
-        assert m.worst_case["layers"] == ([4, 8, 12] if full else [12])
-        assert all(w > 0 for w in m.worst_case["worst"])
-        assert m.sine["R_f"] > 0 and m.sine["temperature"] > 0
-        assert (m.per_image is not None, m.translations is not None, m.bound is not None) == (full,) * 3
-        assert (m.adef is not None) == (m.epoch == 2)
-        assert m.eval_images == [256, 64]  # all of them: fewer than TRAJECTORY_EVAL here
-    final = r.final
+            assert len(getattr(m.v2, field)) == n_layers
+        assert m.v2.worst_case["layers"] == ([4, 8, 12] if full else [12])
+        assert all(w > 0 for w in m.v2.worst_case["worst"])
+        assert m.v2.sine["R_f"] > 0 and m.v2.sine["temperature"] > 0
+        assert (m.v2.per_image is not None, m.v2.translations is not None, m.bound is not None) == (full,) * 3
+        assert (m.v2.adef is not None) == (m.epoch == 2)
+        assert m.v2.eval_images == [256, 64]  # all of them: fewer than TRAJECTORY_EVAL here
+    final = r.final.v2
     assert sorted(final.per_image) == ["cosine", "euclidean", "noise_cosine", "noise_euclidean"]
     assert all(len(v) == n_layers and len(v[0]) == 8 for v in final.per_image.values())
     assert len(final.worst_case["worst_per_image"]) == 3 and len(final.worst_case["worst_per_image"][0]) == 8
@@ -140,7 +140,7 @@ def test_a_v2_run_stores_every_field_and_loads_back(v2_run):
     assert len(final.translations["change"]) == 4 and len(final.translations["change"][0]) == n_layers
     # the per-image distances are the profile's: their mean over the median is the stored normalised D
     d = torch.tensor(final.per_image["cosine"], dtype=torch.float64).mean(1) / torch.tensor(final.median_cosine)
-    assert torch.allclose(d, torch.tensor(final.cosine, dtype=torch.float64), rtol=1e-3)
+    assert torch.allclose(d, torch.tensor(r.final.cosine, dtype=torch.float64), rtol=1e-3)
     again = store.load(r.config)
     assert [dataclasses.asdict(m) for m in again.measurements] == [dataclasses.asdict(m) for m in r.measurements]
     assert again.config.probe.protocol == 2 and json.loads(store.path(r.config).read_text())["protocol"] == 2
@@ -149,7 +149,7 @@ def test_a_v2_run_stores_every_field_and_loads_back(v2_run):
 def test_the_worst_case_is_at_least_the_random_start_and_respects_the_budget(v2_run):
     _, r = v2_run
     for m in (r.initial, r.final):
-        w = m.worst_case
+        w = m.v2.worst_case
         assert w["budget"] == r.config.probe.strength and w["grid"] == r.config.probe.grid
         assert all(a >= 0 and b >= 0 for a, b in zip(w["worst"], w["random"]))
         assert w["loss_worst"] >= w["loss_clean"] * 0.999
@@ -221,7 +221,7 @@ def test_measurement_relative_stability(v2_run):
     _, r = v2_run
     m = r.final
     assert m.relative_stability("cosine") == m.noise_ratio
-    assert m.relative_stability("euclidean") == [d / g for d, g in zip(m.euclidean, m.noise_euclidean)]
+    assert m.relative_stability("euclidean") == [d / g for d, g in zip(m.euclidean, m.v2.noise_euclidean)]
     v1 = Measurement(0, [1.0], [1.0], [1.0], [1.0], 0.5, 0.5, 1.0, 1.0)
     with pytest.raises(ValueError, match="protocol 2"):
         v1.relative_stability("euclidean")
@@ -231,7 +231,7 @@ def test_the_kernel_view_reads_v2_translations_without_checkpoints(v2_run):
     _, r = v2_run
     translations = runs.CNNTranslations(protocol.translation_record([r]))
     sweep = translations.sweep(r, "final")
-    assert sweep["change"] == r.final.translations["change"] and sweep["strengths"] == [1.0, 2.0, 3.0, 4.0]
+    assert sweep["change"] == r.final.v2.translations["change"] and sweep["strengths"] == [1.0, 2.0, 3.0, 4.0]
     v1 = [r for r in ResultsStore(runs.store.results_root()).stored("pooling") if r.config.probe.protocol == 1][:1]
     with pytest.raises(ValueError, match="protocol 1"):
         protocol.translation_record(v1)

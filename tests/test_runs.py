@@ -366,8 +366,8 @@ def test_computations_are_stored_once_and_corrupt_ones_raise(tmp_path):
     first = store.computed("demo", {"seeds": 2}, compute)
     again = store.computed("demo", {"seeds": 2}, compute)
     other = store.computed("demo", {"seeds": 3}, compute)
-    assert len(calls) == 2 and first == again and first["payload"] == {"values": [1.0, 2.0]}
-    assert first["provenance"]["torch_version"] and other["params"] == {"seeds": 3}
+    assert len(calls) == 2 and first == again and first.payload == {"values": [1.0, 2.0]}
+    assert first.provenance["torch_version"] and other.params == {"seeds": 3}
     path = next(p for p in (tmp_path / "demo").glob("*.json") if json.loads(p.read_text())["params"]["seeds"] == 2)
     path.write_text('{"schema": "defstab.computed/1"}')
     with pytest.raises(CorruptResultError, match=str(path)):

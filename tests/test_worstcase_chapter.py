@@ -12,7 +12,7 @@ from defstab_lib import runs
 from defstab_lib.analysis import stats
 from defstab_lib.analysis import worstcase as wc
 from defstab_lib.runs import ArchConfig, ProbeConfig, ResultsStore, RunConfig, experiment_configs
-from defstab_lib.runs.store import Measurement, Results
+from defstab_lib.runs.store import Measurement, Protocol2Fields, Results
 
 LAYERS = 13
 
@@ -26,12 +26,12 @@ def measurement(epoch, *, worst=(0.6, 0.7, 0.8), random=(0.2, 0.2, 0.3), d_slope
     g = (0.1 * np.exp(g_slope * layer) * noise()).tolist()
     return Measurement(
         epoch=epoch, cosine=d, euclidean=d, noise_cosine=g, smoothness=[1.8] * 8, train_accuracy=accuracy,
-        test_accuracy=accuracy, train_loss=0.3, test_loss=0.3, noise_euclidean=g, median_cosine=[0.5] * LAYERS,
-        median_euclidean=[5.0] * LAYERS,
-        worst_case={"layers": [4, 8, 12], "worst": [w * noise() for w in worst], "random": list(random),
-                    "loss_worst": 3.0, "loss_random": 0.5, "loss_clean": 0.3},
-        sine={"temperature": 1e-3, "cutoff": 3, "displacement": 1.0, "D_f": r_f, "G_f": 1.0, "R_f": r_f},
-        adef={"max_displacement": [1.0, 2.0, 3.0], "flipped": [True, True, False], "correct": [True, True, True]},
+        test_accuracy=accuracy, train_loss=0.3, test_loss=0.3, v2=Protocol2Fields(
+            noise_euclidean=g, median_cosine=[0.5] * LAYERS, median_euclidean=[5.0] * LAYERS,
+            worst_case={"layers": [4, 8, 12], "worst": [w * noise() for w in worst], "random": list(random),
+                        "loss_worst": 3.0, "loss_random": 0.5, "loss_clean": 0.3},
+            sine={"temperature": 1e-3, "cutoff": 3, "displacement": 1.0, "D_f": r_f, "G_f": 1.0, "R_f": r_f},
+            adef={"max_displacement": [1.0, 2.0, 3.0], "flipped": [True, True, False], "correct": [True, True, True]}),
     )
 
 
@@ -78,7 +78,7 @@ def test_petrini_verdict_follows_the_data(accuracy, r_f, expected):
 def test_an_undecided_verdict_says_how_many_networks_would_decide_it():
     rs = networks(n=3, worst=(0.25, 0.25, 0.4))
     for k, r in enumerate(rs):
-        r.final.worst_case["worst"] = [w * (1.0, 1.6, 0.9)[k] for w in r.final.worst_case["worst"]]
+        r.final.v2.worst_case["worst"] = [w * (1.0, 1.6, 0.9)[k] for w in r.final.v2.worst_case["worst"]]
     v = wc.worst_exceeds_random(rs)
     assert v.verdict == stats.INCONCLUSIVE and v.n_needed > 3
 

@@ -165,7 +165,7 @@ def _probe(c: RunConfig) -> str:
 
 def _measured(c: RunConfig) -> str:
     during = []
-    if c.probe.protocol >= 2:
+    if c.probe.measures.dense:
         during.append(f"after {', '.join(f'{f:g}' for f in FRACTIONS)} of epoch 1")
     e = list(c.measure_epochs)
     if len(e) >= 5 and e == list(range(e[0], e[-1] + 1)):  # every epoch of a stretch: a range, not a list

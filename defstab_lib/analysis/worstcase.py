@@ -86,7 +86,7 @@ def worst_random(results: Sequence[Results], epoch: int | str = "final") -> dict
     ``"final"``): ``{"layers": [...], "worst": (runs, layers), "random": (runs, layers), "loss_worst": (runs,),
     "loss_random": (runs,), "loss_clean": (runs,)}``."""
     results = check_protocol(results)
-    cases = [r.at(epoch).worst_case for r in results]
+    cases = [r.at(epoch).v2.worst_case for r in results]
     layers = cases[0]["layers"]
     if any(c["layers"] != layers for c in cases):
         raise ValueError(f"the runs' worst cases are at different layers at epoch {epoch!r}")
@@ -104,7 +104,7 @@ def label_flips(results: Sequence[Results]) -> list[dict[str, Any]]:
     ``flipped`` (fraction of the correctly classified images flipped) and ``px`` (those sizes)."""
     rows = []
     for r in check_protocol(results):
-        a = r.final.adef
+        a = r.final.v2.adef
         if a is None:
             raise ValueError(f"run {r.key} stores no label flips at its end")
         px = [d for d, f, c in zip(a["max_displacement"], a["flipped"], a["correct"]) if f and c]
@@ -135,18 +135,17 @@ def relative_stability(results: Sequence[Results], epoch: int | str = "final",
     """``{"D": (runs, layers), "G": (runs, layers), "R": (runs, layers)}``: normalised deformation distance D,
     noise distance G and R = D / G per layer in ``metric`` (``"cosine"`` or ``"euclidean"``)."""
     results = check_protocol(results)
-    d_field, g_field = ("cosine", "noise_cosine") if metric == "cosine" else ("euclidean", "noise_euclidean")
     if metric not in ("cosine", "euclidean"):
         raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
-    d = np.array([getattr(r.at(epoch), d_field) for r in results], dtype=float)
-    g = np.array([getattr(r.at(epoch), g_field) for r in results], dtype=float)
+    d = np.array([r.at(epoch).distances(metric)[0] for r in results], dtype=float)
+    g = np.array([r.at(epoch).distances(metric)[1] for r in results], dtype=float)
     return {"D": d, "G": g, "R": d / g}
 
 
 def petrini_points(results: Sequence[Results]) -> dict[str, np.ndarray]:
     """Per network at the end: ``sqrt_rf`` (sqrt of the sine-mode R_f at the output) and ``test_error``."""
     results = check_protocol(results)
-    return {"sqrt_rf": np.sqrt([r.final.sine["R_f"] for r in results]),
+    return {"sqrt_rf": np.sqrt([r.final.v2.sine["R_f"] for r in results]),
             "test_error": np.array([1.0 - r.final.test_accuracy for r in results])}
 
 
@@ -166,10 +165,10 @@ def trajectory(results: Sequence[Results], quantity: str = "sensitivity") -> tup
     pick = {
         "sensitivity": lambda m: float(np.mean(m.cosine[1:])),
         "late-sensitivity": lambda m: float(np.exp(mean_log(m.cosine, "late"))),
-        "worst": lambda m: float(m.worst_case["worst"][-1]),
+        "worst": lambda m: float(m.v2.worst_case["worst"][-1]),
         "tv": lambda m: float(np.mean(m.smoothness)),
         "test_accuracy": lambda m: float(m.test_accuracy),
-        "R_f": lambda m: float(m.sine["R_f"]),
+        "R_f": lambda m: float(m.v2.sine["R_f"]),
     }
     if quantity not in pick:
         raise ValueError(f"quantity {quantity!r} is not allowed; allowed: {', '.join(pick)}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import importlib
 import io
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,10 +28,10 @@ def results_file(item: Any) -> str:
     """The stored-results file a figure was drawn from, as ``"results/<experiment>/<key>.json"`` (relative to the
     repository; the store's layout, whatever ``$DEFSTAB_RESULTS`` points at).
 
-    ``item``: a trained run (:class:`defstab_lib.runs.Results`), a stored computation's record (a mapping with
-    ``experiment`` and ``key``, as :meth:`defstab_lib.runs.ResultsStore.computed` returns it), a stored computation
-    read through ``defstab_lib.runs`` (:class:`~defstab_lib.runs.KernelBaselines`, the CNN translation sweeps, the
-    random networks of ``smooth_init``/``pooling_init``: see :func:`computation_file`), or such a path itself.
+    ``item``: a trained run (:class:`defstab_lib.runs.Results`), a stored computation
+    (:class:`defstab_lib.runs.store.Computed`, or its record as a mapping with ``experiment`` and ``key``), a stored
+    computation read through ``defstab_lib.runs`` (:class:`~defstab_lib.runs.KernelBaselines`, the CNN translation
+    sweeps, the random networks of ``smooth_init``/``pooling_init``: see :func:`computation_file`), or such a path.
 
     >>> results_file({"experiment": "smooth-init", "key": "0123456789abcdef"})
     'results/smooth-init/0123456789abcdef.json'
@@ -47,44 +46,27 @@ def results_file(item: Any) -> str:
         if not (item.startswith("results/") and item.endswith(".json") and item.count("/") == 2):
             raise ValueError(f"results path {item!r} is not of the form 'results/<experiment>/<key>.json'")
         return item
-    if isinstance(item, runs.Results):
-        return f"results/{item.config.experiment}/{item.key}.json"
+    if isinstance(item, (runs.Results, runs.store.Computed)):
+        return item.file
     if isinstance(item, Mapping) and "experiment" in item and "key" in item:
-        return f"results/{item['experiment']}/{item['key']}.json"
-    if hasattr(item, "provenance") and (hasattr(item, "params") or hasattr(item, "conditions")):
+        return runs.store.relative_file(item["experiment"], item["key"])
+    if hasattr(item, "source"):
         return computation_file(item)
     raise TypeError(f"results item {item!r} is not a run (Results), a stored computation or a "
                     f"'results/<experiment>/<key>.json' path")
 
 
-def computation_file(computed: Any, store: runs.ResultsStore | None = None) -> str:
-    """The file of a stored computation read through ``defstab_lib.runs``, as ``"results/<experiment>/<key>.json"``.
-
-    The kernel baselines and the CNN translation sweeps carry their parameters, whose key names the file
-    (:func:`defstab_lib.runs.store.computation_key`).  The random networks (``runs.smooth_init``,
-    ``runs.pooling_init``) carry only the stored provenance; their file is the one of the store that holds that
-    provenance (its date and wall time make it unique).
+def computation_file(computed: Any) -> str:
+    """The file of a stored computation read through ``defstab_lib.runs`` (its ``source``, the
+    :class:`~defstab_lib.runs.store.Computed` record it was read from), as ``"results/<experiment>/<key>.json"``.
 
     Raises:
-        LookupError: no file of the store holds it (it was computed in another store).
+        LookupError: it was not read from the store (built in memory: ``source`` is ``None``).
     """
-    store = store or runs.ResultsStore()
-    candidates = [p for p in store.root.glob("*/*.json") if "_work" not in p.parts]
-    if hasattr(computed, "params"):
-        for experiment in sorted({p.parent.name for p in candidates}):
-            key = runs.store.computation_key(experiment, computed.params)
-            if (store.root / experiment / f"{key}.json").is_file():
-                return f"results/{experiment}/{key}.json"
-    else:
-        for p in candidates:
-            experiment = runs.EXPERIMENTS.get(p.parent.name)
-            if experiment is None or experiment.trained:  # the random networks are stored computations
-                continue
-            record = json.loads(p.read_text())
-            if record.get("provenance") == computed.provenance:
-                return f"results/{p.parent.name}/{p.name}"
-    raise LookupError(f"no file of the results store at {store.root} holds {type(computed).__name__} "
-                      f"(provenance {computed.provenance})")
+    if computed.source is None:
+        raise LookupError(f"{type(computed).__name__} was not read from the results store (built in memory): it "
+                          f"has no file to link to")
+    return computed.source.file
 
 
 def _check_drawn_by(drawn_by: str) -> None:

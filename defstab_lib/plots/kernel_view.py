@@ -15,13 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 
 from . import DOWNSAMPLING_COLORS
-from .profiles import LAYER_XLABEL, plot_profile, plot_profiles
+from .profiles import LAYER_XLABEL, plot_profile, plot_profiles, shade_colors
 
 __all__ = ["plot_change_scatter", "plot_coefficients", "plot_coefficients_by_group", "plot_profiles_with_baselines",
            "scale_colors", "FAMILY_COLORS", "plot_ckn_changes", "plot_baseline_slopes", "plot_cnn_slopes",
@@ -50,16 +49,8 @@ def scale_colors(values: Sequence[float]) -> list[tuple[float, float, float, flo
     >>> [to_hex(c) for c in scale_colors([0.0, 4.0, 2.0])]
     ['#463480', '#7ad151', '#238a8d']
     """
-    values = np.asarray(list(values), dtype=float)
-    if values.size == 0:
-        return []
-    if not np.all(np.isfinite(values)):
-        raise ValueError(f"values must be finite numbers, got {values.tolist()}")
-    lo, hi = values.min(), values.max()
-    a, b = SCALE_RANGE
-    position = np.full_like(values, b) if hi == lo else a + (values - lo) / (hi - lo) * (b - a)
-    colormap = matplotlib.colormaps[SCALE_CMAP]
-    return [tuple(float(v) for v in colormap(p)) for p in position]
+    light, dark = SCALE_RANGE
+    return shade_colors(values, SCALE_CMAP, light=light, dark=dark)
 
 
 def plot_change_scatter(groups: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, ax=None,

@@ -47,6 +47,8 @@ from ..vocabulary import RUN_DATASETS
 __all__ = [
     "PROTOCOL_VERSION",
     "PROTOCOLS",
+    "MeasurementProtocol",
+    "measurement_protocol",
     "init_seed",
     "DATASETS",
     "LABEL_MODES",
@@ -62,8 +64,54 @@ __all__ = [
 
 #: The newest measurement protocol (what a run stores); a config chooses its own with ``ProbeConfig.protocol``.
 PROTOCOL_VERSION = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class MeasurementProtocol:
+    """What a measurement protocol measures and how its runs are keyed: the one place that tells the protocols
+    apart (code asks these, never the protocol's number; see the module docstring).
+
+    Attributes:
+        number: the protocol (``ProbeConfig.protocol``).
+        extended: its measurements hold the protocol-2 fields (``Measurement.v2``: normalisers, Euclidean noise
+            control, worst cases, sine modes, per-image distances, translations, label flips), stored rounded
+            (:mod:`defstab_lib.runs.protocol`) and on one JSON line.
+        dense: it measures densely: inside the first epoch and at log-spaced epochs, with accuracies and losses of
+            the light measurements in between on a subset (:data:`defstab_lib.runs.protocol.TRAJECTORY_EVAL`).
+        independent_init: each (architecture, seed) draws its own initial weights (:func:`init_seed`); otherwise
+            the seed alone does, shared by the architectures whose parameters have the same shapes.
+        keyed: the hashed config names the protocol (protocol 1 leaves it out: keys from before protocols).
+    """
+
+    number: int
+    extended: bool
+    dense: bool
+    independent_init: bool
+    keyed: bool
+
+
+#: Every protocol a config may ask for, by number (see the module docstring).
+MEASUREMENT_PROTOCOLS = {
+    1: MeasurementProtocol(1, extended=False, dense=False, independent_init=False, keyed=False),
+    2: MeasurementProtocol(2, extended=True, dense=True, independent_init=True, keyed=True),
+}
 #: The protocols a config may ask for (see the module docstring).
-PROTOCOLS = (1, 2)
+PROTOCOLS = tuple(MEASUREMENT_PROTOCOLS)
+
+
+def measurement_protocol(number: int) -> MeasurementProtocol:
+    """What protocol ``number`` measures (:data:`MEASUREMENT_PROTOCOLS`).
+
+    >>> measurement_protocol(2).dense, measurement_protocol(1).extended
+    (True, False)
+    >>> measurement_protocol(3)
+    Traceback (most recent call last):
+    ...
+    ValueError: protocol must be one of (1, 2), got 3
+    """
+    if isinstance(number, bool) or number not in MEASUREMENT_PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {number!r}")
+    return MEASUREMENT_PROTOCOLS[number]
 
 DATASETS = RUN_DATASETS
 LABEL_MODES = ("real", "random")
@@ -171,6 +219,11 @@ class ProbeConfig:
         _check(all(c > 0 for c in self.bound_strengths), f"bound_strengths must be > 0, got {self.bound_strengths}")
         _check(1 <= self.bound_images <= self.images,
                f"bound_images must be in [1, images={self.images}], got {self.bound_images}")
+
+    @property
+    def measures(self) -> MeasurementProtocol:
+        """What this probe's protocol measures (:data:`MEASUREMENT_PROTOCOLS`)."""
+        return MEASUREMENT_PROTOCOLS[self.protocol]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,7 +334,7 @@ def run_key(config: RunConfig) -> str:
     d = config_to_dict(config)
     d.pop("profile")
     protocol = config.probe.protocol
-    if protocol == 1:  # the keys of runs stored before protocols were a field stay as they were
+    if not config.probe.measures.keyed:  # the keys of runs stored before protocols were a field stay as they were
         d["probe"].pop("protocol")
     if d["precision"] == "auto":  # ... and so do those of runs stored before precision and compile were fields
         d.pop("precision")
@@ -306,7 +359,7 @@ def init_seed(config: RunConfig) -> int:
     >>> init_seed(RunConfig("x", seed=3))
     3
     """
-    if config.probe.protocol == 1:
+    if not config.probe.measures.independent_init:
         return config.seed
     blob = json.dumps({"arch": dataclasses.asdict(config.arch), "seed": config.seed}, sort_keys=True)
     return int.from_bytes(hashlib.sha256(blob.encode()).digest()[:8], "big") >> 1

@@ -25,31 +25,28 @@ holds everything else.
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import functools
 import math
 import os
-import platform
 import time
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from .. import __version__
 from ..data import load_dataset, pad_to_size
 from ..deform import deform, displacement_field, field_norms
 from ..metrics import noise_matched, relative_change, sensitivity_profile, smoothness_profile
 from ..models import make_vgg
 from ..progress import bar as progress_bar
-from ..provenance import device_name, git_commit, resolve_device
+from ..provenance import provenance_record, resolve_device
 from ..tasks import SyntheticDeformationTask, flip_crop, flip_crop_tps, random_labels, synthetic_templates
 from ..train import TensorBatches, evaluate, make_optimizer, train_epoch, uses_bf16
 from . import protocol as v2
 from .cluster import JobResources, check_executor, submit_runs, wait_for
-from .config import RunConfig, init_seed, run_key
+from .config import MeasurementProtocol, RunConfig, init_seed, measurement_protocol, run_key
 from .parallel import plan_workers, run_in_processes
-from .store import Measurement, Results, ResultsStore, atomic_torch_save
+from .store import Measurement, Protocol2Fields, Results, ResultsStore, atomic_torch_save
 
 __all__ = ["run_or_load", "run_configs", "results_table", "measure", "RunData", "build_run_data", "augmentation",
            "resolve_device"]
@@ -107,6 +104,11 @@ class RunData:
     sine_noisy: torch.Tensor | None = None
     sine_temperature: float = math.nan
     translations: list[tuple[float, torch.Tensor, list[float], list[float]]] | None = None
+
+    @property
+    def measures(self) -> MeasurementProtocol:
+        """What the run's protocol measures."""
+        return measurement_protocol(self.protocol)
 
 
 @functools.lru_cache(maxsize=8)
@@ -180,7 +182,7 @@ def build_run_data(config: RunConfig, device: torch.device) -> RunData:
         max_disp, max_jac = field_norms(displacement_field(displacements, tuple(probe.shape[-2:])))
         bound.append((c, moved.to(device), max_disp.tolist(), max_jac.tolist()))
     extra = {}
-    if p.protocol >= 2:
+    if p.measures.extended:
         sine, sine_noisy, temperature = v2.sine_probe(probe, p.seed)
         translations = [(t, moved.to(device), disp, jac)
                         for t, moved, disp, jac in v2.translation_probe(probe[: p.bound_images], p.seed)]
@@ -215,13 +217,13 @@ def measure(model: torch.nn.Module, data: RunData, epoch: int | float, *, bound:
             "max_jacobian": [j for *_, j in data.bound],
             "change": [relative_change(model, data.probe[:m], moved).tolist() for _, moved, _, _ in data.bound],
         }
-        if data.protocol >= 2:
+        if data.measures.extended:
             sweep["change"] = v2.round_sig(sweep["change"])
-    n = None if bound or data.protocol < 2 else v2.TRAJECTORY_EVAL  # protocol 2's light measurements: a subset
+    n = None if bound or not data.measures.dense else v2.TRAJECTORY_EVAL  # protocol 2's light measurements: a subset
     train_acc, train_loss = evaluate(model, data.train_x[:n], data.train_y[:n], precision=precision)
     test_acc, test_loss = evaluate(model, data.test_x[:n], data.test_y[:n], precision=precision)
     extra = {}
-    if data.protocol >= 2:
+    if data.measures.extended:
         extra = _measure_v2(model, data, profile, full=bound, flips=bound and epoch > 0)
         extra["eval_images"] = [len(data.train_y[:n]), len(data.test_y[:n])]
     model.train()
@@ -236,7 +238,7 @@ def measure(model: torch.nn.Module, data: RunData, epoch: int | float, *, bound:
         train_loss=train_loss,
         test_loss=test_loss,
         bound=sweep,
-        **extra,
+        v2=Protocol2Fields(**extra) if extra else None,
     )
 
 
@@ -263,26 +265,6 @@ def _measure_v2(model: torch.nn.Module, data: RunData, profile, *, full: bool, f
     return out
 
 
-def _provenance(config: RunConfig, data: RunData, device: torch.device, wall: float, resumed: int | None) -> dict:
-    return {
-        "library_version": __version__,
-        "git_commit": git_commit(),
-        "torch_version": torch.__version__,
-        "python": platform.python_version(),
-        "device": device.type,
-        "device_name": device_name(device),
-        "threads": torch.get_num_threads(),
-        "host": platform.node(),
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "wall_time_s": round(wall, 2),
-        "resumed_from_epoch": resumed,
-        # which command trained it (the CLI's id, inherited by its workers and jobs): a command that waited for
-        # another's lock and then loaded the run says "loaded", not "trained"
-        "invocation": os.environ.get(INVOCATION_ENV, ""),
-        **{f"data_{k}": v for k, v in data.description.items()},
-    }
-
-
 def _train(config: RunConfig, store: ResultsStore, device: torch.device, progress: bool,
            on_epoch: Callable[[int], None] | None = None) -> Results:
     data = build_run_data(config, device)
@@ -301,7 +283,7 @@ def _train(config: RunConfig, store: ResultsStore, device: torch.device, progres
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
-            measurements = [Measurement(**m) for m in state["measurements"]]
+            measurements = [Measurement.from_json(m) for m in state["measurements"]]
             history = list(state["history"])
             start_epoch, elapsed = int(state["epoch"]), float(state["elapsed"])
             resumed = start_epoch
@@ -326,7 +308,7 @@ def _train(config: RunConfig, store: ResultsStore, device: torch.device, progres
         atomic_torch_save(
             {"key": run_key(config), "epoch": epoch, "elapsed": time.perf_counter() - started,
              "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-             "measurements": [dataclasses.asdict(m) for m in measurements], "history": history},
+             "measurements": [m.to_json() for m in measurements], "history": history},
             work,
         )
         if on_epoch is not None:
@@ -335,8 +317,12 @@ def _train(config: RunConfig, store: ResultsStore, device: torch.device, progres
     atomic_torch_save(model.state_dict(), store.checkpoint_path(config, "final"))
     results = Results(
         config=config, measurements=measurements, history=history,
-        provenance={**_provenance(config, data, device, time.perf_counter() - started, resumed),
-                    "arithmetic": "bfloat16 autocast" if uses_bf16(device, config.precision) else "float32"},
+        provenance=provenance_record(
+            device, time.perf_counter() - started, resumed_from_epoch=resumed,
+            # which command trained it (the CLI's id, inherited by its workers and jobs): a command that waited
+            # for another's lock and then loaded the run says "loaded", not "trained"
+            invocation=os.environ.get(INVOCATION_ENV, ""), **{f"data_{k}": v for k, v in data.description.items()},
+            arithmetic="bfloat16 autocast" if uses_bf16(device, config.precision) else "float32"),
         checkpoints={"init": store.checkpoint_path(config, "init").name,
                      "final": store.checkpoint_path(config, "final").name},
     )
@@ -349,7 +335,7 @@ def _fraction_hook(model: torch.nn.Module, data: RunData, epoch: int, measuremen
                    precision: str = "auto"):
     """Protocol 2's measurements inside the first epoch (after the steps nearest to each of
     :data:`~defstab_lib.runs.protocol.FRACTIONS` of it), appended to ``measurements``; ``None`` otherwise."""
-    if data.protocol < 2 or epoch != 1:
+    if not data.measures.dense or epoch != 1:
         return None
     steps = len(data.batches)
     at: dict[int, float] = {}

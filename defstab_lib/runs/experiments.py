@@ -53,7 +53,7 @@ from .. import checks
 from ..tasks import MAX_CLASSES
 from ..optim import OptimConfig
 from ..vocabulary import DOWNSAMPLING, TRAINING_DATASETS
-from .config import ArchConfig, DataConfig, ProbeConfig, RunConfig
+from .config import ArchConfig, DataConfig, ProbeConfig, RunConfig, measurement_protocol
 from .profiles import (
     ABLATION_FACTORS,
     ABLATION_NETWORKS,
@@ -278,7 +278,8 @@ def _common(e: Experiment, profile: str, seeds: int | None, epochs: int | None) 
     n_epochs = epochs or stage.epochs
     optim = OptimConfig(lr=stage.lr, warmup_epochs=min(p.warmup_epochs, n_epochs / 2))
     # protocol 2: the dense trajectory, plus any epochs the stage asks for (standard's synthetic runs: every epoch)
-    measure_epochs = stage.measure_epochs if protocol == 1 else sorted({*log_epochs(n_epochs), *stage.measure_epochs})
+    dense = probe.measures.dense
+    measure_epochs = sorted({*log_epochs(n_epochs), *stage.measure_epochs}) if dense else stage.measure_epochs
     return n_seeds, dict(
         experiment=e.name, optim=optim, epochs=n_epochs, batch_size=p.batch_size, probe=probe,
         measure_epochs=tuple(m for m in measure_epochs if m < n_epochs), profile=profile, precision=p.precision,
@@ -329,7 +330,7 @@ def worst_case_runs(e: Experiment, profile: str, *, dataset: str | None = None, 
     """The driver of ``worst-case``: :func:`image_runs`, or the profile's ``pooling`` runs of those networks where
     they are the same recipe (protocol 2, flip-crop, the same stage), so that nothing is trained twice."""
     p = get_profile(profile)
-    if p.protocol == 2 and p.augmentation == e.augmentation and getattr(p, e.stage) == p.real:
+    if measurement_protocol(p.protocol).extended and p.augmentation == e.augmentation and getattr(p, e.stage) == p.real:
         return experiment_configs("pooling", profile, dataset=_dataset(dataset), seeds=seeds or getattr(p, e.seeds),
                                   downsampling=downsampling or e.networks, epochs=epochs)
     return image_runs(e, profile, dataset=dataset, seeds=seeds, downsampling=downsampling, epochs=epochs)
@@ -399,7 +400,7 @@ def _moved(config: RunConfig, factor: str, level) -> RunConfig:
     if factor == "weight_decay":
         return dataclasses.replace(c, optim=dataclasses.replace(c.optim, weight_decay=level))
     epochs = max(1, c.epochs // 4)
-    measure = log_epochs(epochs) if c.probe.protocol == 2 else tuple(e for e in c.measure_epochs if e < epochs)
+    measure = log_epochs(epochs) if c.probe.measures.dense else tuple(e for e in c.measure_epochs if e < epochs)
     optim = dataclasses.replace(c.optim, warmup_epochs=min(get_profile(c.profile).warmup_epochs, epochs / 2))
     return dataclasses.replace(c, epochs=epochs, optim=optim, measure_epochs=tuple(e for e in measure if e < epochs))
 

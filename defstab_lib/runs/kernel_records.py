@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import checks
+from .records import Computed
 
 __all__ = ["FAMILIES", "KernelBaselines", "CNNTranslations"]
 
@@ -26,11 +27,19 @@ class KernelBaselines:
         params: the parameters (the stored key is computed from them).
         payload: the stored numbers (JSON), read through the accessors below.
         provenance: device, wall time, versions (from the store).
+        source: the stored computation it was read from (its file: ``source.file``); ``None`` when built in
+            memory.
     """
 
     params: dict[str, Any]
     payload: dict[str, Any]
     provenance: dict[str, Any]
+    source: Computed | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_computed(cls, computed: Computed) -> KernelBaselines:
+        """The kernel baselines of a stored computation, keeping it as their source."""
+        return cls(params=computed.params, payload=computed.payload, provenance=computed.provenance, source=computed)
 
     @property
     def pool_sigmas(self) -> list[float]:
@@ -92,11 +101,20 @@ class CNNTranslations:
     """The stored translation sweeps of the ``pooling`` runs (see :func:`cnn_translation_sweeps`).
 
     Attributes:
-        params, payload, provenance: the stored record.
+        params, payload, provenance: the record (``record["params"]``, ...).
+        source: the stored computation it was read from (its file: ``source.file``); ``None`` for a record built
+            in memory (:func:`defstab_lib.runs.protocol.translation_record`).
     """
 
-    def __init__(self, record: dict[str, Any]) -> None:
+    def __init__(self, record: dict[str, Any], source: Computed | None = None) -> None:
         self.params, self.payload, self.provenance = record["params"], record["payload"], record["provenance"]
+        self.source = source
+
+    @classmethod
+    def from_computed(cls, computed: Computed) -> CNNTranslations:
+        """The sweeps of a stored computation, keeping it as their source."""
+        return cls({"params": computed.params, "payload": computed.payload, "provenance": computed.provenance},
+                   source=computed)
 
     def sweep(self, result, which: str) -> dict[str, Any]:
         """The translation sweep of a run (a :class:`~defstab_lib.runs.Results` or its key) at ``"init"`` or

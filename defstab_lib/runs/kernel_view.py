@@ -115,6 +115,7 @@ def kernel_baselines(
     device: str = "auto",
     store=None,
     force: bool = False,
+    stored_only: bool = False,
 ) -> KernelBaselines:
     """Measure (or load) the kernel baselines; see the module doc.
 
@@ -137,6 +138,7 @@ def kernel_baselines(
         device: where to compute (``"auto"``: CUDA when present); not part of the stored key.
         store: the results store (default: :class:`~defstab_lib.runs.ResultsStore` at its default root).
         force: measure again even if stored.
+        stored_only: raise ``LookupError`` (naming the file) instead of computing what is not stored.
 
     Raises:
         ValueError: a bad parameter, before any work.
@@ -180,8 +182,8 @@ def kernel_baselines(
     def compute() -> dict[str, Any]:
         return _compute(config, params, resolve_device(device))
 
-    record = (store or ResultsStore()).computed(EXPERIMENT, params, compute, force=force, device=device)
-    return KernelBaselines(params=record["params"], payload=record["payload"], provenance=record["provenance"])
+    return KernelBaselines.from_computed((store or ResultsStore()).computed(
+        EXPERIMENT, params, compute, force=force, device=device, stored_only=stored_only))
 
 
 def _profile(model: nn.Module, layers: list, data, batch_size: int = 128) -> dict[str, list[float]]:
@@ -279,7 +281,7 @@ def _file_digest(path) -> str:
 
 
 def cnn_translation_sweeps(configs: Sequence, *, lengths: Sequence[int] = TRANSLATION_LENGTHS, store=None,
-                           device: str = "auto", force: bool = False) -> CNNTranslations:
+                           device: str = "auto", force: bool = False, stored_only: bool = False) -> CNNTranslations:
     """Measure (or load) the translation sweep of stored ``pooling`` runs at initialisation and after training.
 
     Protocol-2 runs measured this sweep themselves (at :data:`TRANSLATION_LENGTHS`): it is read from their stored
@@ -296,6 +298,7 @@ def cnn_translation_sweeps(configs: Sequence, *, lengths: Sequence[int] = TRANSL
         store: the results store (default: the one at :func:`~defstab_lib.runs.results_root`).
         device: where to compute (``"auto"``: CUDA when present); not part of the stored key.
         force: measure again even if stored.
+        stored_only: raise ``LookupError`` (naming the file) instead of computing what is not stored.
 
     Raises:
         ValueError: no configs, configs with different probes, or a run that is not stored; before any work.
@@ -317,7 +320,7 @@ def cnn_translation_sweeps(configs: Sequence, *, lengths: Sequence[int] = TRANSL
     # protocol-2 runs measured this very sweep themselves, at initialisation and at the end (the same images,
     # lengths and draw, :func:`defstab_lib.runs.protocol.translation_probe`): read from their stored results,
     # no weights needed (runs trained elsewhere bring back their results, not always their checkpoints)
-    own = probe.protocol >= 2 and lengths == list(TRANSLATION_LENGTHS)
+    own = probe.measures.extended and lengths == list(TRANSLATION_LENGTHS)
     params = {
         "measurement": "the runs' own protocol-2 translation sweeps" if own else "translation sweeps of stored runs",
         "lengths": lengths,
@@ -328,10 +331,10 @@ def cnn_translation_sweeps(configs: Sequence, *, lengths: Sequence[int] = TRANSL
 
     def stored_sweeps() -> dict[str, Any]:
         results = [store.load(c) for c in configs]
-        first = results[0].initial.translations
+        first = results[0].initial.v2.translations
         return {"sweep": {k: first[k] for k in ("strengths", "max_displacement", "max_jacobian")},
-                "runs": {r.key: {"init": {"change": r.initial.translations["change"]},
-                                 "final": {"change": r.final.translations["change"]}} for r in results}}
+                "runs": {r.key: {"init": {"change": r.initial.v2.translations["change"]},
+                                 "final": {"change": r.final.v2.translations["change"]}} for r in results}}
 
     def compute() -> dict[str, Any]:
         if own:
@@ -356,4 +359,5 @@ def cnn_translation_sweeps(configs: Sequence, *, lengths: Sequence[int] = TRANSL
                           "max_jacobian": [s[3] for s in sweep]},
                 "runs": out}
 
-    return CNNTranslations(store.computed(EXPERIMENT, params, compute, force=force, device=device))
+    return CNNTranslations.from_computed(store.computed(EXPERIMENT, params, compute, force=force, device=device,
+                                                        stored_only=stored_only))

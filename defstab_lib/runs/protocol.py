@@ -1,8 +1,9 @@
 """Measurement protocol 2: what a run measures besides protocol 1, when, and how it is stored compactly.
 
-A protocol-2 run (``ProbeConfig.protocol == 2``) stores, in every :class:`~defstab_lib.runs.store.Measurement`,
+A protocol-2 run (``ProbeConfig(protocol=2)``) stores, in every :class:`~defstab_lib.runs.store.Measurement`,
 protocol 1's per-layer fields (``cosine``, ``euclidean``: the deformation distance D, normalised; ``noise_cosine``:
-the noise distance G, normalised; ``smoothness``: filter TV; accuracies and losses) and:
+the noise distance G, normalised; ``smoothness``: filter TV; accuracies and losses) and, in its ``v2``
+(:class:`~defstab_lib.runs.records.Protocol2Fields`, stored flat beside them):
 
 - ``noise_euclidean``: G in Euclidean distance; ``median_cosine``, ``median_euclidean``: the normaliser (median
   distance between *different* probe images) per layer, on its own.  R = D / G is
@@ -248,7 +249,7 @@ def require_protocol_2(results: Sequence[Any], lacking: str) -> list[Any]:
     results = list(results)
     if not results:
         raise ValueError("results must hold at least one run")
-    old = [r.key for r in results if r.config.probe.protocol < 2]
+    old = [r.key for r in results if not r.config.probe.measures.extended]
     if old:
         raise ValueError(f"runs measured with protocol 1 {lacking}: {old[:3]}")
     return results
@@ -267,10 +268,10 @@ def translation_record(results: Sequence[Any]) -> dict[str, Any]:
     """
     results = require_protocol_2(results, "store no translations (use cnn_translation_sweeps and their "
                                           "checkpoints)")
-    shared = {k: results[0].initial.translations[k] for k in ("strengths", "max_displacement", "max_jacobian")}
-    if any({k: r.at(w).translations[k] for k in shared} != shared for r in results for w in ("init", "final")):
+    shared = {k: results[0].initial.v2.translations[k] for k in ("strengths", "max_displacement", "max_jacobian")}
+    if any({k: r.at(w).v2.translations[k] for k in shared} != shared for r in results for w in ("init", "final")):
         raise ValueError("the runs' translations differ (another probe?); give runs that share one probe")
-    runs = {r.key: {w: {"change": r.at(w).translations["change"]} for w in ("init", "final")} for r in results}
+    runs = {r.key: {w: {"change": r.at(w).v2.translations["change"]} for w in ("init", "final")} for r in results}
     return {"params": {"measurement": "translation sweeps stored by protocol-2 runs", "lengths": shared["strengths"],
                        "runs": sorted(runs)},
             "payload": {"sweep": shared, "runs": runs}, "provenance": {"source": "the runs' stored measurements"}}

@@ -34,7 +34,7 @@ from .. import data, deform, metrics, models
 from ..checks import positive_int
 from ..provenance import resolve_device
 from ..vocabulary import DOWNSAMPLING
-from .store import ResultsStore, computation_key
+from .store import Computed, ResultsStore
 
 __all__ = ["RandomNetworks", "SmoothInit", "smooth_init", "pooling_init", "FIELDS"]
 
@@ -57,6 +57,8 @@ class RandomNetworks:
         width: channel multiplier of the networks (1.0 = the paper's).
         dataset: where the images came from.
         provenance: device, wall time, versions (from the store).
+        source: the stored computation it was read from (its file: ``source.file``); ``None`` when built in
+            memory.
     """
 
     conditions: list
@@ -69,6 +71,7 @@ class RandomNetworks:
     width: float
     dataset: str
     provenance: dict
+    source: Computed | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def draws(self) -> int:
@@ -135,19 +138,11 @@ def _measure(dataset: str, conditions: Sequence, build: Callable, draws: int, n_
     return payload
 
 
-def _load(cls, record: dict, conditions: list, width: float):
-    p = record["payload"]
+def _load(cls, computed: Computed, conditions: list, width: float):
+    p = computed.payload
     return cls(conditions=conditions, **{k: np.array(p[k], dtype=float) for k in FIELDS},
-               n_images=p["n_images"], width=width, dataset=p["dataset"], provenance=record["provenance"])
-
-
-def _computed(store: ResultsStore | None, experiment: str, params: dict, compute, *, force: bool, device: str,
-              stored_only: bool) -> dict:
-    store = store or ResultsStore()
-    if stored_only and not (store.root / experiment / f"{computation_key(experiment, params)}.json").is_file():
-        raise LookupError(f"{experiment} with {params} is not in the results store at {store.root}; render the "
-                          f"chapter or call defstab_lib.runs.{experiment.replace('-', '_')}(...) to compute it")
-    return store.computed(experiment, params, compute, force=force, device=device)
+               n_images=p["n_images"], width=width, dataset=p["dataset"], provenance=computed.provenance,
+               source=computed)
 
 
 def _check(draws: int, n_images: int, width: float) -> None:
@@ -185,7 +180,7 @@ def smooth_init(
         device: where to compute (``"auto"``: CUDA when present); not part of the stored key.
         store: the results store (default: the one at :func:`~defstab_lib.runs.store.results_root`).
         force: measure again even if stored.
-        stored_only: raise ``LookupError`` instead of computing what is not stored.
+        stored_only: raise ``LookupError`` (naming the file) instead of computing what is not stored.
     """
     _check(seeds, n_images, width)
     sigmas = sorted({float(s) for s in sigmas})
@@ -198,10 +193,10 @@ def smooth_init(
         return models.make_vgg("cifar", downsampling, in_channels=channels, width=width, smooth_sigma=sigma,
                                generator=generator)
 
-    record = _computed(store, "smooth-init", params,
-                       lambda: _measure(dataset, sigmas, build, seeds, n_images, seed, device),
-                       force=force, device=device, stored_only=stored_only)
-    return _load(SmoothInit, record, sigmas, float(width))
+    computed = (store or ResultsStore()).computed(
+        "smooth-init", params, lambda: _measure(dataset, sigmas, build, seeds, n_images, seed, device), force=force,
+        device=device, stored_only=stored_only)
+    return _load(SmoothInit, computed, sigmas, float(width))
 
 
 def pooling_init(
@@ -237,7 +232,7 @@ def pooling_init(
     def build(variant, generator, channels):
         return models.make_vgg("cifar", variant, in_channels=channels, width=width, generator=generator)
 
-    record = _computed(store, "pooling-init", params,
-                       lambda: _measure(dataset, variants, build, draws, n_images, seed, device),
-                       force=force, device=device, stored_only=stored_only)
-    return _load(RandomNetworks, record, variants, float(width))
+    computed = (store or ResultsStore()).computed(
+        "pooling-init", params, lambda: _measure(dataset, variants, build, draws, n_images, seed, device),
+        force=force, device=device, stored_only=stored_only)
+    return _load(RandomNetworks, computed, variants, float(width))

@@ -1,0 +1,134 @@
+"""Loading a whole dataset split by name (:func:`load_dataset`): from the files on disk, else a download with
+torchvision, else a :class:`~defstab_lib.data.DatasetNotFoundError` that says where it looked."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision import datasets
+
+from .catalog import DATASET_INFO, DatasetNotFoundError, _check_name_split
+from .files import _TV_FOLDER, _candidate_dirs, default_root, locate, read_cifar_batch, read_idx
+from .images import ImageDataset, ImageFolderDataset
+
+_CACHE: dict[tuple, ImageDataset] = {}
+
+
+def load_dataset(
+    name: str,
+    split: str = "train",
+    *,
+    root: str | os.PathLike | None = None,
+    download: bool | None = None,
+) -> ImageDataset | ImageFolderDataset:
+    """Load a dataset split by name.
+
+    Args:
+        name: ``"fashion-mnist"``, ``"mnist"``, ``"cifar10"`` or ``"imagenet"``.
+        split: ``"train"`` or ``"test"`` (``"train"`` or ``"val"`` for ImageNet).
+        root: where to look (and download to); default :func:`default_root`.  For ImageNet, the ImageFolder
+            directory (``root/<split>/<class>/<image>`` or ``root/<class>/<image>``); it is required.
+        download: ``None`` downloads with torchvision when the files are not found (where a network is
+            reachable); ``False`` never downloads; ``True`` downloads when the files are not found and says so
+            plainly when the download fails.  ImageNet is never downloaded.
+
+    Returns:
+        An :class:`ImageDataset` (uint8 images ``(N, C, H, W)``: Fashion-MNIST and MNIST ``(N, 1, 28, 28)``,
+        CIFAR-10 ``(N, 3, 32, 32)``), or for ImageNet an :class:`ImageFolderDataset` that reads images lazily.
+
+    Raises:
+        ValueError: unknown name or split.
+        DatasetNotFoundError: the files are neither on disk nor downloadable; the message says where it looked
+            and how to provide them.
+    """
+    _check_name_split(name, split)
+    if download not in (None, True, False):
+        raise ValueError(f"download must be None, True or False, got {download!r}")
+    base = Path(root).expanduser() if root is not None else default_root()
+    if name == "imagenet":
+        if root is None:
+            raise DatasetNotFoundError(
+                "ImageNet cannot be downloaded automatically: pass root=<directory> naming an ImageFolder tree "
+                "(root/<split>/<class>/<image>.JPEG or root/<class>/<image>.JPEG)"
+            )
+        found = locate(name, split, root=root)
+        if not found:
+            raise DatasetNotFoundError(
+                f"no ImageFolder tree for ImageNet split {split!r} under {base} (looked in {base / split} and "
+                f"{base}); expected <class>/<image> sub-folders"
+            )
+        return ImageFolderDataset(found[0], name=name, split=split)
+
+    files = locate(name, split, root=root)
+    download_error = None
+    if files is None and download is not False:
+        download_error = _download(name, base)
+        files = locate(name, split, root=root)
+    if files is None:
+        raise DatasetNotFoundError(_not_found_message(name, split, base, download, download_error,
+                                                      system=root is None))
+
+    key = (name, split, tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files))
+    if key not in _CACHE:
+        _CACHE[key] = _read(name, split, files)
+    return _CACHE[key]
+
+
+def _read(name: str, split: str, files: list[Path]) -> ImageDataset:
+    info = DATASET_INFO[name]
+    if name in _TV_FOLDER:
+        images = read_idx(files[0]).copy()  # a writable copy: frombuffer arrays are read-only
+        labels = read_idx(files[1]).astype(np.int64)
+        if images.ndim != 3 or images.shape[0] != labels.shape[0]:
+            raise ValueError(f"{files[0]} and {files[1]} do not form an image/label pair "
+                             f"({images.shape} vs {labels.shape})")
+        images = images[:, None]
+    else:
+        parts = [read_cifar_batch(f) for f in files]
+        images = np.concatenate([p[0] for p in parts])
+        labels = np.concatenate([p[1] for p in parts])
+    return ImageDataset(
+        images=torch.from_numpy(np.ascontiguousarray(images)),
+        labels=torch.from_numpy(labels),
+        classes=info.classes,
+        name=name,
+        split=split,
+        source=str(files[0].parent),
+        files=tuple(files),
+    )
+
+
+def _download(name: str, base: Path) -> str | None:
+    """Download with torchvision into ``base``; return the error text on failure, ``None`` on success."""
+    cls = {"fashion-mnist": datasets.FashionMNIST, "mnist": datasets.MNIST, "cifar10": datasets.CIFAR10}[name]
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        for train in (True, False):
+            cls(str(base), train=train, download=True)
+    except Exception as exc:  # network errors come in many types (URLError, RuntimeError, OSError)
+        return f"{type(exc).__name__}: {exc}".strip()
+    return None
+
+
+def _not_found_message(name: str, split: str, base: Path, download: bool | None, error: str | None, *,
+                       system: bool = True) -> str:
+    info = DATASET_INFO[name]
+    looked = ", ".join(str(d) for d in _candidate_dirs(name, base, system=system))
+    if download is False:
+        tried = "download=False, so no download was attempted"
+    else:
+        tried = f"the download with torchvision failed ({error})"
+    how = {
+        "fashion-mnist": f"install Debian's package dataset-fashion-mnist, or put the idx files (.gz or not) in "
+                         f"{base / 'FashionMNIST' / 'raw'}",
+        "mnist": f"put the idx files (.gz or not) in {base / 'MNIST' / 'raw'}",
+        "cifar10": f"extract cifar-10-python.tar.gz so that {base / 'cifar-10-batches-py'} holds data_batch_1..5 "
+                   f"and test_batch",
+    }[name]
+    return (
+        f"dataset {name!r} (split {split!r}) not found. Looked in: {looked}; {tried}. To provide it: {how} "
+        f"(from {info.url}), pass root=<directory>, or set DEFSTAB_DATA."
+    )
