@@ -9,11 +9,13 @@
 - :mod:`.protocol` -- what a protocol-2 run measures (worst cases, sine modes, per-image distances, trajectories);
 - :mod:`.parallel` -- missing runs trained in worker processes on this machine (``run_configs(jobs=N)``);
 - :mod:`.cluster`  -- the same through submitit, one job per run (``executor="slurm"`` or ``"local"``);
+- :mod:`.sizes`    -- how big a run is from its config: training images per epoch, SGD steps;
 - :mod:`.estimate` -- how long the missing runs will take, timed here before training (other devices: derived
   from their datasheets, and said so);
 - :mod:`.campaign` -- a profile's campaign: every experiment its chapters train, each run once (``run all``);
 - :mod:`.untrained` -- experiments that train nothing (random networks of Figures 3a/c and 4), stored the same way;
-- :mod:`.kernel_view` -- the kernel-view chapter's stored measurements (kernel baselines, CNN translations).
+- :mod:`.kernel_view` -- the kernel-view chapter's stored measurements (kernel baselines, CNN translations), read
+  as the records of :mod:`.kernel_records`.
 
 Typical use, from a chapter::
 
