@@ -36,6 +36,7 @@ import warnings
 
 from . import book, chapters, runs
 from .analysis import compare, report, to_json
+from .chapters import loading
 from .checks import positive_int
 from .provenance import device_name, resolve_device
 from .runs import campaign, cluster, estimate, execute
@@ -56,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="on an error, print the whole traceback, not one line")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run (or load) every config of an experiment")
-    run.add_argument("experiment", help=f"one of: {', '.join(runs.EXPERIMENTS)}, or all (the profile's campaign)")
+    run.add_argument("experiment",
+                     help=f"one of: {', '.join(runs.trained_experiments())}, or all (the profile's campaign)")
     run.add_argument("--profile", default="cpu", help=f"one of: {', '.join(runs.PROFILES)} (default cpu)")
     run.add_argument("--dataset", default=None,
                      help="fashion-mnist (default), mnist or cifar10 (every experiment but synthetic)")
@@ -169,10 +171,11 @@ def _print_campaign(args, groups: dict[str, list], missing: list, store) -> None
     todo = {run_key(c) for c in missing}
     for experiment, configs in groups.items():
         note = ""
-        if experiment == "synthetic" and args.dataset is not None:
+        takes_dataset = campaign.takes_dataset(experiment)
+        if not takes_dataset and args.dataset is not None:
             note = "  (its synthetic deformation tasks, whatever --dataset: their images are drawn, not loaded)"
         shared = len(runs.experiment_configs(experiment, args.profile, seeds=args.seeds, **(
-            {"dataset": args.dataset} if campaign.takes_dataset(experiment) else {}))) - len(configs)
+            {"dataset": args.dataset} if takes_dataset else {}))) - len(configs)
         if shared:
             note = f"  (and {shared} runs of the experiments above, counted there)"
         print(f"  {experiment:<14} {len(configs):>4} runs, {sum(run_key(c) in todo for c in configs):>4} to train"
@@ -270,7 +273,7 @@ def status_rows(profiles: list[str] | None = None) -> list[dict[str, str]]:
 
             default_profile = book.notebook_parameters(nbformat.read(notebook, as_version=4)).get("profile")
         for experiment in spec.experiments:
-            if experiment not in runs.EXPERIMENTS:  # a stored computation (no training), keyed by its parameters
+            if not runs.get_experiment(experiment).trained:  # a stored computation, keyed by its parameters
                 stored = sorted((store.root / experiment).glob("*.json"))
                 rows.append({"chapter": spec.name, "experiment": experiment, "profile": "-",
                              "stored": str(len(stored)),
@@ -377,8 +380,8 @@ def _status(args, parser) -> int:
 
 def _list(args, parser) -> int:
     print("experiments:")
-    for name, what in runs.EXPERIMENTS.items():
-        print(f"  {name:<14} {what}")
+    for name in runs.trained_experiments():
+        print(f"  {name:<14} {runs.get_experiment(name).description}")
     print("profiles:", ", ".join(runs.PROFILES), "(see defstab_lib.runs.profiles)")
     return 0
 
@@ -392,8 +395,8 @@ def _report(args, parser) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     try:
-        evidence = report.load_evidence(profile=args.profile, dataset=args.dataset, seeds=args.seeds,
-                                        stored_only=True)
+        evidence, _ = loading.load_evidence(profile=args.profile, dataset=args.dataset, seeds=args.seeds,
+                                            stored_only=True)
     except LookupError as exc:
         print(f"defstab report: {exc}", file=sys.stderr)
         return 1
@@ -413,7 +416,7 @@ def _report(args, parser) -> int:
 
 
 def _report_profiles(args, parser) -> int:
-    """``report --profiles``: every profile's verdicts side by side (:func:`compare.compare_profiles`)."""
+    """``report --profiles``: every profile's verdicts side by side (:func:`loading.compare_profiles`)."""
     if args.profile is not None or args.seeds is not None:
         parser.error("--profiles compares the profiles at their own seeds: leave out --profile and --seeds")
     try:
@@ -421,7 +424,7 @@ def _report_profiles(args, parser) -> int:
             runs.get_profile(p)
         profiles = args.profiles or None
         runs.experiment_configs("pooling", "smoke", dataset=args.dataset)  # checks the dataset
-        compared = compare.compare_profiles(profiles, dataset=args.dataset)
+        compared = loading.compare_profiles(profiles, dataset=args.dataset)
     except ValueError as exc:
         parser.error(str(exc))
     if args.json:

@@ -9,8 +9,8 @@ Part of the data room of the library (see ``defstab_lib.data`` for loading datas
   thin-plate-spline deformation of each image drawn as the probe draws its deformations (the ablation's third
   augmentation level).
 
-All randomness comes from generators derived from ``(seed, epoch, batch)`` (:func:`defstab_lib.train.epoch_generator`),
-so a task yields the same examples whenever it is asked for the same epoch.
+All randomness comes from generators derived from ``(seed, epoch, batch)``
+(:func:`defstab_lib._random.epoch_generator`), so a task yields the same examples whenever it is asked for the same epoch.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from . import checks
 from .data import DatasetNotFoundError, load_dataset, locate, pad_to_size, sample_images
 from .deform import apply_displacements, deform, sample_displacements
-from .train import epoch_generator
+from ._random import epoch_generator
 
 __all__ = ["TEMPLATE_SOURCES", "MAX_CLASSES", "synthetic_templates", "SyntheticDeformationTask", "random_labels", "flip_crop",
            "flip_crop_tps"]

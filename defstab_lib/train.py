@@ -19,6 +19,9 @@ optimiser from a config and calls :func:`train_epoch` once per epoch, saving wha
 - ``train_epoch(..., forward=torch.compile(model))`` trains through a compiled forward (same parameters); the
   model itself stays uncompiled, for measurements and checkpoints.
 - A ``tqdm.auto`` progress bar shows loss, accuracy and images/s.
+
+How a run is trained, as data (:class:`OptimConfig`, :data:`PRECISIONS`, :func:`uses_bf16`), lives in
+:mod:`defstab_lib.optim`, so that what describes runs can name it without importing the loop; it is re-exported here.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import choice
+from ._random import epoch_generator
+from .optim import PRECISIONS, OptimConfig, uses_bf16
 from .progress import bar as progress_bar
 
 __all__ = [
@@ -49,73 +53,6 @@ __all__ = [
     "uses_bf16",
 ]
 
-#: The arithmetic a run may train and evaluate in (see the module docstring).
-PRECISIONS: tuple[str, ...] = ("auto", "float32", "bf16")
-
-
-def epoch_generator(seed: int, epoch: int, stream: int = 0, device: torch.device | str = "cpu") -> torch.Generator:
-    """A generator whose state depends only on ``(seed, epoch, stream)``.
-
-    >>> a = torch.rand(2, generator=epoch_generator(0, 3))
-    >>> b = torch.rand(2, generator=epoch_generator(0, 3))
-    >>> bool((a == b).all())
-    True
-    """
-    g = torch.Generator(device=device)
-    g.manual_seed((int(seed) * 1_000_003 + int(epoch) * 7_919 + int(stream) * 104_729) % (2**63 - 1))
-    return g
-
-
-@dataclasses.dataclass(frozen=True)
-class OptimConfig:
-    """SGD with momentum and a per-step learning-rate schedule.
-
-    Attributes:
-        lr: peak learning rate.
-        momentum: SGD momentum (Nesterov when ``nesterov``).
-        weight_decay: L2 penalty applied to conv and linear weights (not to BatchNorm or biases).
-        schedule: ``"cosine"`` (to zero), ``"step"`` (x0.1 at 50% and 75% of training) or ``"constant"``.
-        warmup_epochs: linear warm-up from ``lr / 10`` over this many epochs (fractions allowed).
-        nesterov: use Nesterov momentum.
-    """
-
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "cosine"
-    warmup_epochs: float = 0.0
-    nesterov: bool = True
-
-    SCHEDULES = ("cosine", "step", "constant")
-
-    def __post_init__(self) -> None:
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if self.schedule not in self.SCHEDULES:
-            raise ValueError(f"schedule must be one of {self.SCHEDULES}, got {self.schedule!r}")
-        if self.warmup_epochs < 0:
-            raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
-
-    def lr_factor(self, step: int, steps_per_epoch: int, epochs: int) -> float:
-        """The multiplier of ``lr`` at optimiser step ``step`` (0-based) of ``steps_per_epoch * epochs``.
-
-        >>> OptimConfig(schedule="step").lr_factor(80, 10, 10) == 0.1 ** 2
-        True
-        """
-        total = max(1, steps_per_epoch * epochs)
-        warmup = self.warmup_epochs * steps_per_epoch
-        if step < warmup:
-            return 0.1 + 0.9 * step / warmup
-        progress = min(1.0, (step - warmup) / max(1.0, total - warmup))
-        if self.schedule == "cosine":
-            return 0.5 * (1 + math.cos(math.pi * progress))
-        if self.schedule == "step":
-            return 0.1 ** (int(progress >= 0.5) + int(progress >= 0.75))
-        return 1.0
 
 
 def make_optimizer(
@@ -219,16 +156,6 @@ class EpochStats:
     images_per_s: float
     seconds: float
     lr: float
-
-
-def uses_bf16(device: torch.device, precision: str = "auto") -> bool:
-    """Whether ``precision`` (:data:`PRECISIONS`) trains in bfloat16 autocast on ``device``.
-
-    >>> uses_bf16(torch.device("cpu")), uses_bf16(torch.device("cpu"), "bf16"), uses_bf16(torch.device("cuda"))
-    (False, True, True)
-    """
-    choice("precision", precision, PRECISIONS)
-    return precision == "bf16" or (precision == "auto" and device.type == "cuda")
 
 
 def autocast(device: torch.device, precision: str = "auto") -> torch.autocast:

@@ -12,8 +12,10 @@ import pytest
 from defstab_lib import analysis
 from defstab_lib.analysis import ablation as ab
 from defstab_lib.analysis import claims, stats
+from defstab_lib.chapters import loading
 from defstab_lib.runs import ResultsStore
-from defstab_lib.runs.profiles import ABLATION_NETWORKS, ablation_cells
+from defstab_lib.runs.experiments import ablation_cells
+from defstab_lib.runs.profiles import ABLATION_NETWORKS
 from defstab_lib.runs.store import Measurement, Results
 
 LAYERS, CONV = 13, 8
@@ -148,9 +150,9 @@ def test_figure_arrays_and_recipe():
 
 def test_stored_only_says_what_is_missing_and_how_to_make_it(tmp_path):
     with pytest.raises(LookupError, match=r"run ablation --profile smoke"):
-        ab.load_cells("smoke", stored_only=True, store=ResultsStore(tmp_path))
+        loading.load_cells("smoke", stored_only=True, store=ResultsStore(tmp_path))
     with pytest.raises(ValueError, match="profile"):
-        ab.load_cells("nope", stored_only=True, store=ResultsStore(tmp_path))
+        loading.load_cells("nope", stored_only=True, store=ResultsStore(tmp_path))
 
 
 # ------------------------------------------------------------------------------------------------ calibration
@@ -271,9 +273,10 @@ def test_each_stored_recipe_is_set_beside_the_pages_own(tmp_path):
             if not store.exists(r.config):  # the baseline cell is the pooling runs: saved once
                 store.save(r)
     own = ab.AblationRuns(profile="cpu", cells=simulated(sd=0.01))
-    compared = ab.compare_profiles(own, store=store)
-    assert list(compared)[0] == "cpu" and set(compared) == {"cpu", "standard", "paper"}  # never smoke
-    assert isinstance(compared["paper"], str) and "not stored" in compared["paper"]
+    compared = loading.compare_ablations(own, store=store)
+    assert [c.profile for c in compared] == ["cpu", "paper", "standard"]  # the page's own first; never smoke
+    assert [c.complete for c in compared] == [True, False, True] and "not stored" in compared[1].missing
+    assert compared[1].runs == {"pooling": (0, 6), "ablation": (0, 30)} and compared[1].verdicts is None
     rows = ab.comparison_rows(compared)
     assert [r["factor"][:3] for r in rows] == ["1. ", "2. ", "3. "]
     assert list(rows[0])[1] == "cpu profile (recipe: no augmentation)" and len(rows[0]) == 3
@@ -281,4 +284,4 @@ def test_each_stored_recipe_is_set_beside_the_pages_own(tmp_path):
     assert rows[2]["cpu profile (recipe: no augmentation)"].startswith("no meaningful effect: ")
     note = ab.comparison_note(compared)
     assert note.startswith("The paper profile's ablation is not in the table") and "run ablation --profile paper" in note
-    assert ab.comparison_note({"cpu": compared["cpu"]}) == "Every profile's ablation is stored."
+    assert ab.comparison_note(compared[:1]) == "Every profile's ablation is stored."

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from defstab_lib import analysis, runs
+from defstab_lib.runs.load import compute_note
 from defstab_lib.runs import ArchConfig, DataConfig, Measurement, RandomNetworks, Results, RunConfig
 
 LAYERS = 13
@@ -150,7 +151,7 @@ def test_tables_and_notes():
     results = population({v: 0.1 for v in VARIANTS}, {v: 0.2 for v in VARIANTS}, seeds=2)
     rows = analysis.accuracy_rows(analysis.group_by(results))
     assert [r["network"] for r in rows] == list(VARIANTS) and rows[0]["test accuracy"] == "0.900 ± 0.000"
-    note = analysis.compute_note(results, trained_now=3)
+    note = compute_note(results, trained=3)
     assert note.startswith("10 runs, 10.0 min") and "3 of them were trained" in note
     with pytest.raises(ValueError, match="no results"):
         analysis.profile_array([])

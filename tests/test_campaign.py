@@ -20,17 +20,17 @@ from defstab_lib.runs.estimate import training_steps
 ROOT = Path(__file__).resolve().parents[1]
 STORE = runs.ResultsStore(ROOT / "results")
 #: The training budget CI may spend on one run a chapter reads at its defaults: the smoke profile's biggest run.
-SMOKE_BUDGET = max(training_steps(c) for e in runs.EXPERIMENTS for c in runs.experiment_configs(e, "smoke"))
+SMOKE_BUDGET = max(training_steps(c) for e in runs.trained_experiments() for c in runs.experiment_configs(e, "smoke"))
 
 
 def _default_configs(name: str) -> list:
     spec = chapters.get(name)
     params = book.notebook_parameters(nbformat.read(ROOT / "book" / f"{name}.ipynb", as_version=4))
-    return [c for e in spec.experiments_for(params["profile"]) if e in runs.EXPERIMENTS
+    return [c for e in spec.experiments_for(params["profile"]) if runs.get_experiment(e).runs
             for c in runs.experiment_configs(e, params["profile"], **_experiment_kwargs(e, params))]
 
 
-TRAINING_CHAPTERS = sorted(n for n, s in chapters.CHAPTERS.items() if any(e in runs.EXPERIMENTS for e in s.experiments))
+TRAINING_CHAPTERS = sorted(n for n, s in chapters.CHAPTERS.items() if any(runs.get_experiment(e).runs for e in s.experiments))
 
 
 def test_the_smoke_budget_is_small():

@@ -123,12 +123,12 @@ def test_load_runs_trains_what_is_not_stored_then_only_loads(own_store):
     params = chapters.validate("pooling", dataset="fashion-mnist", profile="smoke", seeds=1,
                                downsampling=["strided", "maxpool"], device="cpu")
     first = chapters.load_runs("pooling", params)
-    assert first.to_train == 2 and first.device == "cpu"
+    assert first.trained == 2 and first.device == "cpu"
     assert list(first.groups["pooling"]) == ["strided", "maxpool"], "groups follow the chapter's order"
     assert len(list((own_store / "pooling").glob("*.json"))) == 2
     assert "2 of them were trained" in first.compute_note()
     again = chapters.load_runs("pooling", params)
-    assert again.to_train == 0 and "all were loaded" in again.compute_note()
+    assert again.trained == 0 and "all were loaded" in again.compute_note()
     assert [r.key for r in again.all_results] == [r.key for r in first.all_results]
 
 
@@ -137,7 +137,7 @@ def test_load_runs_groups_synthetic_tasks_by_ascending_strength(own_store):
     params = chapters.validate("synthetic_tasks", profile="smoke", seeds=1, strengths=[4.0, 1.0], classes=3,
                                device="cpu")
     loaded = chapters.load_runs("synthetic_tasks", params)
-    assert list(loaded.results) == ["synthetic"] and loaded.to_train == 2
+    assert list(loaded.results) == ["synthetic"] and loaded.trained == 2
     assert list(loaded.groups["synthetic"]) == [1.0, 4.0]
     assert [r.config.data.classes for r in loaded.all_results] == [3, 3]
 

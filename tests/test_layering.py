@@ -1,5 +1,6 @@
 """The library's layers point down (``../shared/DESIGN.md``): no import cycle, no module importing one above it,
-and imports at the top of each module except for documented optional dependencies.
+imports at the top of each module except for documented optional dependencies, ``analysis`` unable to reach the
+training code, and no experiment's name compared as a string outside its registry (``runs/experiments.py``).
 
 The package is parsed with ``ast`` (nothing is imported), so the check sees imports hidden inside functions too.
 """
@@ -23,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("__init__", "_random", "checks", "vocabulary", "provenance", "progress"),
     ("deform.", "models", "data."),
     ("translations", "sinemodes", "probe", "kernels."),
-    ("metrics.", "train", "tasks"),
+    ("metrics.", "train", "tasks", "optim"),
     ("worstcase",),
     ("runs.",),
     ("analysis.",),
@@ -158,3 +159,113 @@ def test_imports_sit_at_the_top(name):
             hidden.append(f"line {node.lineno}: {lines[node.lineno - 1].strip()}")
     assert not hidden, (f"{name} imports inside a function (move it to the top, or, for an optional dependency in "
                         f"{sorted(OPTIONAL)}, say 'optional dependency' in a comment on that line): {hidden}")
+
+
+# ------------------------------------------------------------------------------------------------ analysis never trains
+
+
+#: The code that trains (or starts training): the loop, running a config, the worker pools and cluster jobs, the one
+#: loader, and the ``runs`` package itself (its ``__init__`` imports them all).  ``analysis`` receives results only.
+TRAINING = ("train", "runs.execute", "runs.parallel", "runs.cluster", "runs.load", "runs")
+
+
+def reachable(name: str, graph: dict[str, list[str]] = GRAPH) -> dict[str, list[str]]:
+    """``{module: the import path from name to it}`` for every module ``name`` imports, directly or not."""
+    paths = {name: [name]}
+    todo = [name]
+    while todo:
+        here = todo.pop()
+        for there in graph[here]:
+            if there not in paths:
+                paths[there] = paths[here] + [there]
+                todo.append(there)
+    del paths[name]
+    return paths
+
+
+def test_the_reach_follows_imports_through_modules():
+    graph = {"a": ["b"], "b": ["c"], "c": [], "d": ["a"]}
+    assert reachable("d", graph) == {"a": ["d", "a"], "b": ["d", "a", "b"], "c": ["d", "a", "b", "c"]}
+    assert reachable("c", graph) == {}
+    assert "train" in reachable("runs.execute") and "runs.execute" in reachable("runs")
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if n == "analysis" or n.startswith("analysis.")))
+def test_analysis_cannot_reach_training(name):
+    paths = reachable(name)
+    found = {t: " -> ".join(paths[t]) for t in TRAINING if t in paths}
+    assert not found, f"{name} can reach the training code (analysis only receives results): {found}"
+
+
+# ------------------------------------------------------------------------------------------------ experiment names
+
+#: The one module that may compare experiments' names: the registry (every other module reads the records).
+REGISTRY = "runs.experiments"
+
+
+def experiment_names() -> set[str]:
+    """Every registered experiment's name (read from the registry's records, parsed: nothing is imported)."""
+    tree = ast.parse(MODULES[REGISTRY].read_text())
+    return {node.args[0].value for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Experiment" and node.args
+            and isinstance(node.args[0], ast.Constant)}
+
+
+def _strings(node: ast.AST) -> list[str]:
+    """The string constants ``node`` is, or holds as a tuple, list or set display."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return [s for item in node.elts for s in _strings(item)]
+    return []
+
+
+def _is_dataset(node: ast.AST) -> bool:
+    """``x.dataset``: a dataset's name (the synthetic task is a dataset ``"synthetic"`` as well as an experiment)."""
+    return isinstance(node, ast.Attribute) and node.attr == "dataset"
+
+
+def name_comparisons(source: str, names: set[str]) -> list[str]:
+    """``"line N: source"`` of every comparison (``==``, ``!=``, ``in``, ``not in``, ``match``) of something with
+    a string constant in ``names`` -- except a ``.dataset`` attribute's."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            if any(_is_dataset(o) for o in operands):
+                continue
+            hit = [s for o in operands for s in _strings(o) if s in names]
+        elif isinstance(node, ast.match_case):
+            hit = [p.value.value for p in ast.walk(node.pattern) if isinstance(p, ast.MatchValue)
+                   and isinstance(p.value, ast.Constant) and p.value.value in names]
+        else:
+            continue
+        if hit:
+            found.append(f"line {node.pattern.lineno if isinstance(node, ast.match_case) else node.lineno}: "
+                         f"{lines[(node.pattern if isinstance(node, ast.match_case) else node).lineno - 1].strip()}")
+    return found
+
+
+def test_the_name_check_finds_every_form_of_comparison():
+    names = {"pooling", "synthetic"}
+    source = """
+if experiment == "pooling": pass
+if e in ("synthetic", "other"): pass
+if "pooling" != e: pass
+match e:
+    case "synthetic": pass
+if config.data.dataset == "synthetic": pass
+if kind == "smoothing": pass
+x = {"pooling": 1}["pooling"]
+"""
+    assert [f.split(":")[0] for f in name_comparisons(source, names)] == ["line 2", "line 3", "line 4", "line 6"]
+    assert {"pooling", "random-labels", "ablation", "pooling-init", "kernel-baselines"} <= experiment_names()
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if n != REGISTRY))
+def test_no_experiment_name_is_compared_outside_the_registry(name):
+    found = name_comparisons(MODULES[name].read_text(), experiment_names())
+    assert not found, (f"{name} compares an experiment's name: read its record instead "
+                       f"(defstab_lib.runs.experiments.get_experiment): {found}")

@@ -13,6 +13,7 @@ import torch
 
 from defstab_lib import analysis, chapters, cli, runs
 from defstab_lib.analysis import claims, compare, recipe, report
+from defstab_lib.chapters import loading
 from defstab_lib.runs import Measurement, RandomNetworks, Results
 from defstab_lib.runs.estimate import training_steps
 from defstab_lib.runs.untrained import SmoothInit
@@ -188,18 +189,19 @@ def standard_store(tmp_path, monkeypatch):
     for experiment in ("pooling", "random-labels", "synthetic", "matched-real"):
         for c in runs.experiment_configs(experiment, "standard"):
             store.save(fake_results(c))
-    monkeypatch.setattr(report, "random_networks", fake_networks)
+    monkeypatch.setattr(loading, "random_networks", fake_networks)
     monkeypatch.setenv("DEFSTAB_RESULTS", str(tmp_path))
     return store
 
 
 def test_load_evidence_loads_the_matched_runs_and_the_comparison_shows_who_is_complete(standard_store):
-    assert compare.stored_counts("standard", store=standard_store) == {
+    assert loading.stored_counts("standard", store=standard_store) == {
         "pooling": (25, 25), "random-labels": (25, 25), "synthetic": (20, 20), "matched-real": (25, 25)}
-    assert "matched-real" not in compare.stored_counts("cpu", store=standard_store)
-    ev = report.load_evidence(profile="standard", stored_only=True, store=standard_store)
+    assert "matched-real" not in loading.stored_counts("cpu", store=standard_store)
+    ev, loaded = loading.load_evidence(profile="standard", stored_only=True, store=standard_store)
+    assert loaded.trained == 0 and loaded.all_results == [*ev.real, *ev.random, *ev.synthetic, *ev.matched]
     assert len(ev.matched) == 25 and {r.config.experiment for r in ev.contrast} == {"matched-real"}
-    compared = compare.compare_profiles(["standard", "cpu"], store=standard_store)
+    compared = loading.compare_profiles(["standard", "cpu"], store=standard_store)
     assert [c.complete for c in compared] == [True, False]
     assert compared[0].verdicts[-1].effect == pytest.approx(report.all_verdicts(ev)[-1].effect)
     table = compare.comparison_rows(compared)
@@ -210,12 +212,12 @@ def test_load_evidence_loads_the_matched_runs_and_the_comparison_shows_who_is_co
     assert list(recipes[0]) == ["", "standard", "the paper"]
     # one matched run missing: the standard profile is incomplete, and says by how much
     standard_store.path(runs.experiment_configs("matched-real", "standard")[0]).unlink()
-    again = compare.compare_profiles(["standard"], store=standard_store)[0]
+    again = loading.compare_profiles(["standard"], store=standard_store)[0]
     assert not again.complete and again.runs["matched-real"] == (24, 25) and "matched-real" in again.missing
     with pytest.raises(ValueError, match="no profile"):
         compare.comparison_rows([again])
     with pytest.raises(ValueError, match="once"):
-        compare.compare_profiles(["cpu", "cpu"], store=standard_store)
+        loading.compare_profiles(["cpu", "cpu"], store=standard_store)
 
 
 def test_report_profiles_command(standard_store, capsys):
@@ -243,15 +245,15 @@ def test_the_random_labels_chapter_reads_and_states_the_reports_claim_7(profile,
     """The chapter loads the profile's claim-7 contrast (in standard the matched-real runs, not the pooling runs,
     which are stored too), and its verdict is the one `report --json` prints; `status` counts those runs."""
     store = runs.ResultsStore(tmp_path)
-    for configs in report.report_configs(profile).values():
+    for configs in loading.report_configs(profile).values():
         for c in configs:
             store.save(fake_results(c))
-    monkeypatch.setattr(report, "random_networks", fake_networks)
+    monkeypatch.setattr(loading, "random_networks", fake_networks)
     monkeypatch.setenv("DEFSTAB_RESULTS", str(tmp_path))
     params = chapters.validate("random_labels", dataset="fashion-mnist", profile=profile,
                                seeds=runs.get_profile(profile).seeds, downsampling=list(DOWNSAMPLING), device="cpu")
     loaded = chapters.load_runs("random_labels", params)
-    assert list(loaded.configs) == ["random-labels", contrast] and loaded.to_train == 0
+    assert list(loaded.configs) == ["random-labels", contrast] and loaded.trained == 0
     assert loaded.configs[contrast] == runs.experiment_configs(contrast, profile)
     assert report.label_contrast(profile) == contrast
     verdict = report.random_labels_verdict(loaded.results["random-labels"], loaded.results[contrast])

@@ -85,7 +85,7 @@ def test_experiment_configs_reject_bad_arguments(kwargs, match):
 
 def test_profiles_define_every_experiment():
     for profile in runs.PROFILES:
-        for experiment in runs.EXPERIMENTS:
+        for experiment in runs.trained_experiments():
             configs = experiment_configs(experiment, profile)
             assert configs and len({c.key for c in configs}) == len(configs)
     assert len(experiment_configs("pooling", "paper")) == 5 * 5
@@ -272,7 +272,7 @@ def test_flip_crop_tps_augments_the_training_batches_only_at_the_probes_grid_and
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("experiment", list(runs.EXPERIMENTS))
+@pytest.mark.parametrize("experiment", runs.trained_experiments())
 def test_smoke_profile_of_every_experiment_runs(experiment, tmp_path):
     configs = experiment_configs(experiment, "smoke")
     start = time.time()

@@ -5,11 +5,11 @@
 - :mod:`.claims`   -- the eight tests (the paper's seven claims and its headline) as :class:`Claim` records, each
   with its rule, and the functions that judge them;
 - :mod:`.arrays`   -- stored results as arrays (grouping, profiles, spreads);
-- :mod:`.tables`   -- accuracy tables, compute notes and the generic HTML table;
+- :mod:`.tables`   -- accuracy tables and the generic HTML table;
 - :mod:`.random_networks` -- the numbers Figure 4's chapter states;
 - :mod:`.recipe`   -- what a set of runs is (data, network, augmentation, training, initialisations, arithmetic),
   from its configs, beside what the paper ran;
-- :mod:`.report`   -- every verdict of a profile, from the results store (the report page and the CLI);
+- :mod:`.report`   -- every verdict of a profile, from its evidence (the report page and the CLI);
 - :mod:`.compare`  -- the verdicts of every profile whose results are all stored, side by side;
 - :mod:`.ablation` -- what teaches stability: one pre-registered verdict per factor of the training recipe;
 - :mod:`.length`   -- the rule that picks the ``standard`` profile's training length from its pilots.
@@ -43,7 +43,7 @@ from .stats import (
 )
 from .random_networks import smoothing_numbers
 from .recipe import recipe_html, recipe_rows
-from .tables import accuracy_rows, compute_note, html_table
+from .tables import accuracy_rows, html_table
 from .verdicts import (
     Verdict,
     effect_words,
@@ -69,7 +69,7 @@ __all__ = [
     "stronger_tasks_smoother", "training_smooths", "random_labels_depend_on_architecture",
     "unpooled_learn_stability",
     "group_by", "by_seed", "profile_array", "profiles", "spearman", "between_spread",
-    "accuracy_rows", "compute_note", "smoothing_numbers", "recipe_rows", "recipe_html",
+    "accuracy_rows", "smoothing_numbers", "recipe_rows", "recipe_html",
 ]
 
 from . import kernel_view  # the kernel view's fits, numbers and verdict (defstab_lib.analysis.kernel_view)

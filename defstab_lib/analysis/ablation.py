@@ -1,6 +1,6 @@
 """What teaches stability?  The ablation's arrays and its three pre-registered verdicts, one per factor.
 
-The ablation (:func:`defstab_lib.runs.profiles.ablation_cells`) trains one network without pooling (subsample) and
+The ablation (:func:`defstab_lib.runs.experiments.ablation_cells`) trains one network without pooling (subsample) and
 one with (max-pool), moving one factor of a profile's recipe at a time -- augmentation, weight decay, training
 length -- :data:`~defstab_lib.runs.profiles.ABLATION_SEEDS` initialisations per cell.  Its runs arrive grouped by
 cell, ``{(factor, level): [Results]}``, the profile's own recipe as the cell ``("baseline", None)``.  A level maps
@@ -44,21 +44,21 @@ from typing import Any
 
 import numpy as np
 
-from .. import runs
-from ..runs.estimate import training_images, training_steps
-from ..runs.profiles import ABLATION_FACTORS, ABLATION_NETWORKS, ablation_cells, ablation_level
-from ..runs.store import Results, ResultsStore
+from ..runs.sizes import training_images, training_steps
+from ..runs.experiments import ablation_level
+from ..runs.profiles import ABLATION_FACTORS, ABLATION_NETWORKS, get_profile
+from ..runs.store import Results
 from .arrays import by_seed
 from .claims import CLAIMS, change_units, tv_change_units
+from .compare import ProfileVerdicts
 from .recipe import AUGMENTATION_WORDS, PAPER, recipe
 from .stats import Rule
 from .verdicts import Verdict, glue_values, judge, side_by_side
 from .worstcase import trajectory
 
-__all__ = ["FACTORS", "RULES", "Contrast", "Factor", "AblationRuns", "load_cells", "cell", "levels",
-           "level_label", "factor_results", "cell_groups", "paired", "contrast_units", "tv_units", "factor_verdict",
-           "factor_verdicts", "factor_arrays", "factor_recipe_rows", "glue_numbers", "compare_profiles",
-           "comparison_rows", "comparison_note"]
+__all__ = ["FACTORS", "RULES", "Contrast", "Factor", "AblationRuns", "cell", "cell_name", "levels", "level_label",
+           "factor_results", "cell_groups", "paired", "contrast_units", "tv_units", "factor_verdict", "factor_verdicts",
+           "factor_arrays", "factor_recipe_rows", "glue_numbers", "comparison_rows", "comparison_note"]
 
 Cells = Mapping[tuple[str, Any], Sequence[Results]]
 
@@ -112,17 +112,15 @@ FACTORS: dict[str, Factor] = {
 
 @dataclasses.dataclass
 class AblationRuns:
-    """The ablation's runs of one profile, as :func:`load_cells` returns them.
+    """The ablation's runs of one profile, as :func:`defstab_lib.chapters.loading.load_cells` returns them.
 
     Attributes:
         profile: the profile's name.
         cells: ``{(factor, level): [Results]}``, the baseline first as ``("baseline", None)``.
-        trained_now: how many runs were not stored, and so were trained by the call.
     """
 
     profile: str
     cells: dict[tuple[str, Any], list[Results]]
-    trained_now: int = 0
 
     @property
     def all_results(self) -> list[Results]:
@@ -130,41 +128,8 @@ class AblationRuns:
         return [r for rs in self.cells.values() for r in rs]
 
 
-def load_cells(profile: str = "cpu", *, dataset: str | None = None, seeds: int | None = None, device: str = "auto",
-               stored_only: bool = False, store: ResultsStore | None = None) -> AblationRuns:
-    """The ablation's runs of ``profile`` by cell: loaded from the store, the missing ones trained unless
-    ``stored_only``.
-
-    Args:
-        profile: one of :data:`defstab_lib.runs.PROFILES`.
-        dataset: as for :func:`~defstab_lib.runs.experiment_configs` (default Fashion-MNIST).
-        seeds: initialisations per cell (default :data:`~defstab_lib.runs.profiles.ABLATION_SEEDS`, fewer where
-            the profile has fewer).
-        device: where to train what is missing.
-        stored_only: refuse to train: raise ``LookupError`` instead.
-        store: the results store (default :class:`~defstab_lib.runs.ResultsStore`).
-
-    Raises:
-        LookupError: ``stored_only`` and some runs are not stored (the message says which cells and how to make
-            them).
-        ValueError, TypeError: bad parameters (from :func:`~defstab_lib.runs.profiles.ablation_cells`), before any
-            work.
-    """
-    store = store or ResultsStore()
-    configs = ablation_cells(profile, dataset=dataset, seeds=seeds)
-    missing = {k: sum(not store.exists(c) for c in cs) for k, cs in configs.items()}
-    if stored_only and any(missing.values()):
-        where = ", ".join(f"{n} of {_cell_name(k)}" for k, n in missing.items() if n)
-        raise LookupError(f"not stored: {where} (profile {profile}); train them with `python -m defstab_lib run "
-                          f"ablation --profile {profile}` (the baseline cell is the pooling experiment's runs)")
-    flat = runs.run_configs([c for cs in configs.values() for c in cs], device=device, store=store)  # one pool
-    trained, start = {}, 0
-    for k, cs in configs.items():
-        trained[k], start = flat[start:start + len(cs)], start + len(cs)
-    return AblationRuns(profile=profile, cells=trained, trained_now=sum(missing.values()))
-
-
-def _cell_name(key: tuple[str, Any]) -> str:
+def cell_name(key: tuple[str, Any]) -> str:
+    """A cell ``(factor, level)`` in words, as the chapter and its messages name it."""
     factor, level = key
     return "the baseline" if key == BASELINE else f"{factor} = {level}"
 
@@ -182,7 +147,7 @@ def cell(cells: Cells, factor: str, level: Any) -> list[Results]:
     base = list(cells.get(BASELINE, ()))
     if base and ablation_level(base[0].config, factor) == level:
         return base
-    raise KeyError(f"no cell holds {factor} = {level!r}; cells: {[_cell_name(k) for k in cells]}")
+    raise KeyError(f"no cell holds {factor} = {level!r}; cells: {[cell_name(k) for k in cells]}")
 
 
 def levels(cells: Cells, factor: str) -> list[Any]:
@@ -347,43 +312,23 @@ def glue_numbers(found: Sequence[Verdict]) -> dict[str, str]:
     return out
 
 
-def compare_profiles(own: AblationRuns, *, dataset: str | None = None,
-                     store: ResultsStore | None = None) -> dict[str, list[Verdict] | str]:
-    """The factor verdicts at every recipe whose ablation is stored: ``{profile: verdicts}`` for ``own`` (the
-    page's profile, as loaded) first, then for each other profile but ``smoke`` whose cells are all stored (at
-    its default seeds; nothing is trained); for the others, what is missing (``{profile: message}``).
-
-    The same factor can teach a network differently from another recipe: this is how a reader sees whether an
-    effect found at one recipe holds at the other.
-    """
-    out: dict[str, list[Verdict] | str] = {own.profile: factor_verdicts(own.cells)}
-    for profile in runs.PROFILES:
-        if profile in out or profile == "smoke":
-            continue
-        try:
-            out[profile] = factor_verdicts(load_cells(profile, dataset=dataset, stored_only=True, store=store).cells)
-        except LookupError as exc:
-            out[profile] = str(exc)
-    return out
-
-
-def comparison_rows(compared: Mapping[str, list[Verdict] | str]) -> list[dict[str, str]]:
-    """One row per factor, one column per profile of :func:`compare_profiles` with all its cells stored
-    (:func:`~defstab_lib.analysis.verdicts.side_by_side`): the verdict, the effect with its 95% CI and the seeds,
-    the baseline recipe named in the header."""
-    done = {p: found for p, found in compared.items() if not isinstance(found, str)}
-    augmentation = {p: runs.get_profile(p).augmentation for p in done}
+def comparison_rows(compared: Sequence[ProfileVerdicts]) -> list[dict[str, str]]:
+    """One row per factor, one column per profile of :func:`defstab_lib.chapters.loading.compare_ablations` with all
+    its cells stored (:func:`~defstab_lib.analysis.verdicts.side_by_side`): the verdict, the effect with its 95% CI
+    and the seeds, the baseline recipe named in the header."""
+    done = {c.profile: c.verdicts for c in compared if c.complete}
+    augmentation = {p: get_profile(p).augmentation for p in done}
     header = {p: f"{p} profile (recipe: {'no augmentation' if a == 'none' else a})" for p, a in augmentation.items()}
     return side_by_side({header[p]: found for p, found in done.items()}, label_column="factor",
                         label=lambda v: f"{v.numbers['number']}. {v.claim}",
                         cell=lambda v: f"{v.verdict}: {v.what} = {v.value}, {v.n_independent} seeds")
 
 
-def comparison_note(compared: Mapping[str, list[Verdict] | str]) -> str:
+def comparison_note(compared: Sequence[ProfileVerdicts]) -> str:
     """What :func:`comparison_rows` leaves out: one sentence per profile whose ablation is not all stored, or a
     sentence saying that every profile's is."""
-    missing = [f"the {p} profile's ablation is not in the table, since not all its runs are stored ({found})"
-               for p, found in compared.items() if isinstance(found, str)]
+    missing = [f"the {c.profile} profile's ablation is not in the table, since not all its runs are stored "
+               f"({c.missing})" for c in compared if not c.complete]
     text = "; ".join(missing)
     return f"{text[0].upper()}{text[1:]}." if missing else "Every profile's ablation is stored."
 

@@ -1,9 +1,9 @@
 """The verdicts of every profile side by side, from the stored results alone (the report page's "Every profile"
 and ``python -m defstab_lib report --profiles``).
 
-:func:`compare_profiles` loads, for each profile whose trained runs and random networks are all stored, its
-evidence and its eight verdicts (:mod:`.report`, ``stored_only=True``: nothing is trained or computed), and for the
-others counts what is stored (:func:`stored_counts`).  :func:`comparison_rows` gives one row per claim and one
+:func:`defstab_lib.chapters.loading.compare_profiles` loads, for each profile whose trained runs and random networks
+are all stored, its evidence and its eight verdicts (:mod:`.report`, ``stored_only=True``: nothing is trained or
+computed), and for the others counts what is stored, as :class:`ProfileVerdicts`.  :func:`comparison_rows` gives one row per claim and one
 column per complete profile, :func:`incomplete_note` says how much each other profile lacks, and
 :func:`comparison_json` gives it all for a machine.
 """
@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
-from .. import runs
-from ..runs.store import ResultsStore
-from .report import Evidence, all_verdicts, load_evidence, recipes_side_by_side, report_configs
+from ..runs.profiles import PROFILES, get_profile
+from .report import recipes_side_by_side
 from .verdicts import Verdict, side_by_side, to_json, unit_words
 
-__all__ = ["ProfileVerdicts", "stored_counts", "compared_profiles", "compare_profiles", "comparison_rows",
-           "incomplete_note", "comparison_json"]
+__all__ = ["ProfileVerdicts", "compared_profiles", "comparison_rows", "incomplete_note", "comparison_json"]
 
 
 @dataclasses.dataclass
@@ -28,15 +27,16 @@ class ProfileVerdicts:
 
     Attributes:
         profile: its name.
-        runs: ``{experiment: (stored, total)}``: the trained runs the report reads (:func:`stored_counts`).
-        evidence, verdicts: when everything it needs is stored, its :class:`Evidence` and :func:`all_verdicts`;
-            ``None`` otherwise.
+        runs: ``{experiment: (stored, total)}``: the trained runs its verdicts read.
+        evidence, verdicts: when everything it needs is stored, what the verdicts read (the report's
+            :class:`~defstab_lib.analysis.report.Evidence`, the ablation's
+            :class:`~defstab_lib.analysis.ablation.AblationRuns`) and the verdicts; ``None`` otherwise.
         missing: otherwise, what is not stored (in words).
     """
 
     profile: str
     runs: dict[str, tuple[int, int]]
-    evidence: Evidence | None = None
+    evidence: Any = None
     verdicts: list[Verdict] | None = None
     missing: str = ""
 
@@ -53,66 +53,16 @@ class ProfileVerdicts:
         return sum(n for _, n in self.runs.values())
 
 
-def stored_counts(profile: str, *, dataset: str = "fashion-mnist", store: ResultsStore | None = None
-                  ) -> dict[str, tuple[int, int]]:
-    """``{experiment: (stored, total)}`` of the trained runs the report reads in ``profile`` (its own seeds).
-
-    Raises:
-        ValueError: an unknown profile or dataset (before any work).
-    """
-    store = store or ResultsStore()
-    return {e: (sum(store.exists(c) for c in cs), len(cs))
-            for e, cs in report_configs(profile, dataset=dataset).items()}
-
-
 def compared_profiles(first: str | None = None) -> list[str]:
     """The profiles the report compares: ``first`` (the page's own) first, then every profile but ``smoke``.
 
     >>> compared_profiles("smoke")[:2], "smoke" in compared_profiles("cpu")
     (['smoke', 'cpu'], False)
     """
-    rest = [p for p in runs.PROFILES if p != "smoke"]
+    rest = [p for p in PROFILES if p != "smoke"]
     if first is not None:
-        runs.get_profile(first)
+        get_profile(first)
     return list(dict.fromkeys(([first] if first else []) + rest))
-
-
-def compare_profiles(profiles: Sequence[str] | None = None, *, dataset: str = "fashion-mnist",
-                     store: ResultsStore | None = None, known: Sequence[Evidence] = ()) -> list[ProfileVerdicts]:
-    """Every profile's verdicts from the stored results alone (nothing is trained or computed), in order.
-
-    A profile whose trained runs (:func:`stored_counts`) and random networks are all stored gets its evidence and
-    verdicts (loaded with ``stored_only=True`` at the profile's defaults); the others get their counts and what is
-    missing.  ``known``: evidence already loaded (the page's own profile, at its parameters), used as it is.
-
-    Raises:
-        ValueError: an unknown or repeated profile, or an unknown dataset (before any work).
-    """
-    profiles = compared_profiles() if profiles is None else list(profiles)
-    for p in profiles:
-        runs.get_profile(p)
-    if len(set(profiles)) != len(profiles):
-        raise ValueError(f"profiles must each be given once, got {profiles}")
-    store = store or ResultsStore()
-    given = {ev.profile: ev for ev in known}
-    out = []
-    for p in profiles:
-        if p in given:
-            ev = given[p]
-            counts = {e: (len(rs), len(rs)) for e, rs in (("pooling", ev.real), ("random-labels", ev.random),
-                                                           ("synthetic", ev.synthetic), ("matched-real", ev.matched))
-                      if rs}
-            out.append(ProfileVerdicts(p, counts, ev, all_verdicts(ev)))
-            continue
-        counts = stored_counts(p, dataset=dataset, store=store)
-        item = ProfileVerdicts(p, counts)
-        try:
-            item.evidence = load_evidence(profile=p, dataset=dataset, stored_only=True, store=store, device="cpu")
-            item.verdicts = all_verdicts(item.evidence)
-        except LookupError as exc:
-            item.missing = str(exc)
-        out.append(item)
-    return out
 
 
 def comparison_rows(compared: Sequence[ProfileVerdicts]) -> list[dict[str, str]]:

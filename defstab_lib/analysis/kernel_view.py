@@ -27,7 +27,7 @@ import numpy as np
 from .. import checks
 from ..kernels import bound, default_pool_sigma
 from ..kernels.bound import LinearFit
-from ..runs.kernel_view import FAMILIES, CNNTranslations, KernelBaselines
+from ..runs.kernel_records import FAMILIES, CNNTranslations, KernelBaselines
 from ..runs.store import Results
 from ..vocabulary import POOLED, UNPOOLED
 from .arrays import profiles

@@ -23,12 +23,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .. import runs
-from ..runs.store import Results, ResultsStore
+from ..runs.experiments import experiment_configs
+from ..runs.store import Results
 from .claims import mean_log
 from .worstcase import trajectory
 
-__all__ = ["PILOT_LENGTHS", "PILOT_NETWORKS", "pilot_configs", "load_pilots", "ACCURACY_TOLERANCE", "RELATIVE_TOLERANCE", "QUANTITIES", "LengthCheck", "LengthChoice", "end_state_row",
+__all__ = ["PILOT_LENGTHS", "PILOT_NETWORKS", "pilot_configs", "ACCURACY_TOLERANCE", "RELATIVE_TOLERANCE", "QUANTITIES", "LengthCheck", "LengthChoice", "end_state_row",
            "choose_length", "quantities", "trajectories", "check_rows", "verdict_sentence"]
 
 #: The quantities the rule compares, as :func:`quantities` names them, and :func:`.worstcase.trajectory`'s name.
@@ -46,14 +46,7 @@ def pilot_configs(profile: str = "standard") -> list:
     """The pilot runs' configs: the profile's ``pooling`` runs of :data:`PILOT_NETWORKS`, seed 0, at each of
     :data:`PILOT_LENGTHS` epochs."""
     return [c for L in PILOT_LENGTHS for net in PILOT_NETWORKS
-            for c in runs.experiment_configs("pooling", profile, downsampling=[net], seeds=1, epochs=L)]
-
-
-def load_pilots(store: ResultsStore | None = None, profile: str = "standard") -> tuple[list[Results], list]:
-    """``(stored pilot runs, configs of the pilots not stored)``: reads the store, trains nothing."""
-    store = store or ResultsStore()
-    configs = pilot_configs(profile)
-    return [store.load(c) for c in configs if store.exists(c)], [c for c in configs if not store.exists(c)]
+            for c in experiment_configs("pooling", profile, downsampling=[net], seeds=1, epochs=L)]
 
 
 def quantities(results: Results, epoch: int | str = "final") -> dict[str, float]:

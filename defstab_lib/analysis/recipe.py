@@ -25,10 +25,10 @@ import torch
 from ..data import DATASET_INFO
 from ..models import scaled_blocks
 from ..runs.config import RunConfig, init_seed
-from ..runs.estimate import training_images, training_steps
+from ..runs.sizes import training_images, training_steps
 from ..runs.protocol import FRACTIONS
 from ..runs.store import Results
-from ..train import uses_bf16
+from ..optim import uses_bf16
 
 __all__ = ["ASPECTS", "PAPER", "AUGMENTATION_WORDS", "recipe", "recipe_rows", "recipe_html"]
 

@@ -1,9 +1,9 @@
 """Every verdict of a profile, from the results store: what the report page, the chapters and
 ``python -m defstab_lib report`` read.
 
-:func:`load_evidence` gathers the stored runs of a profile (the trained experiments) and the random networks of
-claims 1 and 4 (at the trained networks' width and at the paper's full width); :func:`all_verdicts` runs the
-eight pre-registered tests of :mod:`.claims` on them; :func:`scale_rows` says what was run against what the paper
+:func:`defstab_lib.chapters.loading.load_evidence` gathers the stored runs of a profile (the trained experiments)
+and the random networks of claims 1 and 4 (at the trained networks' width and at the paper's full width) into an
+:class:`Evidence`; :func:`all_verdicts` runs the eight pre-registered tests of :mod:`.claims` on them; :func:`scale_rows` says what was run against what the paper
 ran, from the runs' own configs (:mod:`.recipe`).
 
 Claim 7 compares random with real labels.  A profile with ``matched_contrast`` (``standard``) has real-label runs
@@ -20,23 +20,22 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from .. import runs
 from ..runs.config import init_seed
-from ..runs.store import Results, ResultsStore
+from ..runs.experiments import label_contrast
+from ..runs.profiles import get_profile
+from ..runs.store import Results
 from ..runs.untrained import RandomNetworks, SmoothInit
 from . import claims
 from .recipe import PAPER, recipe
 from .verdicts import Verdict
 
-__all__ = ["Evidence", "load_evidence", "random_networks", "pooling_verdict", "smoothing_verdict",
+__all__ = ["Evidence", "pooling_verdict", "smoothing_verdict",
            "random_labels_verdict", "all_verdicts",
-           "verdict_sources", "report_configs", "label_contrast", "contrast_words", "scale_rows",
+           "verdict_sources", "label_contrast", "contrast_words", "scale_rows",
            "recipes_side_by_side", "SIGMAS", "DRAWS"]
 
 SIGMAS = (0.0, 0.5, 1.0, 2.0, 4.0)
 DRAWS = 30
-#: Independent random networks per setting where a profile needs fewer than :data:`DRAWS` (seconds, for CI).
-_PROFILE_DRAWS = {"smoke": 2}
 
 
 @dataclasses.dataclass
@@ -53,7 +52,6 @@ class Evidence:
     synthetic: list[Results]
     pooling_nets: dict[float, RandomNetworks]
     smooth_nets: dict[float, SmoothInit]
-    trained_now: int = 0
     matched: list[Results] = dataclasses.field(default_factory=list)
 
     @property
@@ -64,22 +62,12 @@ class Evidence:
     def contrast(self) -> list[Results]:
         """Claim 7's real-label runs: ``matched`` (the ``matched-real`` runs) in a profile with
         ``matched_contrast``, ``real`` (the ``pooling`` runs) otherwise (:func:`label_contrast`)."""
-        if label_contrast(self.profile) == "pooling":
+        if not get_profile(self.profile).matched_contrast:
             return self.real
         if not self.matched:
             raise ValueError(f"profile {self.profile!r} tests claim 7 against its matched-real runs, and this evidence "
-                             f"holds none (load it with load_evidence)")
+                             f"holds none (load it with defstab_lib.chapters.load_evidence)")
         return self.matched
-
-
-def label_contrast(profile: str) -> str:
-    """The experiment whose real-label runs claim 7 compares with random labels in ``profile``: ``"matched-real"``
-    where the profile has ``matched_contrast``, else ``"pooling"``.
-
-    >>> label_contrast("cpu"), label_contrast("standard")
-    ('pooling', 'matched-real')
-    """
-    return "matched-real" if runs.get_profile(profile).matched_contrast else "pooling"
 
 
 def contrast_words(random: Sequence[Results], real: Sequence[Results]) -> str:
@@ -92,25 +80,6 @@ def contrast_words(random: Sequence[Results], real: Sequence[Results]) -> str:
         return (f"the {experiment} runs, trained by another recipe than the random labels' (it differs in "
                 f"{' and '.join(differ)}, not only in the labels)")
     return f"the {experiment} runs, trained by the random labels' own recipe (they differ in the labels alone)"
-
-
-def random_networks(kind: str, *, profile: str = "cpu", dataset: str = "fashion-mnist", draws: int | None = None,
-                    sigmas: Sequence[float] = SIGMAS, device: str = "auto", stored_only: bool = False,
-                    store: ResultsStore | None = None) -> dict[float, RandomNetworks]:
-    """``{width: networks}`` of claim 1 (``kind="pooling"``: every downsampling variant) or claim 4
-    (``"smoothing"``: maxpool networks smoothed with each σ), at the profile's trained width and at the paper's
-    full width; ``draws`` independent draws per setting (default :data:`DRAWS`, 2 in the smoke profile), each
-    probed with the profile's number of images."""
-    if kind not in ("pooling", "smoothing"):
-        raise ValueError(f"kind must be 'pooling' or 'smoothing', got {kind!r}")
-    p = runs.get_profile(profile)
-    n = draws if draws is not None else _PROFILE_DRAWS.get(profile, DRAWS)
-    common = dict(dataset=dataset, n_images=p.probe_images, device=device, store=store, stored_only=stored_only)
-    out = {}
-    for w in [p.width] + ([1.0] if p.width != 1.0 else []):
-        out[w] = (runs.pooling_init(width=w, draws=n, **common) if kind == "pooling"
-                  else runs.smooth_init(width=w, sigmas=sigmas, seeds=n, **common))
-    return out
 
 
 def pooling_verdict(nets: dict[float, RandomNetworks], trained: Sequence[Results] = ()) -> Verdict:
@@ -131,46 +100,6 @@ def random_labels_verdict(random: Sequence[Results], real: Sequence[Results]) ->
     (:attr:`Evidence.contrast`, :func:`label_contrast`), which the statistic names (:func:`contrast_words`).  The
     random-labels chapter calls it too, so that its verdict is the report's."""
     return claims.random_labels_depend_on_architecture(random, real, contrast=contrast_words(random, real))
-
-
-def load_evidence(*, profile: str = "cpu", dataset: str = "fashion-mnist", seeds: int | None = None,
-                  sigmas: Sequence[float] = SIGMAS, draws: int | None = None, device: str = "auto",
-                  stored_only: bool = False, store: ResultsStore | None = None) -> Evidence:
-    """Load (or, unless ``stored_only``, train and compute) everything the eight tests read: the ``pooling``,
-    ``random-labels`` and ``synthetic`` runs, the ``matched-real`` runs where the profile has ``matched_contrast``,
-    and the random networks.
-
-    Raises:
-        LookupError: ``stored_only`` and something is not stored (the message says what and how to make it).
-        ValueError: bad parameters (from :func:`~defstab_lib.runs.experiment_configs`), before any work.
-    """
-    store = store or ResultsStore()
-    configs = report_configs(profile, dataset=dataset, seeds=seeds)
-    missing = {k: sum(not store.exists(c) for c in v) for k, v in configs.items()}
-    if stored_only and any(missing.values()):
-        raise LookupError("not stored: " + ", ".join(f"{n} runs of {k}" for k, n in missing.items() if n)
-                          + f" (profile {profile}); train them with `python -m defstab_lib run EXPERIMENT "
-                            f"--profile {profile}`")
-    loaded = {k: runs.run_configs(v, device=device, store=store) for k, v in configs.items()}
-    common = dict(profile=profile, dataset=dataset, draws=draws, device=device, stored_only=stored_only, store=store)
-    return Evidence(
-        profile=profile, dataset=dataset, real=loaded["pooling"], random=loaded["random-labels"],
-        synthetic=loaded["synthetic"], pooling_nets=random_networks("pooling", **common),
-        smooth_nets=random_networks("smoothing", sigmas=sigmas, **common), trained_now=sum(missing.values()),
-        matched=loaded.get("matched-real", []),
-    )
-
-
-def report_configs(profile: str, *, dataset: str = "fashion-mnist", seeds: int | None = None) -> dict[str, list]:
-    """``{experiment: configs}`` of the trained runs the eight tests read in ``profile``."""
-    configs = {
-        "pooling": runs.experiment_configs("pooling", profile, dataset=dataset, seeds=seeds),
-        "random-labels": runs.experiment_configs("random-labels", profile, dataset=dataset, seeds=seeds),
-        "synthetic": runs.experiment_configs("synthetic", profile, seeds=seeds),
-    }
-    if label_contrast(profile) == "matched-real":
-        configs["matched-real"] = runs.experiment_configs("matched-real", profile, dataset=dataset, seeds=seeds)
-    return configs
 
 
 def _number(v: Verdict, key: str) -> Verdict:

@@ -1,5 +1,6 @@
-"""Small tables and notes the chapters print beside their verdicts: accuracies, where the runs were computed, and
-the one generic HTML table every page and chapter uses (:func:`html_table`)."""
+"""Small tables the chapters print beside their verdicts (accuracies), and the one generic HTML table every
+page and chapter uses (:func:`html_table`).  Where the runs were computed is said by
+:meth:`defstab_lib.runs.Loaded.compute_note`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from ..runs.store import Results
 
-__all__ = ["accuracy_rows", "compute_note", "html_table"]
+__all__ = ["accuracy_rows", "html_table"]
 
 
 def accuracy_rows(groups: Mapping[Any, Sequence[Results]]) -> list[dict[str, str]]:
@@ -25,24 +26,6 @@ def accuracy_rows(groups: Mapping[Any, Sequence[Results]]) -> list[dict[str, str
                      "train accuracy": f"{train.mean():.3f}{sd(train)}",
                      "test accuracy": f"{test.mean():.3f}{sd(test)}"})
     return rows
-
-
-def compute_note(results: Sequence[Results], trained_now: int = 0) -> str:
-    """One sentence on where and how long the results took to compute, and whether this render trained any.
-
-    >>> compute_note([])
-    'no runs'
-    """
-    if not results:
-        return "no runs"
-    seconds = sum(float(r.provenance.get("wall_time_s", 0.0)) for r in results)
-    devices = sorted({str(r.provenance.get("device_name", "unknown device")) for r in results})
-    dates = sorted(str(r.provenance.get("date", ""))[:10] for r in results)
-    when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
-    trained = (f"{trained_now} of them were trained while rendering this page" if trained_now
-               else "all were loaded from the results store")
-    return (f"{len(results)} runs, {seconds / 60:.1f} min of training and measuring in total on "
-            f"{' and '.join(devices)} ({when}); {trained}")
 
 
 def html_table(rows: Sequence[Mapping[str, Any]], *, caption: str = "", css_class: str = "defstab-table",

@@ -2,7 +2,8 @@
 
 - :mod:`.registry` -- every chapter's papermill parameters, smoke parameters and the experiments it reads;
 - :mod:`.page`     -- validation, the parameters table, glued values, HTML tables;
-- :mod:`.loading`  -- the trained runs a chapter reads (:func:`load_runs`);
+- :mod:`.loading`  -- the runs a page reads, through :func:`defstab_lib.runs.load` (:func:`load_runs`, the report's
+  :func:`load_evidence`, the ablation's :func:`load_cells`, the profiles compared);
 - :mod:`.figures`  -- figures displayed with their provenance (:func:`show_figure`).
 
 A chapter notebook uses this package in the cell after its ``parameters`` cell::
@@ -18,8 +19,9 @@ A chapter that reads trained runs loads them (training what is not stored) in on
 """
 
 from ..vocabulary import DOWNSAMPLING
-from .figures import FIGURE_DPI, computation_file, figure_bundle, figure_drawn_by, results_file, show_figure
-from .loading import ChapterRuns, load_runs
+           "html_table", "ChapterRuns", "load_runs", "load_evidence", "random_networks", "report_configs",
+           "load_cells", "stored_counts", "compare_profiles", "compare_ablations", "load_pilots", "FIGURE_DPI",
+           "results_file", "computation_file", "figure_drawn_by", "figure_bundle", "show_figure", "DOWNSAMPLING"]
 from .page import glue, glue_all, html_table, injected_parameters, parameters_html, resolve_device, show_parameters, \
     validate
 from .registry import (
@@ -39,5 +41,6 @@ from .registry import (
 __all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "PROFILE_PARAM", "TRAIN_DATASET_PARAM",
            "RUN_SEEDS_PARAM", "RUN_DOWNSAMPLING_PARAM", "TRAIN_DEVICE_PARAM", "CHAPTERS", "get", "validate",
            "injected_parameters", "show_parameters", "parameters_html", "glue", "glue_all", "resolve_device",
-           "html_table", "ChapterRuns", "load_runs", "FIGURE_DPI", "results_file", "computation_file",
-           "figure_drawn_by", "figure_bundle", "show_figure", "DOWNSAMPLING"]
+           "html_table", "ChapterRuns", "load_runs", "load_evidence", "random_networks", "report_configs",
+           "load_cells", "stored_counts", "compare_profiles", "compare_ablations", "load_pilots", "FIGURE_DPI",
+           "results_file", "computation_file", "figure_drawn_by", "figure_bundle", "show_figure", "DOWNSAMPLING"]

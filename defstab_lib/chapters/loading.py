@@ -1,5 +1,13 @@
-"""The trained runs a chapter reads: built from its parameters, loaded from the results store, the missing ones
-trained (:func:`load_runs`).
+"""The runs a page reads, loaded through :func:`defstab_lib.runs.load` (the missing ones trained unless
+``stored_only``), and handed to :mod:`defstab_lib.analysis` as results.
+
+- :func:`load_runs` -- the trained runs of a chapter's experiments, from its parameters;
+- :func:`load_evidence` -- everything the report's eight tests read (:class:`~defstab_lib.analysis.report.Evidence`),
+  the random networks of claims 1 and 4 included (:func:`random_networks`);
+- :func:`load_cells` -- the ablation's runs by cell (:class:`~defstab_lib.analysis.ablation.AblationRuns`);
+- :func:`compare_profiles`, :func:`compare_ablations` -- every profile's verdicts from the stored results alone
+  (:class:`~defstab_lib.analysis.compare.ProfileVerdicts`: the verdicts, or what is missing);
+- :func:`load_pilots` -- the ``standard`` profile's length pilots that are stored.
 
 A chapter that reads trained runs loads them in one call::
 
@@ -10,15 +18,24 @@ A chapter that reads trained runs loads them in one call::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .. import analysis, runs
+from ..analysis.ablation import AblationRuns, cell_name, factor_verdicts
+from ..analysis.compare import ProfileVerdicts, compared_profiles
+from ..analysis.length import pilot_configs
+from ..analysis.report import DRAWS, SIGMAS, Evidence, all_verdicts
+from ..runs.experiments import ablation_cells, get_experiment, label_contrast
+from ..runs.load import compute_note
+from ..runs.store import Results, ResultsStore
+from ..runs.untrained import RandomNetworks
 from ..vocabulary import DOWNSAMPLING
 from .page import resolve_device, validate
 from .registry import get
 
-__all__ = ["ChapterRuns", "load_runs"]
+__all__ = ["ChapterRuns", "load_runs", "report_configs", "load_evidence", "random_networks", "load_cells",
+           "stored_counts", "compare_profiles", "compare_ablations", "load_pilots"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,19 +46,20 @@ class ChapterRuns:
         configs: ``{experiment: [RunConfig, ...]}``, one entry per run experiment the chapter reads in its profile
             (:meth:`ChapterSpec.experiments_for`).
         results: ``{experiment: [Results, ...]}``, in the order of ``configs``.
-        groups: ``{experiment: {setting: [Results, ...]}}``: the runs by downsampling layer (in the order of the
-            chapter's ``downsampling`` parameter, else of :data:`defstab_lib.vocabulary.DOWNSAMPLING`) or, for
-            the synthetic tasks, by strength ``C`` (ascending).
+        groups: ``{experiment: {unit: [Results, ...]}}``: the runs by the experiment's unit
+            (:attr:`defstab_lib.runs.Experiment.unit`): by downsampling layer (in the order of the chapter's
+            ``downsampling`` parameter, else of :data:`defstab_lib.vocabulary.DOWNSAMPLING`) or, for the synthetic
+            tasks, by strength ``C`` (ascending).
         device: the chapter's ``device`` parameter resolved (``"cpu"``, ``"cuda"``, ...): where runs not stored are
             trained (and what else the chapter computes, computed).
-        to_train: how many of the runs were not stored, and so were trained by this call.
+        trained: how many of the runs were not stored, and so were trained by this call.
     """
 
     configs: dict[str, list]
     results: dict[str, list]
     groups: dict[str, dict[Any, list]]
     device: str
-    to_train: int
+    trained: int
 
     @property
     def all_results(self) -> list:
@@ -50,8 +68,8 @@ class ChapterRuns:
 
     def compute_note(self) -> str:
         """One sentence on where and how long the runs took, and how many this render trained
-        (:func:`defstab_lib.analysis.compute_note`)."""
-        return analysis.compute_note(self.all_results, self.to_train)
+        (:func:`defstab_lib.runs.load.compute_note`)."""
+        return compute_note(self.all_results, self.trained)
 
     def show_recipe(self) -> None:
         """Display what these runs are beside what the paper ran, one column per experiment, stated from their
@@ -63,7 +81,8 @@ class ChapterRuns:
 
 
 def _experiment_kwargs(experiment: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of ``runs.experiment_configs`` that a chapter's parameters set.
+    """The keyword arguments of ``runs.experiment_configs`` that a chapter's parameters set: ``seeds`` and the
+    options the experiment takes (:attr:`defstab_lib.runs.Experiment.options`; strengths sorted, each once).
 
     >>> _experiment_kwargs("synthetic", {"seeds": 2, "strengths": [4.0, 1.0, 4.0], "classes": 10, "profile": "cpu"})
     {'seeds': 2, 'strengths': [1.0, 4.0], 'classes': 10}
@@ -71,17 +90,18 @@ def _experiment_kwargs(experiment: str, params: Mapping[str, Any]) -> dict[str, 
     {'seeds': 3, 'dataset': 'mnist'}
     """
     kwargs: dict[str, Any] = {"seeds": params["seeds"]}
-    if experiment == "synthetic":
-        if "strengths" in params:
-            kwargs["strengths"] = sorted(set(params["strengths"]))
-        if "classes" in params:
-            kwargs["classes"] = params["classes"]
-        return kwargs
-    if "dataset" in params:
-        kwargs["dataset"] = params["dataset"]
-    if "downsampling" in params:
-        kwargs["downsampling"] = params["downsampling"]
+    for option in get_experiment(experiment).options:
+        if option in params:
+            kwargs[option] = sorted(set(params[option])) if option == "strengths" else params[option]
     return kwargs
+
+
+def _groups(experiment: str, results: list[Results], params: Mapping[str, Any]) -> dict[Any, list[Results]]:
+    """The runs of ``experiment`` by its unit (:attr:`defstab_lib.runs.Experiment.unit`)."""
+    unit = get_experiment(experiment).unit
+    if unit == "strength":
+        return analysis.group_by(results, "strength", order=sorted({r.config.data.strength for r in results}))
+    return analysis.group_by(results, unit, order=params.get("downsampling", DOWNSAMPLING))
 
 
 def load_runs(chapter: str, params: Mapping[str, Any]) -> ChapterRuns:
@@ -89,10 +109,10 @@ def load_runs(chapter: str, params: Mapping[str, Any]) -> ChapterRuns:
     stored: the set-up of every chapter that reads trained runs.
 
     For each experiment the chapter reads in its ``profile`` (:meth:`ChapterSpec.experiments_for`) that trains runs
-    (:data:`defstab_lib.runs.EXPERIMENTS`), in the registered order, the configs of the chapter's ``profile``
-    are built from its parameters (``dataset``, ``seeds``, ``downsampling``; for the synthetic tasks ``strengths``
-    and ``classes``), the runs not yet stored are counted, and :func:`defstab_lib.runs.run_configs` loads or
-    trains them on the chapter's ``device`` (:func:`resolve_device`).
+    (:func:`defstab_lib.runs.trained_experiments`), in the registered order, the configs of the chapter's
+    ``profile`` are built from its parameters (``dataset``, ``seeds``, ``downsampling``; for the synthetic tasks
+    ``strengths`` and ``classes``), and :func:`defstab_lib.runs.load` loads them or trains the missing ones on the
+    chapter's ``device`` (:func:`resolve_device`).
 
     Args:
         chapter: a registered chapter name.
@@ -103,21 +123,215 @@ def load_runs(chapter: str, params: Mapping[str, Any]) -> ChapterRuns:
     """
     spec = get(chapter)
     params = validate(chapter, **params)
-    experiments = ([e for e in spec.experiments_for(params["profile"]) if e in runs.EXPERIMENTS]
+    experiments = ([e for e in spec.experiments_for(params["profile"]) if get_experiment(e).runs]
                    if "profile" in params else [])  # a chapter without a profile trains nothing
     if not experiments:
         raise ValueError(f"chapter {chapter!r} reads no trained runs (its experiments: {list(spec.experiments)}); "
                          f"load_runs serves the chapters that do")
     configs = {e: runs.experiment_configs(e, params["profile"], **_experiment_kwargs(e, params))
                for e in experiments}
-    store = runs.ResultsStore()
-    to_train = sum(not store.exists(c) for cs in configs.values() for c in cs)
     device = resolve_device(params["device"])
-    results = {e: runs.run_configs(cs, device=device) for e, cs in configs.items()}
-    groups = {}
-    for e, rs in results.items():
-        if e == "synthetic":
-            groups[e] = analysis.group_by(rs, "strength", order=sorted({r.config.data.strength for r in rs}))
-        else:
-            groups[e] = analysis.group_by(rs, order=params.get("downsampling", DOWNSAMPLING))
-    return ChapterRuns(configs=configs, results=results, groups=groups, device=device, to_train=to_train)
+    loaded = runs.load(configs, device=device)
+    groups = {e: _groups(e, rs, params) for e, rs in loaded.results.items()}
+    return ChapterRuns(configs=loaded.configs, results=loaded.results, groups=groups, device=device,
+                       trained=loaded.trained)
+
+
+# ------------------------------------------------------------------------------------------------ the report
+
+
+#: Independent random networks per setting where a profile needs fewer than :data:`DRAWS` (seconds, for CI).
+_PROFILE_DRAWS = {"smoke": 2}
+#: The random networks of the report's claims, ``{kind: (function, its sizes from (draws, sigmas))}``: claim 1's
+#: (every downsampling variant) and claim 4's (maxpool networks smoothed with each σ).
+_RANDOM_NETWORKS: dict[str, tuple[Callable[..., Any], Callable[[int, Sequence[float]], dict]]] = {
+    "pooling": (runs.pooling_init, lambda n, sigmas: {"draws": n}),
+    "smoothing": (runs.smooth_init, lambda n, sigmas: {"sigmas": sigmas, "seeds": n}),
+}
+
+
+def report_configs(profile: str, *, dataset: str = "fashion-mnist", seeds: int | None = None) -> dict[str, list]:
+    """``{experiment: configs}`` of the trained runs the eight tests read in ``profile``: ``pooling``,
+    ``random-labels``, ``synthetic`` and, where it is claim 7's contrast, ``matched-real``
+    (:func:`~defstab_lib.runs.experiments.label_contrast`)."""
+    read = ["pooling", "random-labels", "synthetic", label_contrast(profile)]
+    return {e: runs.experiment_configs(e, profile, seeds=seeds,
+                                       **({"dataset": dataset} if get_experiment(e).takes_dataset else {}))
+            for e in dict.fromkeys(read)}
+
+
+def random_networks(kind: str, *, profile: str = "cpu", dataset: str = "fashion-mnist", draws: int | None = None,
+                    sigmas: Sequence[float] = SIGMAS, device: str = "auto", stored_only: bool = False,
+                    store: ResultsStore | None = None) -> dict[float, RandomNetworks]:
+    """``{width: networks}`` of claim 1 (``kind="pooling"``: every downsampling variant) or claim 4
+    (``"smoothing"``: maxpool networks smoothed with each σ), at the profile's trained width and at the paper's
+    full width; ``draws`` independent draws per setting (default :data:`~defstab_lib.analysis.report.DRAWS`, 2 in
+    the smoke profile), each probed with the profile's number of images; computed and stored unless
+    ``stored_only`` (then ``LookupError`` when not stored)."""
+    if kind not in _RANDOM_NETWORKS:
+        raise ValueError(f"kind must be one of {', '.join(map(repr, _RANDOM_NETWORKS))}, got {kind!r}")
+    p = runs.get_profile(profile)
+    n = draws if draws is not None else _PROFILE_DRAWS.get(profile, DRAWS)
+    common = dict(dataset=dataset, n_images=p.probe_images, device=device, store=store, stored_only=stored_only)
+    compute, sizes = _RANDOM_NETWORKS[kind]
+    return {w: compute(width=w, **sizes(n, sigmas), **common) for w in [p.width] + ([1.0] if p.width != 1.0 else [])}
+
+
+def load_evidence(*, profile: str = "cpu", dataset: str = "fashion-mnist", seeds: int | None = None,
+                  sigmas: Sequence[float] = SIGMAS, draws: int | None = None, device: str = "auto",
+                  stored_only: bool = False, store: ResultsStore | None = None) -> tuple[Evidence, runs.Loaded]:
+    """``(evidence, loaded)``: everything the eight tests read, loaded (or, unless ``stored_only``, trained and
+    computed) -- the trained runs of :func:`report_configs` and the random networks -- and the trained runs as
+    :func:`defstab_lib.runs.load` loaded them (its compute note, the runs it trained).
+
+    Raises:
+        LookupError: ``stored_only`` and something is not stored (the message says what and how to make it).
+        ValueError: bad parameters (from :func:`~defstab_lib.runs.experiment_configs`), before any work.
+    """
+    store = store or ResultsStore()
+    loaded = runs.load(report_configs(profile, dataset=dataset, seeds=seeds), stored_only=stored_only,
+                       device=device, store=store)
+    common = dict(profile=profile, dataset=dataset, draws=draws, device=device, stored_only=stored_only, store=store)
+    found = loaded.results
+    evidence = Evidence(
+        profile=profile, dataset=dataset, real=found["pooling"], random=found["random-labels"],
+        synthetic=found["synthetic"], pooling_nets=random_networks("pooling", **common),
+        smooth_nets=random_networks("smoothing", sigmas=sigmas, **common), matched=found.get("matched-real", []),
+    )
+    return evidence, loaded
+
+
+# ------------------------------------------------------------------------------------------------ the ablation
+
+
+def load_cells(profile: str = "cpu", *, dataset: str | None = None, seeds: int | None = None, device: str = "auto",
+               stored_only: bool = False, store: ResultsStore | None = None) -> tuple[AblationRuns, runs.Loaded]:
+    """``(runs by cell, loaded)``: the ablation's runs of ``profile`` by cell
+    (:func:`~defstab_lib.runs.experiments.ablation_cells`), loaded from the store, the missing ones trained unless
+    ``stored_only``, and the runs as :func:`defstab_lib.runs.load` loaded them.
+
+    Args:
+        profile: one of :data:`defstab_lib.runs.PROFILES`.
+        dataset: as for :func:`~defstab_lib.runs.experiment_configs` (default Fashion-MNIST).
+        seeds: initialisations per cell (default :data:`~defstab_lib.runs.profiles.ABLATION_SEEDS`, fewer where
+            the profile has fewer).
+        device: where to train what is missing.
+        stored_only: refuse to train: raise ``LookupError`` instead.
+        store: the results store (default :class:`~defstab_lib.runs.ResultsStore`).
+
+    Raises:
+        LookupError: ``stored_only`` and some runs are not stored (the message says which cells and how to make
+            them).
+        ValueError, TypeError: bad parameters (from :func:`~defstab_lib.runs.experiments.ablation_cells`), before
+            any work.
+    """
+    def describe(missing: dict) -> str:
+        where = ", ".join(f"{len(cs)} of {cell_name(k)}" for k, cs in missing.items() if cs)
+        return (f"not stored: {where} (profile {profile}); train them with `python -m defstab_lib run ablation "
+                f"--profile {profile}` (the baseline cell is the pooling experiment's runs)")
+
+    loaded = runs.load(ablation_cells(profile, dataset=dataset, seeds=seeds), stored_only=stored_only,
+                       device=device, store=store, describe=describe)
+    return AblationRuns(profile=profile, cells=loaded.results), loaded
+
+
+# ------------------------------------------------------------------------------------------------ profiles compared
+
+
+def _counts(results: Sequence[Results], configs: Sequence | None = None, store: ResultsStore | None = None
+            ) -> dict[str, tuple[int, int]]:
+    """``{experiment: (stored, total)}``: of ``configs`` in ``store``, else of ``results`` (all stored)."""
+    if configs is None:
+        return {e: (n, n) for e, n in _tally(r.config for r in results).items()}
+    store = store or ResultsStore()
+    totals, stored = _tally(configs), _tally(c for c in configs if store.exists(c))
+    return {e: (stored.get(e, 0), n) for e, n in totals.items()}
+
+
+def _tally(configs) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for c in configs:
+        out[c.experiment] = out.get(c.experiment, 0) + 1
+    return out
+
+
+def stored_counts(profile: str, *, dataset: str = "fashion-mnist", store: ResultsStore | None = None
+                  ) -> dict[str, tuple[int, int]]:
+    """``{experiment: (stored, total)}`` of the trained runs the report reads in ``profile`` (its own seeds).
+
+    Raises:
+        ValueError: an unknown profile or dataset (before any work).
+    """
+    return _counts((), [c for cs in report_configs(profile, dataset=dataset).values() for c in cs], store)
+
+
+def _compare(profiles: Sequence[str], known: Mapping[str, Any], *, configs: Callable[[str], list],
+             load: Callable[[str], Any], judge: Callable[[Any], list], results: Callable[[Any], list],
+             store: ResultsStore) -> list[ProfileVerdicts]:
+    """The one comparison loader: per profile, its verdicts from what it has stored (``known``: loaded already,
+    used as it is), or its counts and what is missing."""
+    out = []
+    for p in profiles:
+        if p in known:
+            out.append(ProfileVerdicts(p, _counts(results(known[p])), known[p], judge(known[p])))
+            continue
+        item = ProfileVerdicts(p, _counts((), configs(p), store))
+        try:
+            item.evidence = load(p)
+            item.verdicts = judge(item.evidence)
+        except LookupError as exc:
+            item.missing = str(exc)
+        out.append(item)
+    return out
+
+
+def compare_profiles(profiles: Sequence[str] | None = None, *, dataset: str = "fashion-mnist",
+                     store: ResultsStore | None = None, known: Sequence[Evidence] = ()) -> list[ProfileVerdicts]:
+    """Every profile's eight verdicts from the stored results alone (nothing is trained or computed), in order.
+
+    A profile whose trained runs (:func:`stored_counts`) and random networks are all stored gets its evidence and
+    verdicts (loaded with ``stored_only=True`` at the profile's defaults); the others get their counts and what is
+    missing.  ``known``: evidence already loaded (the page's own profile, at its parameters), used as it is.
+
+    Raises:
+        ValueError: an unknown or repeated profile, or an unknown dataset (before any work).
+    """
+    profiles = compared_profiles() if profiles is None else list(profiles)
+    for p in profiles:
+        runs.get_profile(p)
+    if len(set(profiles)) != len(profiles):
+        raise ValueError(f"profiles must each be given once, got {profiles}")
+    store = store or ResultsStore()
+    return _compare(
+        profiles, {ev.profile: ev for ev in known}, store=store, judge=all_verdicts,
+        configs=lambda p: [c for cs in report_configs(p, dataset=dataset).values() for c in cs],
+        load=lambda p: load_evidence(profile=p, dataset=dataset, stored_only=True, store=store, device="cpu")[0],
+        results=lambda ev: [*ev.real, *ev.random, *ev.synthetic, *ev.matched])
+
+
+def compare_ablations(own: AblationRuns, *, dataset: str | None = None,
+                      store: ResultsStore | None = None) -> list[ProfileVerdicts]:
+    """The factor verdicts at every recipe whose ablation is stored: ``own`` (the page's profile, as loaded) first,
+    then each other profile but ``smoke`` whose cells are all stored (at its default seeds; nothing is trained);
+    for the others, what is missing (:attr:`ProfileVerdicts.missing`).
+
+    The same factor can teach a network differently from another recipe: this is how a reader sees whether an
+    effect found at one recipe holds at the other.
+    """
+    store = store or ResultsStore()
+    return _compare(
+        compared_profiles(own.profile), {own.profile: own}, store=store,
+        judge=lambda ab: factor_verdicts(ab.cells),
+        configs=lambda p: [c for cs in ablation_cells(p, dataset=dataset).values() for c in cs],
+        load=lambda p: load_cells(p, dataset=dataset, stored_only=True, store=store)[0],
+        results=lambda ab: ab.all_results)
+
+
+# ------------------------------------------------------------------------------------------------ the length pilots
+
+
+def load_pilots(store: ResultsStore | None = None, profile: str = "standard") -> tuple[list[Results], list]:
+    """``(stored pilot runs, configs of the pilots not stored)``
+    (:func:`~defstab_lib.analysis.length.pilot_configs`): reads the store, trains nothing."""
+    loaded = runs.load({"pilots": pilot_configs(profile)}, stored_only=True, partial=True, store=store)
+    return loaded.results["pilots"], loaded.missing.get("pilots", [])

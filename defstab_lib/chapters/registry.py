@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import checks, runs
-from ..analysis.report import label_contrast
 from ..runs.campaign import campaign_experiments
+from ..runs.experiments import get_experiment, label_contrast
 from ..tasks import MAX_CLASSES
 from ..vocabulary import DOWNSAMPLING, TRAINING_DATASETS
 
@@ -113,7 +113,7 @@ class ChapterSpec:
             profile; :meth:`experiments_for` says which in one profile.
         label_contrast: its real-label runs serve only as claim 7's contrast with random labels, so in each profile
             it reads the one real-label experiment the report compares with
-            (:func:`defstab_lib.analysis.report.label_contrast`: ``matched-real`` where the profile has
+            (:func:`defstab_lib.runs.experiments.label_contrast`: ``matched-real`` where the profile has
             ``matched_contrast``, else ``pooling``), not both.
     """
 
@@ -145,10 +145,10 @@ class ChapterSpec:
         (('pooling', 'random-labels', 'matched-real', 'synthetic'), ('pooling', 'random-labels', 'synthetic'))
         """
         used = campaign_experiments(profile)
-        out = tuple(e for e in self.experiments if e not in runs.EXPERIMENTS or e in used)
-        if self.label_contrast:
+        out = tuple(e for e in self.experiments if not get_experiment(e).runs or e in used)
+        if self.label_contrast:  # of the experiments that can be claim 7's contrast, the profile's
             contrast = label_contrast(profile)
-            out = tuple(e for e in out if e not in ("pooling", "matched-real") or e == contrast)
+            out = tuple(e for e in out if get_experiment(e).contrast is None or e == contrast)
         return out
 
 

@@ -41,7 +41,7 @@ from typing import Any
 
 from ..checks import choice
 from ..tasks import MAX_CLASSES, TEMPLATE_SOURCES
-from ..train import PRECISIONS, OptimConfig
+from ..optim import PRECISIONS, OptimConfig
 from ..vocabulary import RUN_DATASETS
 
 __all__ = [

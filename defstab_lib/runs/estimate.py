@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-import math
 import time
 from collections.abc import Sequence
 
@@ -49,6 +48,7 @@ from ..provenance import device_name
 from ..train import autocast, uses_bf16
 from .config import RunConfig
 from .parallel import worker_threads
+from .sizes import training_images, training_steps
 
 __all__ = ["Estimate", "estimate", "CONFIRM_ABOVE_S", "MEASURE_SHARE", "format_duration", "network_of",
            "step_seconds", "count_step", "DeviceClass", "DEVICE_CLASSES", "DatasheetEstimate", "datasheet_estimate",
@@ -58,7 +58,6 @@ __all__ = ["Estimate", "estimate", "CONFIRM_ABOVE_S", "MEASURE_SHARE", "format_d
 CONFIRM_ABOVE_S = 3600.0
 #: Share of a run's time spent measuring rather than training (protocol v1 and v2 both stay under it).
 MEASURE_SHARE = 0.2
-_SYNTHETIC_EPOCH = 10_000  # examples per epoch of the synthetic task when its config gives none
 #: Seconds to launch one operation on a GPU from eager PyTorch, assumed (the two ends of the datasheet range).
 LAUNCH_S = (8e-6, 20e-6)
 
@@ -100,30 +99,6 @@ def format_duration(seconds: float) -> str:
     if seconds < 4 * 86400:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.0f} days"
-
-
-def training_images(config: RunConfig) -> int:
-    """The images a run trains on per epoch: its ``train_size`` (a subset), else the whole training set of its
-    dataset (``defstab_lib.data.DATASET_INFO``); for the synthetic task, the fresh examples drawn per epoch.
-
-    >>> from defstab_lib.runs.config import DataConfig
-    >>> training_images(RunConfig("x")), training_images(RunConfig("x", data=DataConfig(train_size=2000)))
-    (60000, 2000)
-    """
-    d = config.data
-    if d.dataset == "synthetic":
-        return d.train_size or _SYNTHETIC_EPOCH
-    return min(d.train_size or math.inf, DATASET_INFO[d.dataset].sizes["train"])
-
-
-def training_steps(config: RunConfig) -> int:
-    """The SGD steps a run takes: ``epochs`` × the whole batches of :func:`training_images` (training drops the
-    last, incomplete batch of every epoch).
-
-    >>> training_steps(RunConfig("x", epochs=16, batch_size=128))
-    7488
-    """
-    return config.epochs * (training_images(config) // config.batch_size)
 
 
 def network_of(config: RunConfig) -> tuple:
