@@ -19,9 +19,19 @@ A chapter that reads trained runs loads them (training what is not stored) in on
 """
 
 from ..vocabulary import DOWNSAMPLING
-           "html_table", "ChapterRuns", "load_runs", "load_evidence", "random_networks", "report_configs",
-           "load_cells", "stored_counts", "compare_profiles", "compare_ablations", "load_pilots", "FIGURE_DPI",
-           "results_file", "computation_file", "figure_drawn_by", "figure_bundle", "show_figure", "DOWNSAMPLING"]
+from .figures import FIGURE_DPI, computation_file, figure_bundle, figure_drawn_by, results_file, show_figure
+from .loading import (
+    ChapterRuns,
+    compare_ablations,
+    compare_profiles,
+    load_cells,
+    load_evidence,
+    load_pilots,
+    load_runs,
+    random_networks,
+    report_configs,
+    stored_counts,
+)
 from .page import glue, glue_all, html_table, injected_parameters, parameters_html, resolve_device, show_parameters, \
     validate
 from .registry import (
