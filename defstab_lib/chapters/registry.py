@@ -237,132 +237,87 @@ RUN_DOWNSAMPLING_PARAM = Param("downsampling", list, "the networks compared, by 
 TRAIN_DEVICE_PARAM = Param("device", str, "where to train what is not stored: 'auto' picks CUDA when present")
 _RUN_SMOKE = {"profile": "smoke", "seeds": 1, "device": "cpu"}
 
-_register(
-    ChapterSpec(
-        name="pooling",
-        title="Pooling and learned stability",
-        params=(TRAIN_DATASET_PARAM, PROFILE_PARAM, RUN_SEEDS_PARAM, RUN_DOWNSAMPLING_PARAM, TRAIN_DEVICE_PARAM),
-        smoke=_RUN_SMOKE,
-        experiments=("pooling", "pooling-init"),
-    )
+
+def _training_chapter(name: str, title: str, *params: Param, experiments: tuple[str, ...], smoke: Mapping | None = None,
+                      dataset: bool = True, profile: Param = PROFILE_PARAM, label_contrast: bool = False) -> None:
+    """Register a chapter that trains (or loads) runs: its parameters are the training dataset (unless
+    ``dataset=False``), ``profile``, ``params`` in order, then the device; its smoke parameters are
+    :data:`_RUN_SMOKE` updated with ``smoke``."""
+    _register(ChapterSpec(
+        name=name, title=title,
+        params=(*((TRAIN_DATASET_PARAM,) if dataset else ()), profile, *params, TRAIN_DEVICE_PARAM),
+        smoke={**_RUN_SMOKE, **(smoke or {})}, experiments=experiments, label_contrast=label_contrast,
+    ))
+
+
+_training_chapter("pooling", "Pooling and learned stability", RUN_SEEDS_PARAM, RUN_DOWNSAMPLING_PARAM,
+                  experiments=("pooling", "pooling-init"))
+
+_training_chapter(
+    "synthetic_tasks", "Tasks that demand stability",
+    Param("seeds", int, "training runs per strength (bands: +-2 standard deviations over them)", minimum=1,
+          maximum=100),
+    Param("strengths", list, "deformation strengths C of the tasks, pixels", item_kind=float, minimum=0.0,
+          min_length=2),
+    Param("classes", int, "classes K of each task, each one real MNIST image", minimum=2, maximum=MAX_CLASSES),
+    dataset=False, smoke={"strengths": [1.0, 4.0]}, experiments=("synthetic",),
 )
 
-
-_register(
-    ChapterSpec(
-        name="synthetic_tasks",
-        title="Tasks that demand stability",
-        params=(
-            PROFILE_PARAM,
-            Param("seeds", int, "training runs per strength (bands: +-2 standard deviations over them)", minimum=1, maximum=100),
-            Param("strengths", list, "deformation strengths C of the tasks, pixels", item_kind=float, minimum=0.0,
-                  min_length=2),
-            Param("classes", int, "classes K of each task, each one real MNIST image", minimum=2, maximum=MAX_CLASSES),
-            TRAIN_DEVICE_PARAM,
-        ),
-        smoke={**_RUN_SMOKE, "strengths": [1.0, 4.0]},
-        experiments=("synthetic",),
-    )
-)
-
+_training_chapter("smoothness", "Training smooths filters", RUN_SEEDS_PARAM, RUN_DOWNSAMPLING_PARAM,
+                  experiments=("pooling", "random-labels"))
 
 # Random labels compare with claim 7's real-label contrast of the profile (the report's): the matched-real runs in
 # a profile with matched_contrast (the pooling runs' recipe differs in more than the labels), else the pooling runs.
-for _name, _title, _experiments in (
-    ("smoothness", "Training smooths filters", ("pooling", "random-labels")),
-    ("random_labels", "Random labels", ("random-labels", "pooling", "matched-real")),
-):
-    _register(
-        ChapterSpec(
-            name=_name,
-            title=_title,
-            params=(TRAIN_DATASET_PARAM, PROFILE_PARAM, RUN_SEEDS_PARAM, RUN_DOWNSAMPLING_PARAM, TRAIN_DEVICE_PARAM),
-            smoke=_RUN_SMOKE,
-            experiments=_experiments,
-            label_contrast=_name == "random_labels",
-        )
-    )
+_training_chapter("random_labels", "Random labels", RUN_SEEDS_PARAM, RUN_DOWNSAMPLING_PARAM,
+                  experiments=("random-labels", "pooling", "matched-real"), label_contrast=True)
 
-
-_register(
-    ChapterSpec(
-        name="report",
-        title="Does it reproduce?",
-        params=(
-            TRAIN_DATASET_PARAM, PROFILE_PARAM, RUN_SEEDS_PARAM,
-            Param("sigmas", list, "Figure 4: smoothing standard deviations, pixels", item_kind=float, minimum=0.0,
-                  min_length=2),
-            Param("smooth_seeds", int, "claims 1 and 4: independent random networks per downsampling variant and "
-                  "per sigma (at the trained networks' width and at full width)", minimum=1, maximum=1000),
-            TRAIN_DEVICE_PARAM,
-        ),
-        smoke={**_RUN_SMOKE, "sigmas": [0.0, 2.0], "smooth_seeds": 2},
-        experiments=("pooling", "random-labels", "matched-real", "synthetic", "smooth-init", "pooling-init"),
-    )
+_training_chapter(
+    "report", "Does it reproduce?",
+    RUN_SEEDS_PARAM,
+    Param("sigmas", list, "Figure 4: smoothing standard deviations, pixels", item_kind=float, minimum=0.0,
+          min_length=2),
+    Param("smooth_seeds", int, "claims 1 and 4: independent random networks per downsampling variant and "
+          "per sigma (at the trained networks' width and at full width)", minimum=1, maximum=1000),
+    smoke={"sigmas": [0.0, 2.0], "smooth_seeds": 2},
+    experiments=("pooling", "random-labels", "matched-real", "synthetic", "smooth-init", "pooling-init"),
 )
 
-
-_register(
-    ChapterSpec(
-        name="kernel_view",
-        title="The kernel view of stability",
-        params=(
-            TRAIN_DATASET_PARAM, PROFILE_PARAM,
-            Param("seeds", int, "pooling runs per downsampling layer (read from the store) and anchor draws per CKN",
-                  minimum=1, maximum=100),
-            Param("downsampling", list, "the pooling runs compared, by downsampling layer", item_kind=str,
-                  choices=DOWNSAMPLING),
-            Param("strengths", list, "deformation strengths C (pixels) of the kernel baselines' bound sweep (the "
-                  "runs' own sweep is at 0.5, 1, 2, 4)", item_kind=float, minimum=0.1),
-            Param("pool_sigmas", list, "per-layer Gaussian pooling std of the CKNs, pixels of each layer's input "
-                  "(0: subsampling only)", item_kind=float, minimum=0.0, min_length=2),
-            Param("n_anchors", int, "anchors (channels) of every CKN layer", minimum=1, maximum=1024),
-            Param("scattering_J", list, "averaging scales 2^J of the scattering transforms (2^J at most the image "
-                  "size)", item_kind=int, choices=(1, 2, 3, 4)),
-            TRAIN_DEVICE_PARAM,
-        ),
-        # Under 60 s alone on 2 cores: one network with and one without pooling (the comparisons need both kinds),
-        # three CKNs (no pooling and two pooled scales, so that the 1/sigma law is fitted) and one scattering scale.
-        smoke={**_RUN_SMOKE, "downsampling": ["maxpool", "strided"], "pool_sigmas": [0.0, 1.0, 2.0], "n_anchors": 8,
-               "scattering_J": [2]},
-        experiments=("pooling", "kernel-baselines"),
-    )
+_training_chapter(
+    "kernel_view", "The kernel view of stability",
+    Param("seeds", int, "pooling runs per downsampling layer (read from the store) and anchor draws per CKN",
+          minimum=1, maximum=100),
+    Param("downsampling", list, "the pooling runs compared, by downsampling layer", item_kind=str,
+          choices=DOWNSAMPLING),
+    Param("strengths", list, "deformation strengths C (pixels) of the kernel baselines' bound sweep (the "
+          "runs' own sweep is at 0.5, 1, 2, 4)", item_kind=float, minimum=0.1),
+    Param("pool_sigmas", list, "per-layer Gaussian pooling std of the CKNs, pixels of each layer's input "
+          "(0: subsampling only)", item_kind=float, minimum=0.0, min_length=2),
+    Param("n_anchors", int, "anchors (channels) of every CKN layer", minimum=1, maximum=1024),
+    Param("scattering_J", list, "averaging scales 2^J of the scattering transforms (2^J at most the image "
+          "size)", item_kind=int, choices=(1, 2, 3, 4)),
+    # Under 60 s alone on 2 cores: one network with and one without pooling (the comparisons need both kinds),
+    # three CKNs (no pooling and two pooled scales, so that the 1/sigma law is fitted) and one scattering scale.
+    smoke={"downsampling": ["maxpool", "strided"], "pool_sigmas": [0.0, 1.0, 2.0], "n_anchors": 8,
+           "scattering_J": [2]},
+    experiments=("pooling", "kernel-baselines"),
 )
 
-
-_register(
-    ChapterSpec(
-        name="worst_case",
-        title="Worst-case deformations and relative stability",
-        params=(
-            TRAIN_DATASET_PARAM, PROFILE_PARAM,
-            Param("seeds", int, "networks per downsampling layer, each an independent draw of the initial weights",
-                  minimum=1, maximum=100),
-            RUN_DOWNSAMPLING_PARAM, TRAIN_DEVICE_PARAM,
-        ),
-        smoke=_RUN_SMOKE,
-        experiments=("worst-case",),
-    )
+_training_chapter(
+    "worst_case", "Worst-case deformations and relative stability",
+    Param("seeds", int, "networks per downsampling layer, each an independent draw of the initial weights",
+          minimum=1, maximum=100),
+    RUN_DOWNSAMPLING_PARAM, experiments=("worst-case",),
 )
-
 
 # The chapter "What teaches stability?" (the ablation, defstab_lib.analysis.ablation): its profile parameter says
 # what the profile means here (whose recipe the factors are moved from); its choices are PROFILE_PARAM's.
-_register(
-    ChapterSpec(
-        name="what_teaches_stability",
-        title="What teaches stability?",
-        params=(
-            TRAIN_DATASET_PARAM,
-            Param("profile", str, "whose recipe the factors are moved from: smoke (seconds), cpu (no augmentation), "
+_training_chapter(
+    "what_teaches_stability", "What teaches stability?",
+    Param("seeds", int, "initialisations per cell, each network's weights and data order shared by its cells "
+          "(the verdicts' independent units)", minimum=1, maximum=100),
+    profile=Param("profile", str, "whose recipe the factors are moved from: smoke (seconds), cpu (no augmentation), "
                   "standard (flip-crop) or paper (GPU); see defstab_lib.runs.profiles", choices=PROFILE_PARAM.choices),
-            Param("seeds", int, "initialisations per cell, each network's weights and data order shared by its cells "
-                  "(the verdicts' independent units)", minimum=1, maximum=100),
-            TRAIN_DEVICE_PARAM,
-        ),
-        smoke=_RUN_SMOKE,
-        experiments=("ablation", "pooling"),
-    )
+    experiments=("ablation", "pooling"),
 )
 
 
