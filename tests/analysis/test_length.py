@@ -1,4 +1,5 @@
-"""The rule that picks the standard profile's length, on constructed pilot runs that plainly pass or fail it."""
+"""The rule that picks the standard profile's length (``defstab_lib/analysis/length.py``), on constructed pilot
+runs that plainly pass or fail it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Calibration of every pre-registered rule by simulation (numpy, seconds).
+"""Calibration of every pre-registered rule by simulation (numpy, seconds): the decision rules of
+:mod:`defstab_lib.analysis.stats` (``decide``, ``interval``, ``n_needed``) applied to every claim's units.
 
 For each claim, data are simulated in the design's own shape -- units (independent initialisations or draws),
 the networks that share a unit, layers -- and passed through the claim's unit function and the verdict machinery

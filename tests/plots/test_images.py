@@ -1,4 +1,4 @@
-"""Light tests of defstab_lib.plots.images: layout, and that Figure 2's arrows follow the stated convention."""
+"""Light tests of ``defstab_lib/plots/images.py``: layout, and that Figure 2's arrows follow the stated convention."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Runs through submitit, for real: its LocalExecutor starts each job as a subprocess of this machine, the same path
-(pickled job, shared results store, recorded submission) that ``--executor slurm`` takes on a cluster."""
+"""Runs through submitit (``defstab_lib/runs/cluster.py``), for real: its LocalExecutor starts each job as a
+subprocess of this machine, the same path (pickled job, shared results store, recorded submission) that
+``--executor slurm`` takes on a cluster."""
 
 from __future__ import annotations
 
@@ -7,14 +8,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from defstab_lib.runs import ResultsStore, experiment_configs, run_configs
 from defstab_lib.runs.cluster import JobResources, check_executor, job_states, jobs_folder
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 
 def test_resources_name_their_option():

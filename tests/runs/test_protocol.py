@@ -1,5 +1,5 @@
-"""Measurement protocol 2: protocol-1 keys and results unchanged, what a v2 run stores, dense trajectories,
-independent initial weights, and a v2 run interrupted inside an epoch."""
+"""Measurement protocol 2 (``defstab_lib/runs/protocol.py``): protocol-1 keys and results unchanged, what a v2
+run stores, dense trajectories, independent initial weights, and a v2 run interrupted inside an epoch."""
 
 from __future__ import annotations
 
