@@ -71,7 +71,7 @@ def cuda_tests(deadline: float) -> None:
     if not _step("CUDA tests", deadline, 60):
         return
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow", "-k", "cuda",
-           "tests/test_deform.py", "tests/test_train.py", "tests/test_metrics.py", "tests/test_probe.py"]
+           "tests/deform", "tests/test_train.py", "tests/metrics", "tests/test_probe.py"]
     try:
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=max(30, deadline - time.time() - 300),
                               env={**os.environ, "PYTHONPATH": str(ROOT)})

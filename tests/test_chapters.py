@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
+import torch
 
 from defstab_lib import analysis, book, chapters
 
@@ -150,3 +151,83 @@ def test_load_runs_refuses_bad_input_before_any_work(own_store):
     with pytest.raises(ValueError, match="seeds"):
         chapters.load_runs("pooling", {**good, "seeds": 0})
     assert not own_store.exists(), "nothing was trained or stored"
+
+
+# ------------------------------------------------------------------------------------------------ bad parameters
+# A chapter's bad parameters stop it in its validation cell, naming the culprit, before any work; nothing reaches
+# the results store.
+
+
+def run_pooling(tmp_path: Path, monkeypatch, **parameters) -> papermill.PapermillExecutionError:
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(tmp_path / "results"))
+    smoke = dict(chapters.get("pooling").smoke)
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        papermill.execute_notebook(
+            str(ROOT / "book" / "pooling.ipynb"), str(tmp_path / "out.ipynb"), parameters={**smoke, **parameters},
+            cwd=str(ROOT / "book"), kernel_name="python3", progress_bar=False,
+        )
+    assert not (tmp_path / "results").exists(), "nothing was trained or stored"
+    return info.value
+
+
+@pytest.mark.chapter
+@pytest.mark.timeout(300)
+def test_a_misspelt_parameter_stops_the_chapter_and_lists_the_known_ones(tmp_path, monkeypatch):
+    error = run_pooling(tmp_path, monkeypatch, seed=7)
+    assert error.ename == "ValueError"
+    assert "unknown parameter(s) ['seed']" in error.evalue and "'seeds'" in error.evalue
+
+
+@pytest.mark.chapter
+@pytest.mark.timeout(300)
+def test_a_repeated_network_is_refused(tmp_path, monkeypatch):
+    error = run_pooling(tmp_path, monkeypatch, downsampling=["maxpool", "maxpool", "strided"])
+    assert error.ename == "ValueError" and "'maxpool' more than once" in error.evalue
+
+
+@pytest.mark.chapter
+@pytest.mark.timeout(300)
+def test_a_list_passed_with_p_is_refused_and_says_to_use_y(tmp_path, monkeypatch):
+    error = run_pooling(tmp_path, monkeypatch, downsampling='["maxpool","strided"]')  # what -p passes
+    assert error.ename == "TypeError" and "must be a list" in error.evalue and "-y 'downsampling: [a, b]'" in error.evalue
+
+
+@pytest.mark.chapter
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a machine with a GPU accepts device='cuda'")
+def test_a_device_the_machine_lacks_stops_the_chapter_at_validation(tmp_path, monkeypatch):
+    error = run_pooling(tmp_path, monkeypatch, device="cuda")
+    assert error.ename == "ValueError" and "no CUDA GPU" in error.evalue
+
+
+# ------------------------------------------------------------------------------------------------ the ablation
+
+
+@pytest.mark.chapter
+@pytest.mark.timeout(600)
+def test_the_chapter_at_smoke_parameters_shows_each_factor_and_every_verdict(tmp_path, smoke_results, monkeypatch):
+    """Executed with papermill at the smoke profile (its runs go to the session's temporary store): a figure per
+    factor drawn from that factor's runs, and the verdict table with each factor's claim and its beside-rows."""
+    import nbformat
+    import papermill
+
+    from defstab_lib import book, chapters
+
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(smoke_results))
+    root = book.repo_root()
+    out = tmp_path / "what_teaches_stability.ipynb"
+    papermill.execute_notebook(str(root / "book" / "what_teaches_stability.ipynb"), str(out),
+                               parameters=dict(chapters.get("what_teaches_stability").smoke), cwd=str(root / "book"),
+                               kernel_name="python3", progress_bar=False)
+    nb = nbformat.read(out, as_version=4)
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    figures = [o["metadata"]["image/png"]["defstab"] for o in outputs if "image/png" in o.get("data", {})]
+    assert [f["drawn_by"] for f in figures] == ["defstab_lib.plots.ablation.plot_factor"] * 3
+    assert [len(f["results"]) for f in figures] == [6, 6, 4]  # 3 or 2 levels x 2 networks x 1 seed
+    assert all(any(p.startswith("results/pooling/") for p in f["results"]) for f in figures)  # the baseline cell
+    table = next(o["data"]["text/html"] for o in outputs if "class='verdicts'" in o.get("data", {}).get("text/html", ""))
+    assert table.count("data-verdict=") == 14  # 3 claims, 11 rows beside them
+    for claim in ("Crop-and-flip augmentation", "Weight decay teaches", "Longer training"):
+        assert claim in table
+    glued = book.glued_values(nb)
+    assert glued["verdict_length"].startswith("inconclusive") and "a CI needs at least 2" in glued["verdict_length"]

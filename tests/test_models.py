@@ -7,12 +7,10 @@ import torch
 from torch import nn
 
 from defstab_lib import models
-from defstab_lib.metrics import filter_smoothness, smoothness_profile, total_variation
+from defstab_lib.metrics import filter_smoothness, smoothness_profile
 from defstab_lib.models import DOWNSAMPLING, make_vgg, parse_spec, smooth_filters, truncated_normal_
 
-
-def gen(seed=0):
-    return torch.Generator().manual_seed(seed)
+from tests.helpers import gen
 
 
 # ---------------------------------------------------------------- structure
@@ -132,26 +130,6 @@ def test_every_weight_is_truncated_normal_with_std_one_over_sqrt_fan_in(downsamp
         assert torch.equal(bn.weight, torch.ones_like(bn.weight)) and torch.equal(bn.bias, torch.zeros_like(bn.bias))
 
 
-# ---------------------------------------------------------------- footnote 1: TV/|W|_1 = 1.87 at init
-
-
-def test_total_variation_of_constant_filters_is_zero():
-    w = torch.randn(5, 4, 1, 1).expand(5, 4, 3, 3).clone()
-    assert total_variation(w) == 0.0
-    assert filter_smoothness(w) == 0.0
-
-
-def test_total_variation_counts_the_twelve_neighbour_differences_of_a_3x3_filter():
-    w = torch.zeros(1, 1, 3, 3)
-    w[0, 0, 1, 1] = 1.0  # the centre differs from its 4 neighbours
-    assert total_variation(w) == 4.0
-    w = torch.zeros(1, 1, 3, 3)
-    w[0, 0, 0, 0] = 1.0  # a corner has 2 neighbours
-    assert total_variation(w) == 2.0
-    checker = (torch.arange(9).reshape(3, 3) % 2).float()[None, None]
-    assert total_variation(checker) == 12.0
-
-
 @pytest.mark.parametrize("spec", ["cifar", "imagenet"])
 def test_smoothness_at_init_is_the_papers_1_87_for_every_layer(spec):
     """Footnote 1: about 1.87, the same for every layer.
@@ -232,10 +210,3 @@ def test_make_vgg_smooths_only_the_3x3_filters_and_keeps_each_layers_norm():
     for a, b in zip(strided_plain, strided_smooth):
         assert torch.equal(a.weight, b.weight)
     assert torch.equal(plain.head[-1].weight, smooth.head[-1].weight)
-
-
-def test_the_chapter_registry_offers_exactly_these_downsampling_layers():
-    from defstab_lib import chapters
-
-    assert chapters.DOWNSAMPLING == DOWNSAMPLING
-    assert chapters.get("smooth_init").param("downsampling").choices == DOWNSAMPLING

@@ -32,8 +32,8 @@ to its cell whichever level the profile's recipe has: in ``cpu`` the baseline's 
 
 *supported*: the interval lies below 1× and the estimate reaches the minimal effect; *contradicted*: it lies above
 1×; *no meaningful effect*: it lies within the minimal effect either way; otherwise *inconclusive*, with the number
-of seeds that would decide it (:func:`.stats.n_needed`).  ``tests/test_ablation.py`` calibrates each rule by
-simulation at 3 seeds.
+of seeds that would decide it (:func:`.stats.n_needed`).  ``tests/analysis/test_ablation.py`` calibrates each
+rule by simulation at 3 seeds.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ that every run stored before the fields existed keeps its key.  bfloat16 changes
 more than float rounding: on zero-padded images (Fashion-MNIST's 28x28 in 32x32) many ReLU and max-pool inputs
 sit exactly on a tie, and the compiled backward takes another subgradient there (the first step's gradients
 differ by about 1% in the first layers; 1e-5, rounding, on the same images with a little noise added;
-``tests/test_parallel.py``), so a compiled run is another run.
+``tests/runs/test_execute.py``), so a compiled run is another run.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""One way to state verdicts (defstab_lib.analysis.verdicts): the glue scheme, the rows with what is beside a
-verdict, verdicts side by side, the verdict table and the generic table."""
+"""One way to state verdicts (``defstab_lib/analysis/verdicts.py``): the glue scheme, JSON and rendering, the
+rows with what is beside a verdict, verdicts side by side, the verdict table and the generic table."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import pytest
 from defstab_lib import analysis, chapters
 from defstab_lib.analysis import stats, tables, verdicts
 from defstab_lib.analysis.claims import CLAIMS
+
+from tests.helpers import VARIANTS, population
 
 
 def _verdict(units=(-0.5, -0.4, -0.45), key="pooling", **numbers) -> verdicts.Verdict:
@@ -81,3 +83,19 @@ def test_the_one_generic_table_is_the_chapters_and_the_analysis_one():
                     "</tr></tbody></table>")
     with pytest.raises(ValueError, match="rows"):
         tables.html_table([])
+
+
+def test_json_and_rendering_of_a_verdict():
+    v = analysis.pooling_at_init(population({"subsample": 0.3, "maxpool": 0.0, "avgpool": -0.05, "strided": 0.25,
+                                             "strided-relu": 0.3}, {v: 0.1 for v in VARIANTS}))
+    d = analysis.to_json(v)
+    for field in ("claim", "figure", "statistic", "effect", "ci_low", "ci_high", "minimal_effect", "n_independent",
+                  "verdict", "rule"):
+        assert field in d
+    assert "n_needed" not in d and d["minimal_effect"] == pytest.approx(1 / 1.1)
+    assert "t-interval" in d["method"] and "Minimal effect" in d["rule"]
+    assert "95% CI" in analysis.sentence(v) and "CI" in analysis.what_would_change(v)
+    html = analysis.verdict_table([v])
+    assert "data-verdict='supported'" in html and "95% CI" in html
+    old = analysis.Verdict(claim="c", statistic="s", value="v", rule="r", verdict=analysis.NOT_SUPPORTED, runs=2)
+    assert analysis.sentence(old) == "not supported: v"  # the first verdicts' fields still construct one

@@ -1,21 +1,29 @@
-"""A figure's provenance comes from the figure: ``chapters.show_figure`` reads the name of the plot function that
-drew it from its stamp (``defstab_lib.plots.provenance``), so that a chapter does not type it."""
+"""Figures with provenance (``defstab_lib/chapters/figures.py``): ``chapters.show_figure`` reads the name of the
+plot function that drew a figure from its stamp (``defstab_lib.plots.provenance``), so that a chapter does not type
+it; the bundle of PNG, SVG and provenance, and how the book build reads what a chapter displays back."""
 
 from __future__ import annotations
 
+import base64
+import io
+import json
+
 import matplotlib
+import matplotlib.pyplot as plt
+import nbformat
+import numpy as np
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from PIL import Image
+
+from defstab_lib import book, chapters, runs
+from defstab_lib.plots.profiles import plot_profiles, shared_legend
+from defstab_lib.plots.trajectories import plot_trajectories
+
+from tests.helpers import ROOT, _a_stored_run
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import nbformat  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 
-from defstab_lib import book, chapters  # noqa: E402
-from defstab_lib.plots.profiles import plot_profiles, shared_legend  # noqa: E402
-from defstab_lib.plots.trajectories import plot_trajectories  # noqa: E402
-from tests.test_figures import ROOT, _a_stored_run  # noqa: E402
 
 PROFILES = "defstab_lib.plots.profiles.plot_profiles"
 TRAJECTORIES = "defstab_lib.plots.trajectories.plot_trajectories"
@@ -103,3 +111,88 @@ def test_the_book_reads_the_same_provenance_from_a_stamped_figure_as_from_a_name
     (digest, entry), = book.figure_provenance(nb, ROOT, tmp_path / "figures").items()
     assert entry["drawn_by"] == PROFILES and entry["alt"] == ALT
     assert entry["results"] == [(f"{run.key}.json", book.results_url(f"results/pooling/{run.key}.json", ROOT))]
+
+
+DRAWN_BY = "defstab_lib.plots.profiles.plot_profiles"
+
+
+def _figure():
+    fig, ax = plt.subplots(figsize=(4.0, 3.0))
+    ax.plot([0, 1, 2], [0.2, 0.1, 0.4], label="maxpool")
+    ax.set_xlabel("layer")
+    return fig
+
+
+def test_figure_bundle_holds_png_svg_and_provenance():
+    run = _a_stored_run()
+    fig = _figure()
+    data, metadata = chapters.figure_bundle(fig, "A profile of three layers, rising at the last.",
+                                            drawn_by=DRAWN_BY, results=[run, run])
+    png = base64.b64decode(data["image/png"])
+    with Image.open(io.BytesIO(png)) as image:
+        dpi = image.info["dpi"][0]
+        width = image.size[0]
+    assert round(dpi) == chapters.FIGURE_DPI
+    assert width > 3.0 * chapters.FIGURE_DPI  # the 4-inch figure at FIGURE_DPI, its tight box a little narrower
+    assert data["image/svg+xml"].lstrip().startswith("<?xml") and "<svg" in data["image/svg+xml"]
+    meta = metadata["image/png"]["defstab"]
+    expected = f"results/pooling/{run.key}.json"
+    assert meta == {"alt": "A profile of three layers, rising at the last.", "drawn_by": DRAWN_BY,
+                    "results": [expected]}  # the same run twice is listed once
+    assert (ROOT / expected).is_file()
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"alt": "a.png", "drawn_by": DRAWN_BY}, ValueError),
+    ({"alt": "A profile of layers", "drawn_by": "defstab_lib.plots.profiles.no_such_function"}, ValueError),
+    ({"alt": "A profile of layers", "drawn_by": "matplotlib.pyplot.plot"}, ValueError),
+    ({"alt": "A profile of layers", "drawn_by": DRAWN_BY, "results": ["pooling/abc.json"]}, ValueError),
+    ({"alt": "A profile of layers", "drawn_by": DRAWN_BY, "results": [3]}, TypeError),
+])
+def test_figure_bundle_rejects_bad_provenance(kwargs, error):
+    fig = _figure()
+    with pytest.raises(error):
+        chapters.figure_bundle(fig, **kwargs)
+    plt.close(fig)
+
+
+def test_results_file_of_stored_computations():
+    store = runs.ResultsStore(ROOT / "results")
+    for path in sorted((ROOT / "results" / "kernel-baselines").glob("*.json"))[:1]:
+        record = json.loads(path.read_text())
+        kb = runs.KernelBaselines.from_computed(store.computed("kernel-baselines", record["params"], None,
+                                                               stored_only=True))
+        assert chapters.computation_file(kb) == f"results/kernel-baselines/{path.name}"
+        assert chapters.results_file(record) == f"results/kernel-baselines/{path.name}"
+    for width, key in ((0.5, "da18f75c3216ccf2"), (1.0, "636adea6e35d4a2e")):  # the stored Figure 4 networks
+        nets = runs.smooth_init(width=width, store=store, stored_only=True)
+        assert chapters.results_file(nets) == f"results/smooth-init/{key}.json"
+
+
+def test_show_figure_displays_one_output_that_the_book_build_reads_back(tmp_path):
+    """Run the helper in an IPython shell, put its output in a notebook cell, and collect it as the build does."""
+    shell = InteractiveShell.instance()
+    published = []
+    shell.display_pub.publish = lambda data, metadata=None, **kw: published.append((data, metadata))
+    run = _a_stored_run()
+    fig = _figure()
+    chapters.show_figure(fig, "A profile of three layers, rising at the last.", drawn_by=DRAWN_BY, results=[run])
+    assert not plt.fignum_exists(fig.number)  # closed: the inline backend shows it no second time
+    assert len(published) == 1
+    data, metadata = published[0]
+    assert {"image/png", "image/svg+xml", "text/plain"} <= set(data)
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("chapters.show_figure(...)")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=data, metadata=metadata)]
+    nb.cells = [cell]
+    nb = nbformat.reads(nbformat.writes(nb), as_version=4)  # as stored on disk
+    figures = book.figure_provenance(nb, ROOT, tmp_path / "figures")
+    (digest, entry), = figures.items()
+    assert entry["alt"] == "A profile of three layers, rising at the last."
+    assert entry["drawn_by"] == DRAWN_BY
+    assert entry["results"] == [(f"{run.key}.json", book.results_url(f"results/pooling/{run.key}.json", ROOT))]
+    assert entry["svg"] == f"{digest}.svg"
+    assert "<svg" in (tmp_path / "figures" / entry["svg"]).read_text()
+    assert "image/svg+xml" not in nb.cells[0].outputs[0]["data"]  # the page shows the PNG and links the SVG

@@ -7,18 +7,19 @@ import inspect
 import pkgutil
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from defstab_lib import deform, plots
+from defstab_lib.analysis import Rule, judge
+from defstab_lib.plots import provenance
+from defstab_lib.plots.profiles import plot_profiles, shared_legend
+from defstab_lib.plots.trajectories import plot_trajectories
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
 
-from defstab_lib import deform, plots  # noqa: E402
-from defstab_lib.analysis import Rule, judge  # noqa: E402
-from defstab_lib.plots import provenance  # noqa: E402
-from defstab_lib.plots.profiles import plot_profiles, shared_legend  # noqa: E402
-from defstab_lib.plots.trajectories import plot_trajectories  # noqa: E402
 
 #: Public functions of ``plots`` that draw nothing: they compute colours or statistics, or set matplotlib's style.
 NOT_DRAWING = {"defstab_lib.plots.apply_style", "defstab_lib.plots.profiles.band_stats",

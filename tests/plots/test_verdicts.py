@@ -3,13 +3,13 @@
 import io
 
 import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from defstab_lib.analysis import Rule, judge
+from defstab_lib.plots.verdicts import plot_verdict, plot_verdicts
 
-from defstab_lib.analysis import Rule, judge  # noqa: E402
-from defstab_lib.plots.verdicts import plot_verdict, plot_verdicts  # noqa: E402
+matplotlib.use("Agg")
 
 
 def _verdict():
@@ -48,5 +48,3 @@ def test_each_evidence_is_a_labelled_row_with_its_units_as_points():
         rows = np.round(p[:, 1] - 0.22)
         assert len(set(rows)) == 1 and abs(p[:, 1] - 0.22 - rows).max() <= 0.08
     plt.close(fig)
-
-

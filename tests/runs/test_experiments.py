@@ -14,17 +14,20 @@ from pathlib import Path
 import pytest
 
 from defstab_lib import cli, runs
-from defstab_lib.runs import campaign
+from defstab_lib.runs import (
+    campaign,
+    experiment_configs,
+)
 from defstab_lib.runs.experiments import (
     EXPERIMENTS,
     Experiment,
-    experiment_configs,
     get_experiment,
     image_runs,
     label_contrast,
     register,
     unregister,
 )
+
 
 ROOT = Path(__file__).resolve().parents[2]
 STORE = runs.ResultsStore(ROOT / "results")
@@ -143,3 +146,14 @@ def test_a_new_experiment_is_one_record_and_its_driver(toy, tmp_path, capsys):
 def test_the_loader_refuses_a_list_of_configs():
     with pytest.raises(TypeError, match="mapping"):
         runs.load(experiment_configs("pooling", "smoke"))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [(dict(experiment="nope"), "unknown experiment 'nope'"), (dict(profile="gpu"), "unknown profile 'gpu'"),
+     (dict(dataset="svhn"), "unknown dataset 'svhn'"), (dict(seeds=0), "seeds must be an int >= 1"),
+     (dict(epochs=0), "epochs must be an int >= 1"), (dict(downsampling=["pool"]), r"\['pool'\] not allowed")],
+)
+def test_experiment_configs_reject_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        experiment_configs(**{"experiment": "pooling", **kwargs})

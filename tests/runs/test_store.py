@@ -1,18 +1,33 @@
-"""The store's typed records (``defstab_lib/runs/store.py``, ``defstab_lib/runs/records.py``): every committed
-result re-derives its key and re-serialises to exactly its stored bytes; a stored computation keeps its source;
-``stored_only`` refuses to compute; one place builds the store's paths."""
+"""The results store (``defstab_lib/runs/store.py``) and its typed records (``defstab_lib/runs/records.py``):
+every committed result re-derives its key and re-serialises to exactly its stored bytes; a stored computation keeps
+its source and is computed once; ``stored_only`` refuses to compute; one place builds the store's paths; bad input
+and damage (a corrupt or misplaced file, a wrong field, an interrupted write, a read-only root, a full disk, a
+missing or empty ``DEFSTAB_RESULTS``) are each one clear error naming the file."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import warnings
+from pathlib import Path
 
 import pytest
 
 from defstab_lib import runs
 from defstab_lib.chapters import figures
-from defstab_lib.runs import records
-from defstab_lib.runs.config import config_from_dict, config_to_dict, run_key
-from defstab_lib.runs.store import Computed, CorruptResultError, Measurement, ResultsStore, computation_key
+from defstab_lib.runs import (
+    CorruptResultError,
+    ResultsStore,
+    records,
+    run_key,
+    run_or_load,
+)
+from defstab_lib.runs.config import config_from_dict, config_to_dict
+from defstab_lib.runs.store import Computed, Measurement, StoreWriteError, atomic_write, computation_key
+
+from tests.helpers import tiny
+
 
 COMMITTED = ResultsStore(runs.store.results_root())
 
@@ -157,3 +172,172 @@ def test_a_measurement_reads_the_flat_form_of_a_resume_state_with_none_fields():
         m.relative_stability("euclidean")
     with pytest.raises(TypeError):
         Measurement.from_json({**flat, "unknown": 1})
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [("{not json", "not valid JSON"), ('{"schema": "other/1"}', "schema is 'other/1'"),
+     ('{"schema": "defstab.results/1", "config": {}}', "not a valid result")],
+)
+def test_corrupt_result_raises_naming_the_file_and_is_not_retrained(tmp_path, content, match, monkeypatch):
+    store = ResultsStore(tmp_path)
+    config = tiny()
+    store.path(config).parent.mkdir(parents=True)
+    store.path(config).write_text(content)
+    monkeypatch.setattr(runs.execute, "_train", lambda *a, **k: pytest.fail("retrained over a corrupt file"))
+    with pytest.raises(CorruptResultError, match=match) as info:
+        run_or_load(config, store=store, progress=False)
+    assert str(store.path(config)) in str(info.value)
+    assert store.path(config).read_text() == content, "the corrupt file is left for the user to inspect"
+
+
+def test_a_result_stored_under_another_key_is_refused(tmp_path):
+    store = ResultsStore(tmp_path)
+    r = run_or_load(tiny(epochs=1), store=store, progress=False)
+    other = tiny(epochs=1, seed=5)
+    store.path(other).write_text(store.path(tiny(epochs=1)).read_text())
+    with pytest.raises(CorruptResultError, match="holds the run"):
+        store.load(other)
+    assert r.key != run_key(other)
+
+
+def test_interrupted_write_leaves_no_half_written_file(tmp_path, monkeypatch):
+    store = ResultsStore(tmp_path)
+    r = run_or_load(tiny(epochs=1), store=store, progress=False)
+    before = store.path(r.config).read_bytes()
+
+    def broken_replace(src, dst):
+        raise KeyboardInterrupt  # interrupted between writing the temporary file and renaming it
+
+    monkeypatch.setattr(runs.store.os, "replace", broken_replace)
+    with pytest.raises(KeyboardInterrupt):
+        store.save(r)
+    assert store.path(r.config).read_bytes() == before
+    assert not list(store.path(r.config).parent.glob("*.tmp")), "the temporary file is removed"
+
+
+def test_computations_are_stored_once_and_corrupt_ones_raise(tmp_path):
+    store = ResultsStore(tmp_path)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"values": [1.0, 2.0]}
+
+    first = store.computed("demo", {"seeds": 2}, compute)
+    again = store.computed("demo", {"seeds": 2}, compute)
+    other = store.computed("demo", {"seeds": 3}, compute)
+    assert len(calls) == 2 and first == again and first.payload == {"values": [1.0, 2.0]}
+    assert first.provenance["torch_version"] and other.params == {"seeds": 3}
+    path = next(p for p in (tmp_path / "demo").glob("*.json") if json.loads(p.read_text())["params"]["seeds"] == 2)
+    path.write_text('{"schema": "defstab.computed/1"}')
+    with pytest.raises(CorruptResultError, match=str(path)):
+        store.computed("demo", {"seeds": 2}, compute)
+    assert len(calls) == 2
+    store.computed("demo", {"seeds": 2}, compute, force=True)
+    assert len(calls) == 3 and json.loads(path.read_text())["payload"] == {"values": [1.0, 2.0]}
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, *options: str):
+    """A real, tiny tmpfs at ``path`` (needs root, which this project's machines and CI have)."""
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(("size=256k",) + options), "tmpfs", str(path)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"cannot mount a tmpfs for this test (needs root): {done.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """A store holding one finished tiny run (trained once for the module)."""
+    store = ResultsStore(tmp_path_factory.mktemp("results"))
+    config = tiny(epochs=1)
+    run_or_load(config, store=store, progress=False, device="cpu")
+    return store, config
+
+
+def rewrite(store: ResultsStore, config, edit) -> Path:
+    path = store.path(config)
+    d = json.loads(path.read_text())
+    edit(d)
+    path.write_text(json.dumps(d))
+    return path
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda d: d["measurements"][0].update(cosine="0.1, 0.2"), "cosine"),
+    (lambda d: d["measurements"][0].update(test_accuracy="high"), "test_accuracy"),
+    (lambda d: d["measurements"][-1].update(euclidean=d["measurements"][-1]["euclidean"][:3]), "euclidean"),
+    (lambda d: d["measurements"][0].update(train_accuracy=7.0), "train_accuracy"),
+    (lambda d: d["measurements"][0].update(epoch="0"), "epoch"),
+])
+def test_a_field_of_the_wrong_type_or_length_names_the_file_and_the_field(stored, tmp_path, edit, field):
+    store, config = stored
+    copy = ResultsStore(tmp_path)
+    copy.path(config).parent.mkdir(parents=True)
+    copy.path(config).write_bytes(store.path(config).read_bytes())
+    path = rewrite(copy, config, edit)
+    with pytest.raises(CorruptResultError, match=field) as info:
+        copy.load(config)
+    assert str(path) in str(info.value)
+    assert copy.state(config).startswith("corrupt: ") and field in copy.state(config)
+
+
+def test_state_counts_only_valid_results(stored, tmp_path):
+    store, config = stored
+    assert store.state(config) == "stored"
+    copy = ResultsStore(tmp_path)
+    assert copy.state(config) == "missing"
+    copy.path(config).parent.mkdir(parents=True)
+    copy.path(config).write_bytes(store.path(config).read_bytes()[:200])  # truncated
+    assert copy.exists(config) and copy.state(config).startswith("corrupt: ")
+
+
+def test_a_corrupt_resume_state_is_reported_with_its_path_and_force_discards_it(tmp_path):
+    store = ResultsStore(tmp_path)
+    config = tiny(epochs=1)
+    work = store.work_path(config)
+    work.parent.mkdir(parents=True)
+    work.write_bytes(b"not a torch file")
+    with pytest.raises(CorruptResultError, match="resume state") as info:
+        run_or_load(config, store=store, progress=False, device="cpu")
+    assert str(work) in str(info.value) and "force" in str(info.value)
+    r = run_or_load(config, store=store, progress=False, device="cpu", force=True)
+    assert store.state(config) == "stored" and not work.exists() and r.final.epoch == 1
+
+
+def test_a_missing_or_empty_defstab_results_folder_is_warned_about(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(tmp_path / "typo"))
+    with pytest.warns(UserWarning, match="DEFSTAB_RESULTS=.*typo.*missing"):
+        runs.results_root()
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(tmp_path))
+    with pytest.warns(UserWarning, match="empty"):
+        runs.results_root()
+    (tmp_path / "pooling").mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert runs.results_root() == tmp_path
+
+
+def test_a_read_only_root_is_an_error_naming_it_before_training(tmp_path):
+    with tmpfs(tmp_path / "ro", "ro") as root:
+        store = ResultsStore(root / "results")
+        with pytest.raises(StoreWriteError, match=str(root / "results")) as info:
+            run_or_load(tiny(epochs=1), store=store, progress=False, device="cpu")
+        assert "read-only" in str(info.value)
+
+
+def test_a_full_disk_is_one_clear_error_and_leaves_the_stored_file_intact(tmp_path):
+    with tmpfs(tmp_path / "small") as root:
+        path = root / "pooling" / "run.json"
+        atomic_write(path, b'{"stored": true}\n')
+        with pytest.raises(StoreWriteError, match="no space left") as info:
+            atomic_write(path, b"x" * 1_000_000)
+        assert str(path) in str(info.value)
+        assert path.read_bytes() == b'{"stored": true}\n'
+        assert sorted(p.name for p in path.parent.iterdir()) == ["run.json"], "no temporary file is left"

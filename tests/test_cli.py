@@ -1,0 +1,358 @@
+"""The command line (``defstab_lib/cli.py``): ``run``, ``run all``, ``status`` and ``report``.
+
+Bad arguments end with one line and exit 2 before any work (in process and in a real process); a failure after
+parsing is one line (``--debug`` shows the traceback); hours of CPU work need ``--yes`` after the estimate;
+``status`` gives each campaign its cost and the experiments each profile reads; ``report`` gives every verdict
+(the committed cpu profile's unchanged), profiles side by side, and one line when nothing is stored.  Step times
+are faked (``fake_steps``) where only the printing is under test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from defstab_lib import analysis, chapters, cli, runs
+from defstab_lib.runs import (
+    ResultsStore,
+    campaign,
+    estimate,
+    experiment_configs,
+    run_or_load,
+)
+
+from tests.helpers import (
+    ROOT,
+    _cli,
+    _env,
+)
+
+
+def test_status_tells_what_is_stored(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(tmp_path))
+    spec = chapters.ChapterSpec("fake", "Fake", (), experiments=("synthetic",))
+    monkeypatch.setitem(chapters.CHAPTERS, "fake", spec)
+    rows = [r for r in cli.status_rows(["smoke"]) if r["chapter"] == "fake"]
+    assert rows == [dict(rows[0], stored="0/4")]
+    config = experiment_configs("synthetic", "smoke")[0]
+    run_or_load(config, store=ResultsStore(tmp_path), progress=False)
+    rows = [r for r in cli.status_rows(["smoke"]) if r["chapter"] == "fake"]
+    assert rows[0]["stored"] == "1/4" and "C=1" not in rows[0]["missing"] and "C=2" in rows[0]["missing"]
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [(["run", "nope"], "unknown experiment 'nope'"), (["run", "pooling", "--profile", "gpu"], "unknown profile"),
+     (["run", "pooling", "--dataset", "svhn"], "unknown dataset 'svhn'"),
+     (["run", "pooling", "--epochs", "0"], "epochs must be an int >= 1"),
+     (["status", "--profile", "gpu"], "unknown profile 'gpu'")],
+)
+def test_cli_bad_arguments_end_with_one_line_and_exit_2(args, match, tmp_path, monkeypatch, capsys):
+    """In-process (the same ``main`` a process runs; one real process below checks the exit status)."""
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(tmp_path))
+    with pytest.raises(SystemExit) as info:
+        cli.main(args)
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert len(err.strip().splitlines()) == 1 and match in err
+    assert not list(tmp_path.glob("**/*.json")), "nothing was trained"
+
+
+def test_cli_bad_argument_in_a_real_process_exits_2_with_one_line(tmp_path):
+    done = _cli("run", "pooling", "--downsampling", "maxpool", "maxpool", results=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "'maxpool' more than once" in done.stderr
+    assert not list(tmp_path.glob("**/*.json")), "nothing was trained"
+
+
+@pytest.mark.slow
+def test_cli_runs_then_loads(tmp_path):
+    args = ["run", "pooling", "--profile", "smoke", "--downsampling", "maxpool", "--quiet"]
+    first = _cli(*args, results=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "trained in" in first.stdout and "test acc" in first.stdout
+    second = _cli(*args, results=tmp_path)
+    assert "loaded" in second.stdout and "trained in" not in second.stdout
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    (tmp_path / "pooling").mkdir()  # not empty: no warning that the store holds nothing
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(tmp_path))
+    return tmp_path
+
+
+def _stored(root) -> list:
+    return list(root.rglob("*.json")) + list(root.rglob("*.pt"))
+
+
+@pytest.mark.parametrize("option, value", [("--strengths", "1"), ("--epochs", "1"), ("--downsampling", "maxpool")])
+def test_run_all_refuses_options_that_fit_some_experiments_only(option, value, store, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["run", "all", "--profile", "smoke", option, value])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(err) == 1
+    assert f"{option} does not apply to 'run all'" in err[0]
+    assert not _stored(store)
+
+
+@pytest.mark.parametrize("args, match", [(["--profile", "gpu"], "unknown profile 'gpu'"),
+                                         (["--dataset", "svhn"], "unknown dataset 'svhn'"),
+                                         (["--seeds", "0"], "seeds must be an int >= 1"),
+                                         (["--jobs", "0"], "--jobs must be an int >= 1")])
+def test_run_all_bad_arguments_are_one_line(args, match, store, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["run", "all", *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(err) == 1 and match in err[0], err
+
+
+def test_run_all_prints_each_experiment_and_the_estimate_per_device_class(fake_steps, store, capsys):
+    assert cli.main(["run", "all", "--profile", "smoke", "--dataset", "mnist", "--dry-run", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    groups = campaign.campaign_configs("smoke")
+    total = sum(len(c) for c in groups.values())
+    assert f"all (smoke profile, mnist): {total} runs in {len(groups)} experiments, {total} to train" in out
+    for experiment, configs in groups.items():
+        assert f"  {experiment:<14} {len(configs):>4} runs" in out
+    assert "synthetic deformation tasks, whatever --dataset" in out
+    measured = [line for line in out.splitlines() if line.startswith("estimate on this machine, measured:")]
+    assert len(measured) == 1 and f"{total} run(s) to train on CPU" in measured[0]
+    assert "from the datasheet, NOT measured" in out
+    for d in estimate.DEVICE_CLASSES:
+        line = next(line for line in out.splitlines() if line.startswith(f"  {d.name} "))
+        assert "about" in line and d.basis in line and "assumed" in line
+    assert out.rstrip().endswith("dry run: nothing trained")
+    assert not _stored(store)
+
+
+def test_hours_of_cpu_work_for_run_all_need_yes_after_the_estimate(fake_steps, store, monkeypatch, capsys):
+    monkeypatch.setattr(estimate, "_time_step", lambda network, device, repeats=3: 1.0)
+    with pytest.raises(SystemExit) as info:
+        cli.main(["run", "all", "--profile", "cpu", "--device", "cpu"])
+    out, err = capsys.readouterr()
+    assert info.value.code == 2 and "estimate on this machine, measured" in out and "NOT measured" in out
+    assert len(err.strip().splitlines()) == 1 and "pass --yes" in err and "--epochs" not in err
+    assert not _stored(store)
+
+
+def test_a_run_keeps_its_profiles_precision_unless_told(store):
+    parser = cli._parser()
+    for extra, precision in [([], "bf16"), (["--precision", "float32"], "float32")]:
+        args = parser.parse_args(["run", "pooling", "--profile", "standard", *extra])
+        groups, _ = cli._check_run_args(args, parser)
+        assert {c.precision for c in groups["pooling"]} == {precision}
+    groups, _ = cli._check_run_args(parser.parse_args(["run", "all", "--profile", "standard"]), parser)
+    assert {c.precision for cs in groups.values() for c in cs} == {"bf16"}
+
+
+def test_status_gives_each_campaign_its_cost(fake_steps, store, capsys):
+    config = campaign.campaign_configs("smoke")["synthetic"][0]
+    runs.run_or_load(config, store=runs.ResultsStore(store), progress=False)
+    total = sum(len(c) for c in campaign.campaign_configs("smoke").values())
+    assert cli.main(["status", "--profile", "smoke", "--jobs", "2"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("  smoke: "))
+    assert line.startswith(f"  smoke: 1/{total} runs stored, about ")
+    assert "left on this machine" in line and "2 worker processes at once" in line and "measured now" in line
+    assert len(fake_steps) == len({estimate.network_of(c) for cs in campaign.campaign_configs("smoke").values()
+                                   for c in cs}), "each network timed once"
+    assert cli.main(["status", "--profile", "smoke", "--no-estimate"]) == 0
+    assert f"  smoke: 1/{total} runs stored, {total - 1} missing (not timed" in capsys.readouterr().out
+
+
+def test_status_lists_the_experiments_each_profile_reads(store, capsys):
+    """matched-real is listed for the chapters that read it (random_labels, report) in the profile with
+    matched_contrast only; the random-labels chapter lists its pooling contrast in the other profiles only."""
+    rows = cli.status_rows(list(runs.PROFILES))
+    listed = {(r["chapter"], r["experiment"], r["profile"].rstrip("*")) for r in rows}
+    for chapter in ("random_labels", "report"):
+        assert (chapter, "matched-real", "standard") in listed
+        assert not [p for p in ("cpu", "smoke", "paper") if (chapter, "matched-real", p) in listed], chapter
+    assert ("random_labels", "pooling", "standard") not in listed
+    assert all(("random_labels", "pooling", p) in listed for p in ("cpu", "smoke", "paper"))
+    assert ("report", "pooling", "standard") in listed and ("smoothness", "pooling", "standard") in listed
+    assert not any(e == "matched-real" for c, e, _ in listed if c not in ("random_labels", "report"))
+    matched = [r for r in rows if r["chapter"] == "random_labels" and r["experiment"] == "matched-real"]
+    assert [r["stored"] for r in matched] == [f"0/{len(runs.experiment_configs('matched-real', 'standard'))}"]
+    assert cli.main(["status", "--profile", "standard", "--no-estimate"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # "standard*": the chapter's default profile is starred
+    assert any([w.rstrip("*") for w in line.split()[:4]] == ["random_labels", "matched-real", "standard", "0/25"]
+               for line in lines)
+    assert cli.main(["status", "--profile", "cpu", "--no-estimate"]) == 0
+    table = capsys.readouterr().out.split("campaign cost")[0]
+    assert "matched-real" not in table and "random_labels    pooling" in table
+
+
+def test_status_refuses_bad_jobs(store, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["status", "--jobs", "0"])
+    assert info.value.code == 2 and "--jobs must be an int >= 1" in capsys.readouterr().err
+
+
+def test_report_with_nothing_stored_is_one_line_saying_what_is_missing(store, capsys):
+    assert cli.main(["report", "--profile", "paper"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert "not stored" in err[0] and "pooling" in err[0] and "paper" in err[0] and "run" in err[0]
+
+
+def test_hours_of_cpu_work_need_yes_and_say_the_estimate_first(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DEFSTAB_RESULTS": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "defstab_lib", "run", "pooling", "--profile", "paper", "--seeds", "1",
+                           "--downsampling", "maxpool", "--device", "cpu"], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert done.returncode == 2, done.stderr
+    assert "estimate: 1 run(s) to train on CPU" in done.stdout
+    errors = [line for line in done.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and "pass --yes" in errors[0], done.stderr
+    assert all(line.startswith("defstab: ") for line in done.stderr.splitlines()), "warnings are one line too"
+    assert not list(tmp_path.rglob("*.json")) and not list(tmp_path.rglob("*.pt")), "nothing was trained"
+
+
+def test_a_failure_after_parsing_is_one_line_and_debug_shows_the_traceback(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(tmp_path))
+    config = runs.experiment_configs("pooling", "smoke", downsampling=["maxpool"], seeds=1)[0]
+    path = runs.ResultsStore(tmp_path).path(config)
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    args = ["run", "pooling", "--profile", "smoke", "--downsampling", "maxpool", "--seeds", "1", "--quiet"]
+    assert cli.main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "CorruptResultError" in err[0] and str(path) in err[0] and "--debug" in err[0]
+    with pytest.raises(runs.CorruptResultError):
+        cli.main(["--debug", *args])
+
+
+def test_status_does_not_count_a_truncated_result(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(tmp_path))
+    config = runs.experiment_configs("pooling", "smoke", downsampling=["maxpool"], seeds=1)[0]
+    path = runs.ResultsStore(tmp_path).path(config)
+    path.parent.mkdir(parents=True)
+    path.write_text('{"schema": "defstab.results/1", "key": ')
+    rows = [r for r in cli.status_rows(["smoke"]) if r["chapter"] == "pooling" and r["experiment"] == "pooling"]
+    assert rows and rows[0]["stored"].startswith("0/") and "corrupt" in rows[0]["missing"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_command_that_waited_for_the_lock_says_loaded_not_trained(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DEFSTAB_RESULTS": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    args = [sys.executable, "-m", "defstab_lib", "run", "pooling", "--profile", "smoke", "--downsampling", "maxpool",
+            "--seeds", "1", "--jobs", "1", "--quiet", "--device", "cpu"]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=500) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e[-2000:] for _, e in outs]
+    said = sorted("trained in" if "trained in" in out else "loaded" if "loaded" in out else out for out, _ in outs)
+    assert said == ["loaded", "trained in"], outs
+
+
+def test_report_profiles_command(standard_store, capsys):
+    assert cli.main(["report", "--profiles", "cpu", "standard", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["dataset"] == "fashion-mnist" and list(out["profiles"]) == ["cpu", "standard"]
+    cpu, standard = out["profiles"]["cpu"], out["profiles"]["standard"]
+    assert not cpu["complete"] and cpu["stored"] == 0 and cpu["total"] == 42 and "verdicts" not in cpu
+    assert standard["complete"] and standard["stored"] == standard["total"] == 95
+    assert [v["number"] for v in standard["verdicts"]] == ["H", "1", "2", "3", "4", "5", "6", "7"]
+    assert "matched-real" in standard["verdicts"][-1]["statistic"]
+    assert standard["recipe"]["augmentation"].startswith("real labels: random horizontal flip")
+    assert cli.main(["report", "--profiles", "cpu", "standard"]) == 0
+    text = capsys.readouterr().out
+    assert "standard  " in text and "The cpu profile is incomplete" in text
+    for bad in (["--profiles", "nope"], ["--profiles", "cpu", "--seeds", "3"], ["--profiles", "--profile", "cpu"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["report", *bad])
+        assert exit_.value.code == 2
+
+
+#: The cpu profile's verdicts as the committed results store gives them (``python -m defstab_lib report --json``
+#: before the report learnt recipes, matched contrasts and profiles): number -> (verdict, effect, CI, beside).
+CPU_VERDICTS = {
+    "H": ("inconclusive", 1.015882, 0.664277, 1.553593, [("contradicted", 1.476833)]),
+    "1": ("supported", 0.581911, 0.560999, 0.602859, [("supported", 0.604445), ("supported", 0.621884)]),
+    "2": ("supported", 1.615187, 1.489209, 1.751821, []),
+    "3": ("contradicted", 0.817988, 0.773153, 0.865423, []),
+    "4": ("supported", 0.420198, 0.392719, 0.446141, [("supported", 0.430122)]),
+    "5": ("no meaningful effect", 0.992603, 0.979122, 1.006271, []),
+    "6": ("supported", 0.96654, 0.964958, 0.968124, []),
+    "7": ("no meaningful effect", 0.966143, 0.802958, 1.162492, []),
+}
+
+
+def test_the_cpu_profiles_verdicts_and_numbers_are_unchanged(capsys):
+    assert cli.main(["report", "--json"]) == 0
+    got = {c["number"]: c for c in json.loads(capsys.readouterr().out)}
+    assert list(got) == list(CPU_VERDICTS)
+    for number, (verdict, effect, low, high, beside) in CPU_VERDICTS.items():
+        c = got[number]
+        assert (c["verdict"], c["effect"], c["ci_low"], c["ci_high"]) == (verdict, effect, low, high), number
+        assert [(b["verdict"], b["effect"]) for b in c.get("beside", [])] == beside, number
+    assert "real labels: the pooling runs" in got["7"]["statistic"]
+
+
+def test_report_command_gives_every_verdict_with_its_fields(capsys):
+    """On the committed results store (the cpu profile): all eight verdicts, machine-readable."""
+    import json
+
+    from defstab_lib import cli
+
+    assert cli.main(["report", "--json"]) == 0
+    claims = json.loads(capsys.readouterr().out)
+    assert [c["number"] for c in claims] == ["H", "1", "2", "3", "4", "5", "6", "7"]
+    for c in claims:
+        for field in ("claim", "figure", "statistic", "effect", "ci_low", "ci_high", "minimal_effect",
+                      "n_independent", "verdict", "rule"):
+            assert c[field] is not None, (c["number"], field)
+        assert c["verdict"] in analysis.VERDICTS and c["ci_low"] <= c["effect"] <= c["ci_high"]
+        assert ("n_needed" in c) == (c["verdict"] == analysis.INCONCLUSIVE)
+    one, four = claims[1], claims[4]
+    assert one["verdict"] == four["verdict"] == analysis.SUPPORTED and one["n_independent"] >= 30
+    assert one["ci_high"] < 1 and four["ci_high"] < 1  # the CIs exclude no effect
+    assert cli.main(["report"]) == 0 and "beside" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["report", "--profile", "nope"])
+    assert exit_.value.code == 2
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [(["--jobs", "0"], "--jobs must be an int >= 1, got 0"),
+     (["--jobs", "-3"], "--jobs must be an int >= 1, got -3"),
+     (["--executor", "dask"], "argument --executor: invalid choice: 'dask'"),
+     (["--executor", "local", "--partition", "gpu"], "--partition is a SLURM option: it needs --executor slurm"),
+     (["--mem", "8", "--time", "60"], "--time, --mem are SLURM options: they need --executor slurm"),
+     (["--precision", "fp8"], "argument --precision: invalid choice: 'fp8' (choose from 'auto', 'float32', 'bf16')"),
+     (["--executor", "slurm"] if not __import__("shutil").which("sbatch") else ["--wait"],
+      "needs SLURM's sbatch on PATH" if not __import__("shutil").which("sbatch") else "--wait applies to")],
+)
+def test_cli_bad_input_is_one_line_before_any_work(args, match, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DEFSTAB_RESULTS", str(tmp_path))
+    with pytest.raises(SystemExit) as info:
+        cli.main(["run", "pooling", "--profile", "smoke", *args])
+    err = capsys.readouterr().err
+    assert info.value.code == 2, err
+    assert len(err.strip().splitlines()) == 1 and match in err, err
+    assert not list(tmp_path.glob("**/*")), "nothing was written"
+
+
+def test_cli_bad_jobs_in_a_real_process_exits_2_with_one_line(tmp_path):
+    done = _cli("run", "pooling", "--profile", "smoke", "--jobs", "0", results=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip() == "defstab: error: --jobs must be an int >= 1, got 0"
+    assert not tmp_path.exists() or not list(tmp_path.glob("**/*")), "nothing was written"
+
+
+def test_cli_says_when_submitit_is_not_installed(tmp_path):
+    # submitit made unimportable in this process only (None in sys.modules: ``import submitit`` then raises
+    # ModuleNotFoundError, as it does where the package is not installed)
+    code = "import sys; sys.modules['submitit'] = None; from defstab_lib.cli import main; sys.exit(main())"
+    done = subprocess.run([sys.executable, "-c", code, "run", "pooling", "--profile", "smoke", "--executor", "local"],
+                          capture_output=True, text=True, env=_env(tmp_path), timeout=120)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "--executor local needs submitit, which is not installed" in done.stderr, done.stderr
