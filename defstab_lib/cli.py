@@ -290,7 +290,7 @@ def status_rows(profiles: list[str] | None = None) -> list[dict[str, str]]:
                     "profile": profile + ("*" if profile == default_profile else ""),
                     "stored": f"{len(configs) - len(missing)}/{len(configs)}",
                     "missing": ", ".join(c.describe().split(": ", 1)[1]
-                                         + (" (corrupt: see the file)" if states[c] != "missing" else "")
+                                         + (f" (corrupt: {store.path(c)})" if states[c] != "missing" else "")
                                          for c in missing[:3])
                     + (f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""),
                 })

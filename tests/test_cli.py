@@ -235,7 +235,21 @@ def test_status_does_not_count_a_truncated_result(tmp_path, monkeypatch, capsys)
     path.parent.mkdir(parents=True)
     path.write_text('{"schema": "defstab.results/1", "key": ')
     rows = [r for r in cli.status_rows(["smoke"]) if r["chapter"] == "pooling" and r["experiment"] == "pooling"]
-    assert rows and rows[0]["stored"].startswith("0/") and "corrupt" in rows[0]["missing"]
+    assert rows and rows[0]["stored"].startswith("0/") and f"(corrupt: {path})" in rows[0]["missing"]
+
+
+def test_a_results_root_that_is_a_file_is_refused_at_once_in_one_line(tmp_path):
+    """``DEFSTAB_RESULTS`` naming a file: one line naming the variable, the path and that it must be a folder (not
+    "missing", then a ``NotADirectoryError`` deep in the store)."""
+    root = tmp_path / "x.json"
+    root.write_text("{}")
+    for args in (["status", "--no-estimate"], ["report", "--profile", "smoke"]):
+        done = _cli(*args, results=root, timeout=300)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 1 and len(lines) == 1, done.stderr
+        assert "DEFSTAB_RESULTS" in lines[0] and str(root) in lines[0] and "must name a folder" in lines[0]
+        assert "missing" not in done.stderr and not done.stdout
+    assert root.read_text() == "{}"
 
 
 @pytest.mark.slow
