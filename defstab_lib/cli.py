@@ -5,6 +5,7 @@
         [--executor processes|local|slurm [--partition P] [--time MIN] [--cpus N] [--gpus N] [--mem GB] [--wait]]
     python -m defstab_lib run all --profile paper --dataset cifar10 [--seeds N] [--dry-run] [--yes] [...]
     python -m defstab_lib status [--profile PROFILE] [--jobs N] [--no-estimate]
+    python -m defstab_lib compute [--profile cpu] [--dataset fashion-mnist] [--device auto]
     python -m defstab_lib list
     python -m defstab_lib report [--profile cpu] [--dataset fashion-mnist] [--seeds N] [--json]
     python -m defstab_lib report --profiles [PROFILE ...] [--dataset fashion-mnist] [--json]
@@ -19,6 +20,10 @@ to only some experiments (``--downsampling``, ``--strengths``, ``--epochs``: the
 own epochs) are refused.  Before training it prints the estimate per device class: this machine's *measured*
 (:func:`defstab_lib.runs.estimate.estimate`), the others *derived from datasheets, not measured*
 (:func:`defstab_lib.runs.estimate.datasheet_estimate`, with the assumptions in the output).
+
+``compute`` computes (and stores) the computations a profile's ``report`` reads that train nothing: the random
+networks of claims 1 and 4 (``pooling-init``, ``smooth-init``) at the report's parameters; ``report`` names it when
+they are missing.
 
 ``status`` ends with each profile's campaign cost: runs stored / total, and the time the missing ones take on this
 machine (step times measured once per distinct network, ``--jobs`` workers at once; ``--no-estimate`` skips it).
@@ -98,6 +103,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="estimate the missing runs trained this many at once (default: one per core, as run)")
     status.add_argument("--no-estimate", action="store_true",
                         help="count the campaign's runs but time nothing (the estimate takes seconds per profile)")
+    compute = sub.add_parser("compute", help="compute the stored computations a profile's report reads (the random "
+                                             "networks of claims 1 and 4; nothing is trained)")
+    compute.add_argument("--profile", default="cpu", help=f"one of: {', '.join(runs.PROFILES)} (default cpu)")
+    compute.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist, mnist or cifar10")
+    compute.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     sub.add_parser("list", help="the experiments and profiles")
     report = sub.add_parser("report", help="the verdict of every claim, from the stored results (trains nothing)")
     report.add_argument("--profile", default=None, help=f"one of: {', '.join(runs.PROFILES)} (default cpu)")
@@ -304,7 +314,7 @@ def status_rows(profiles: list[str] | None = None) -> list[dict[str, str]]:
                     "profile": profile + ("*" if profile == default_profile else ""),
                     "stored": f"{len(configs) - len(missing)}/{len(configs)}",
                     "missing": ", ".join(c.describe().split(": ", 1)[1]
-                                         + (" (corrupt: see the file)" if states[c] != "missing" else "")
+                                         + (f" (corrupt: {store.path(c)})" if states[c] != "missing" else "")
                                          for c in missing[:3])
                     + (f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""),
                 })
@@ -392,6 +402,34 @@ def _status(args, parser) -> int:
     return 0
 
 
+def _compute(args, parser) -> int:
+    """``compute``: the stored computations the report of ``--profile`` reads (the random networks of
+    :data:`defstab_lib.chapters.loading.RANDOM_NETWORK_KINDS`), computed where missing, each named by its file."""
+    try:
+        runs.experiment_configs("pooling", args.profile, dataset=args.dataset)  # checks the profile and the dataset
+        chapters.resolve_device(args.device)
+    except (ValueError, TypeError) as exc:
+        parser.error(str(exc))
+    store = runs.ResultsStore()
+    print(f"the stored computations of the {args.profile} profile's report on {args.dataset} (nothing is trained; "
+          f"results in {store.root})", flush=True)
+    failed = 0
+    for kind in loading.RANDOM_NETWORK_KINDS:
+        try:
+            by_width = loading.random_networks(kind, profile=args.profile, dataset=args.dataset, device=args.device,
+                                               store=store)
+        except ValueError as exc:  # a measurement these parameters cannot make (say which), the others still made
+            print(f"{parser.prog}: {kind} random networks of the {args.profile} profile cannot be computed: {exc}",
+                  file=sys.stderr, flush=True)
+            failed += 1
+            continue
+        for width, nets in by_width.items():
+            print(f"  {kind} random networks at width {width:g}: {nets.draws} draws, "
+                  f"{float(nets.provenance.get('wall_time_s', 0.0)):.0f} s of computing, in {nets.source.path}",
+                  flush=True)
+    return 1 if failed else 0
+
+
 def _list(args, parser) -> int:
     print("experiments:")
     for name in runs.trained_experiments():
@@ -470,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     whole traceback with ``--debug``), and so is a warning."""
     parser = _parser()
     args = parser.parse_args(argv)
-    command = {"run": _run, "status": _status, "list": _list, "report": _report}[args.command]
+    command = {"run": _run, "status": _status, "compute": _compute, "list": _list, "report": _report}[args.command]
     if args.debug:
         return command(args, parser)
     shown = warnings.showwarning

@@ -11,7 +11,9 @@ fixtures that several files use are in ``conftest.py``.
 - the kernel view's stored objects with known slopes: :func:`norms`, :func:`change`,
   :func:`constructed_baselines`, :func:`constructed_cnns`, and a small CKN, :func:`small_ckn`;
 - references: :func:`gen`, :func:`reference` (distances by a numpy loop), :func:`relative_change`,
-  :func:`_pixels` and :func:`_scipy_field` (scipy's thin-plate spline).
+  :func:`_pixels` and :func:`_scipy_field` (scipy's thin-plate spline);
+- tolerances derived from the arithmetic, not from one CPU: :data:`U32`, :func:`float32_forward_rtol`,
+  :func:`distance_condition`.
 """
 
 from __future__ import annotations
@@ -53,6 +55,39 @@ from defstab_lib.train import OptimConfig
 
 
 ROOT = Path(__file__).resolve().parents[1]
+
+U32 = torch.finfo(torch.float32).eps / 2  # float32's unit roundoff, 2**-24
+
+
+def float32_forward_rtol(model: torch.nn.Module) -> float:
+    """A bound on the relative difference between two float32 evaluations of ``model``'s representations that take
+    different code paths (another batch size, another kernel, another CPU's oneDNN/MKL, another summation order).
+
+    Each conv or linear output is a dot product of length ``n`` (the fan-in).  Rounding errors in a sum of ``n``
+    terms behave like independent draws (Higham and Mary 2019, probabilistic error analysis): about ``sqrt(n) u32
+    |w|.|x|`` whatever the summation order, and for random-sign weights on nonnegative (post-ReLU) inputs
+    ``|w|.|x|`` is about ``0.6 sqrt(n) |w.x|``; so a layer adds a relative error of about ``0.6 n u32`` in norm, and
+    ``n u32`` covers it; ReLU, pooling and BatchNorm in eval mode add a few ulps.  Errors add over the layers: one
+    path is within ``sum(n) u32`` of the exact value, two paths within twice that.  The bound assumes IEEE float32
+    throughout (no bf16 or TF32 fast path: ``torch.get_float32_matmul_precision() == "highest"``, the default).
+    """
+    fan_ins = [m.weight[0].numel() for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    return 2 * sum(fan_ins) * U32
+
+
+def distance_condition(a: torch.Tensor, b: torch.Tensor, metric: str = "cosine") -> float:
+    """How much the distances ``d(a_i, b_i)`` amplify a relative perturbation of the vectors (rows after
+    flattening): relative error of ``d`` <= this * relative error of ``a`` and ``b``.
+
+    Cosine, ``d = |â - b̂|² / 2``: a relative perturbation ``e`` moves ``â - b̂`` by at most ``2e``, so ``d`` by at most
+    ``2 |â - b̂| 2e``, a relative ``4e / |â - b̂| = 4e / sqrt(2d)``.  Euclidean, ``d = |a - b|``: moved by at most
+    ``e (|a| + |b|)``, a relative ``e (|a| + |b|) / |a - b|``.  The worst row counts.
+    """
+    a, b = a.flatten(1).double(), b.flatten(1).double()
+    if metric == "cosine":
+        unit = a / a.norm(dim=1, keepdim=True) - b / b.norm(dim=1, keepdim=True)
+        return float((4 / unit.norm(dim=1)).max())
+    return float(((a.norm(dim=1) + b.norm(dim=1)) / (a - b).norm(dim=1)).max())
 
 
 def tiny(epochs: int = 2, **kw) -> RunConfig:

@@ -11,6 +11,7 @@ are faked (``fake_steps``) where only the printing is under test.
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -252,7 +253,21 @@ def test_status_does_not_count_a_truncated_result(tmp_path, monkeypatch, capsys)
     path.parent.mkdir(parents=True)
     path.write_text('{"schema": "defstab.results/1", "key": ')
     rows = [r for r in cli.status_rows(["smoke"]) if r["chapter"] == "pooling" and r["experiment"] == "pooling"]
-    assert rows and rows[0]["stored"].startswith("0/") and "corrupt" in rows[0]["missing"]
+    assert rows and rows[0]["stored"].startswith("0/") and f"(corrupt: {path})" in rows[0]["missing"]
+
+
+def test_a_results_root_that_is_a_file_is_refused_at_once_in_one_line(tmp_path):
+    """``DEFSTAB_RESULTS`` naming a file: one line naming the variable, the path and that it must be a folder (not
+    "missing", then a ``NotADirectoryError`` deep in the store)."""
+    root = tmp_path / "x.json"
+    root.write_text("{}")
+    for args in (["status", "--no-estimate"], ["report", "--profile", "smoke"]):
+        done = _cli(*args, results=root, timeout=300)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 1 and len(lines) == 1, done.stderr
+        assert "DEFSTAB_RESULTS" in lines[0] and str(root) in lines[0] and "must name a folder" in lines[0]
+        assert "missing" not in done.stderr and not done.stdout
+    assert root.read_text() == "{}"
 
 
 @pytest.mark.slow
@@ -408,3 +423,53 @@ def test_a_run_whose_dataset_is_missing_stops_before_any_worker_with_one_line(st
     assert str(no_cifar / "cifar-10-batches-py") in err[0] and "download with torchvision failed" in err[0]
     assert "estimate" not in out and "worker processes" not in out, "stopped before the estimate and the workers"
     assert not _stored(store)
+
+
+@pytest.mark.parametrize("args, options", [
+    (["--profile", "paper", "--dataset", "cifar10"], ["--profile paper", "--dataset cifar10"]),
+    (["--profile", "cpu", "--seeds", "5"], ["--profile cpu", "--seeds 5"]),
+    (["--profile", "smoke", "--dataset", "mnist", "--seeds", "1"], ["--profile smoke", "--dataset mnist", "--seeds 1"]),
+])
+def test_every_report_hint_carries_every_option_given(args, options, store, capsys):
+    """Each command the hint names carries the options given (``--dataset`` where the experiment takes one), and
+    the missing random networks are named with the command that computes them."""
+    assert cli.main(["report", *args]) == 1
+    err = capsys.readouterr().err.strip()
+    commands = re.findall(r"`(python -m defstab_lib [^`]*)`", err)
+    trains = [c for c in commands if " run " in c]
+    assert {c.split()[4] for c in trains} == {"pooling", "random-labels", "synthetic"} | (
+        {"matched-real"} if "matched-real" in err else set()), err
+    for c in trains:
+        wanted = [o for o in options if not (o.startswith("--dataset") and c.split()[4] == "synthetic")]
+        assert all(o in c for o in wanted), (c, options)
+    computes = [c for c in commands if " compute " in c]
+    assert len(computes) == 1 and all(o in computes[0] for o in options if not o.startswith("--seeds")), err
+    assert "pooling-init" in err and "smooth-init" in err
+
+
+def test_the_compute_command_makes_the_random_networks_the_smoke_report_names(store, capsys):
+    """``report --profile smoke`` names ``compute``; ``compute --profile smoke`` stores the pooling-init
+    computations at the report's parameters (seconds), after which the report no longer misses them.
+
+    The smoke profile's smooth-init cannot be computed: at width 0.125, filters smoothed with σ = 4 px make the
+    probe's images identical from layer 2 on; ``compute`` says so in one line and exits 1, having stored the rest."""
+    assert cli.main(["report", "--profile", "smoke"]) == 1
+    err = capsys.readouterr().err
+    assert "pooling-init" in err and "`python -m defstab_lib compute --profile smoke --dataset fashion-mnist`" in err
+    code = cli.main(["compute", "--profile", "smoke", "--device", "cpu"])
+    out, err = capsys.readouterr()
+    stored = sorted(p.parent.name for p in store.glob("*-init/*.json"))
+    assert stored.count("pooling-init") == 2, stored  # the trained width and the paper's
+    assert out.count("pooling random networks at width") == 2 and str(store) in out
+    if code == 1:
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and "smoothing random networks of the smoke profile cannot be computed" in lines[0]
+    assert cli.main(["report", "--profile", "smoke"]) == 1
+    assert "pooling-init" not in capsys.readouterr().err
+
+
+def test_compute_refuses_a_bad_profile_in_one_line(store, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["compute", "--profile", "gpu"])
+    assert info.value.code == 2 and "unknown profile 'gpu'" in capsys.readouterr().err
+    assert not list(store.glob("*-init"))

@@ -11,7 +11,10 @@ from defstab_lib import deform as D
 from defstab_lib import worstcase as W
 from defstab_lib.data import load_dataset, pad_to_size
 from defstab_lib.models import make_vgg
+from defstab_lib.probe import eval_mode, representations
 from defstab_lib.train import OptimConfig, TensorBatches, make_optimizer, train_epoch
+
+from tests.helpers import distance_condition, float32_forward_rtol
 
 GRID, BUDGET = 3, 2.0  # the paper's CIFAR setting (32x32)
 RANDOM_DRAWS = 20
@@ -100,8 +103,15 @@ def test_result_is_the_best_iterate_and_row_zero_the_random_start(random_net, pr
     with torch.no_grad():
         at_start = W.deformation_objective(random_net, x, start, layer=8, normaliser=found.normaliser)
         at_result = W.deformation_objective(random_net, x, found.displacements, layer=8, normaliser=found.normaliser)
-    torch.testing.assert_close(found.objective[0], at_start, rtol=1e-5, atol=1e-7)
-    torch.testing.assert_close(found.final, at_result, rtol=1e-5, atol=1e-7)
+    # the ascent evaluates its objective with autograd on, the references without: possibly other kernels, so two
+    # float32 paths, amplified by the cosine distance's condition number at layer 8 (tests/helpers.py)
+    with eval_mode(random_net):
+        (clean,) = representations(random_net, x, [8])
+        for d, found_value, reference in ((start, found.objective[0], at_start),
+                                          (found.displacements, found.final, at_result)):
+            (moved,) = representations(random_net, D.apply_displacements(x, d), [8])
+            rtol = float32_forward_rtol(random_net) * distance_condition(clean, moved)
+            torch.testing.assert_close(found_value, reference, rtol=rtol, atol=0)
     assert bool((found.final > found.objective[0]).all())  # ascent made progress on every image
 
 

@@ -34,8 +34,33 @@ from ..vocabulary import DOWNSAMPLING
 from .page import resolve_device, validate
 from .registry import get
 
-__all__ = ["ChapterRuns", "load_runs", "report_configs", "load_evidence", "random_networks", "load_cells",
-           "stored_counts", "compare_profiles", "compare_ablations", "load_pilots"]
+__all__ = ["ChapterRuns", "load_runs", "report_configs", "load_evidence", "random_networks", "run_command",
+           "compute_command", "RANDOM_NETWORK_KINDS", "load_cells", "stored_counts", "compare_profiles",
+           "compare_ablations", "load_pilots"]
+
+
+def run_command(experiment: str, profile: str, *, dataset: str | None = None, seeds: int | None = None) -> str:
+    """The command that trains ``experiment``'s runs with every option given (``dataset`` only where the
+    experiment takes one), as a hint says it.
+
+    >>> run_command("pooling", "paper", dataset="cifar10", seeds=5)
+    '`python -m defstab_lib run pooling --profile paper --dataset cifar10 --seeds 5`'
+    >>> run_command("synthetic", "cpu", dataset="cifar10")
+    '`python -m defstab_lib run synthetic --profile cpu`'
+    """
+    options = (([f"--dataset {dataset}"] if dataset is not None and get_experiment(experiment).takes_dataset else [])
+               + ([f"--seeds {seeds}"] if seeds is not None else []))
+    return f"`python -m defstab_lib run {' '.join([experiment, '--profile', profile, *options])}`"
+
+
+def compute_command(profile: str, *, dataset: str | None = None) -> str:
+    """The command that computes the report's stored computations (the random networks of claims 1 and 4,
+    :func:`random_networks` of each of :data:`RANDOM_NETWORK_KINDS` at the report's parameters).
+
+    >>> compute_command("smoke", dataset="mnist")
+    '`python -m defstab_lib compute --profile smoke --dataset mnist`'
+    """
+    return f"`python -m defstab_lib compute --profile {profile}" + (f" --dataset {dataset}`" if dataset else "`")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,6 +202,21 @@ def random_networks(kind: str, *, profile: str = "cpu", dataset: str = "fashion-
     return {w: compute(width=w, **sizes(n, sigmas), **common) for w in [p.width] + ([1.0] if p.width != 1.0 else [])}
 
 
+#: The kinds of random networks the report reads (:func:`random_networks`), in order.
+RANDOM_NETWORK_KINDS = tuple(_RANDOM_NETWORKS)
+
+
+def _missing_networks(common: dict, sigmas: Sequence[float]) -> list[str]:
+    """The messages of the random networks of the report that are not stored (each names its file)."""
+    out = []
+    for kind in RANDOM_NETWORK_KINDS:
+        try:
+            random_networks(kind, **({"sigmas": sigmas} if kind == "smoothing" else {}), **common)
+        except LookupError as exc:
+            out.append(str(exc).split("; compute it by", 1)[0])
+    return out
+
+
 def load_evidence(*, profile: str = "cpu", dataset: str = "fashion-mnist", seeds: int | None = None,
                   sigmas: Sequence[float] = SIGMAS, draws: int | None = None, device: str = "auto",
                   stored_only: bool = False, store: ResultsStore | None = None) -> tuple[Evidence, runs.Loaded]:
@@ -189,14 +229,33 @@ def load_evidence(*, profile: str = "cpu", dataset: str = "fashion-mnist", seeds
         ValueError: bad parameters (from :func:`~defstab_lib.runs.experiment_configs`), before any work.
     """
     store = store or ResultsStore()
-    loaded = runs.load(report_configs(profile, dataset=dataset, seeds=seeds), stored_only=stored_only,
-                       device=device, store=store)
     common = dict(profile=profile, dataset=dataset, draws=draws, device=device, stored_only=stored_only, store=store)
+
+    def describe(missing: dict) -> str:
+        """What is missing, trained runs and stored computations alike, with the commands that make each, carrying
+        every option given (so that a hint followed makes what was missing)."""
+        counts = ", ".join(f"{len(cs)} runs of {e}" for e, cs in missing.items() if cs)
+        commands = " and ".join(run_command(e, profile, dataset=dataset, seeds=seeds)
+                                for e, cs in missing.items() if cs)
+        text = f"not stored: {counts} (profile {profile}); train them with {commands}" if counts else ""
+        networks = _missing_networks(common, sigmas)
+        if networks:
+            text += ("; " if text else "not stored: ") + "; ".join(networks) + (
+                f" (random networks, no training); compute them with {compute_command(profile, dataset=dataset)}"
+                f" (or render the report chapter, book/report.ipynb)")
+        return text
+
+    loaded = runs.load(report_configs(profile, dataset=dataset, seeds=seeds), stored_only=stored_only,
+                       device=device, store=store, describe=describe)
+    try:
+        nets = {"pooling_nets": random_networks("pooling", **common),
+                "smooth_nets": random_networks("smoothing", sigmas=sigmas, **common)}
+    except LookupError:  # stored_only, and some are not stored: say which, and the command that computes them
+        raise LookupError(describe({})) from None
     found = loaded.results
     evidence = Evidence(
         profile=profile, dataset=dataset, real=found["pooling"], random=found["random-labels"],
-        synthetic=found["synthetic"], pooling_nets=random_networks("pooling", **common),
-        smooth_nets=random_networks("smoothing", sigmas=sigmas, **common), matched=found.get("matched-real", []),
+        synthetic=found["synthetic"], **nets, matched=found.get("matched-real", []),
     )
     return evidence, loaded
 
@@ -227,8 +286,9 @@ def load_cells(profile: str = "cpu", *, dataset: str | None = None, seeds: int |
     """
     def describe(missing: dict) -> str:
         where = ", ".join(f"{len(cs)} of {cell_name(k)}" for k, cs in missing.items() if cs)
-        return (f"not stored: {where} (profile {profile}); train them with `python -m defstab_lib run ablation "
-                f"--profile {profile}` (the baseline cell is the pooling experiment's runs)")
+        command = run_command("ablation", profile, dataset=dataset, seeds=seeds)
+        return (f"not stored: {where} (profile {profile}); train them with {command} (the baseline cell is the "
+                f"pooling experiment's runs)")
 
     loaded = runs.load(ablation_cells(profile, dataset=dataset, seeds=seeds), stored_only=stored_only,
                        device=device, store=store, describe=describe)

@@ -4,6 +4,7 @@ torchvision, else a :class:`~defstab_lib.data.DatasetNotFoundError` that says wh
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,14 @@ def load_dataset(
                 f"no ImageFolder tree for ImageNet split {split!r} under {base} (looked in {base / split} and "
                 f"{base}); expected <class>/<image> sub-folders"
             )
-        return ImageFolderDataset(found[0], name=name, split=split)
+        try:
+            return ImageFolderDataset(found[0], name=name, split=split)
+        except FileNotFoundError as exc:  # torchvision: sub-folders, but no image file in any of them
+            raise DatasetNotFoundError(
+                f"no ImageNet images for split {split!r} under root {base}: {found[0]} has sub-folders but they hold "
+                f"no image files ({exc}); expected an ImageFolder tree, root/<split>/<class>/<image>.JPEG or "
+                f"root/<class>/<image>.JPEG"
+            ) from exc
 
     files = locate(name, split, root=root)
     download_error = None
@@ -140,13 +148,26 @@ def _read(name: str, split: str, files: list[Path]) -> ImageDataset:
 
 
 def _download(name: str, base: Path) -> str | None:
-    """Download with torchvision into ``base``; return the error text on failure, ``None`` on success."""
+    """Download with torchvision into ``base``; return the error text on failure, ``None`` on success.
+
+    A failed download leaves nothing behind: the folders and files it created (``base`` itself and the parents it
+    needed, or the new entries of an existing ``base``, such as torchvision's empty ``FashionMNIST/raw``) are
+    removed; what was there before is not touched."""
     cls = {"fashion-mnist": datasets.FashionMNIST, "mnist": datasets.MNIST, "cifar10": datasets.CIFAR10}[name]
+    top = next((p for p in reversed([base, *base.parents]) if not p.exists()), None)  # first folder created
+    before = None if top is not None or not base.is_dir() else set(base.iterdir())
     try:
         base.mkdir(parents=True, exist_ok=True)
         for train in (True, False):
             cls(str(base), train=train, download=True)
     except Exception as exc:  # network errors come in many types (URLError, RuntimeError, OSError)
+        created = ([top] if top is not None else [p for p in base.iterdir() if p not in before]
+                   if before is not None else [])
+        for path in created:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
         return f"{type(exc).__name__}: {exc}".strip()
     return None
 

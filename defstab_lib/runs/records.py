@@ -20,6 +20,7 @@ import numbers
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..metrics.sensitivity import NORMALISER_FLOOR
 from .config import RunConfig, config_from_dict, config_to_dict, run_key
 
 __all__ = ["SCHEMA", "COMPUTED_SCHEMA", "COMPUTATION_PROTOCOL", "RESULTS_FOLDER", "CorruptResultError",
@@ -71,6 +72,23 @@ def relative_file(experiment: str, key: str) -> str:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+#: The largest cosine distance: ``1 - cos`` of two representations is in [0, 2] (``metrics.distances`` clamps it).
+MAX_COSINE = 2.0
+#: The largest normalised cosine distance a measurement can hold: a mean of cosine distances (each at most
+#: :data:`MAX_COSINE`) over a median of cosine distances that ``metrics.sensitivity`` refuses at or below
+#: ``NORMALISER_FLOOR``.  Where the normaliser is stored (protocol 2's ``median_cosine``), the product of the two is
+#: the mean cosine distance itself, at most :data:`MAX_COSINE` (a relative slack of :data:`_ROUNDING` for stored
+#: rounding).
+MAX_NORMALISED_COSINE = MAX_COSINE / NORMALISER_FLOOR
+_ROUNDING = 1e-3
+
+
+def _out_of_range(values: list, low: float, high: float = math.inf) -> float | None:
+    """The first value of ``values`` outside ``[low, high]`` (NaN counts as in range: a diverged run is stored
+    as it was), else ``None``."""
+    return next((v for v in values if v < low or v > high), None)
 
 
 def _bad(source: str, epoch: Any, field: str, why: str) -> CorruptResultError:
@@ -209,10 +227,34 @@ class Measurement:
                 raise _bad(source, self.epoch, field, f"is {value!r}, not a number")
             if field.endswith("accuracy") and not math.isnan(value) and not 0.0 <= value <= 1.0:
                 raise _bad(source, self.epoch, field, f"is {value!r}, not in [0, 1]")
+            if field.endswith("loss") and value < 0:  # a cross-entropy is >= 0
+                raise _bad(source, self.epoch, field, f"is {value!r}, below 0 (a cross-entropy is >= 0)")
         if self.bound is not None and not isinstance(self.bound, dict):
             raise _bad(source, self.epoch, "bound", "is not a mapping")
         if self.v2 is not None:
             self.v2.validate(source, self.epoch, n_layers)
+        self._check_ranges(source)
+
+    def _check_ranges(self, source: str) -> None:
+        """Raise :class:`CorruptResultError` naming ``source`` and the field when a stored value is outside what its
+        computation can produce: distances and the filters' total variation are >= 0; a normalised cosine distance
+        is at most :data:`MAX_NORMALISED_COSINE`, and times its stored normaliser (protocol 2) at most
+        :data:`MAX_COSINE`; a normaliser (a median cosine distance) is in [0, :data:`MAX_COSINE`]."""
+        v2 = self.v2 or Protocol2Fields()
+        bounds = {"cosine": MAX_NORMALISED_COSINE, "noise_cosine": MAX_NORMALISED_COSINE, "euclidean": math.inf,
+                  "smoothness": math.inf, "noise_euclidean": math.inf, "median_cosine": MAX_COSINE,
+                  "median_euclidean": math.inf}
+        for field, high in bounds.items():
+            values = getattr(self, field) if hasattr(self, field) else getattr(v2, field)
+            if values is not None and (bad := _out_of_range(values, 0.0, high)) is not None:
+                raise _bad(source, self.epoch, field, f"holds {bad!r}, outside [0, {high:g}] (see "
+                                                      f"defstab_lib.runs.records.Measurement._check_ranges)")
+        if v2.median_cosine is not None:
+            for field in ("cosine", "noise_cosine"):
+                means = [d * m for d, m in zip(getattr(self, field), v2.median_cosine)]
+                if (bad := _out_of_range(means, 0.0, MAX_COSINE * (1 + _ROUNDING))) is not None:
+                    raise _bad(source, self.epoch, field, f"times median_cosine is {bad!r}, above {MAX_COSINE:g}: "
+                                                          f"a mean cosine distance is at most {MAX_COSINE:g}")
 
     @property
     def noise_ratio(self) -> list[float]:
@@ -316,6 +358,9 @@ class Results:
         if d.get("key") != results.key or not measurements:
             raise CorruptResultError(f"{source}: its key {d.get('key')!r} does not match its config "
                                      f"({results.key}) or it holds no measurement")
+        if d.get("protocol") != config.probe.protocol:
+            raise CorruptResultError(f"{source}: protocol is {d.get('protocol')!r} where its config's is "
+                                     f"{config.probe.protocol!r}; delete the file or rerun with force to recompute it")
         return results
 
 

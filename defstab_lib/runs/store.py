@@ -50,9 +50,16 @@ def results_root() -> Path:
     """``$DEFSTAB_RESULTS``, else ``results/`` of the checkout this library lives in, else ``./results``.
 
     Warns (``UserWarning``) when ``$DEFSTAB_RESULTS`` names a folder that does not exist or holds nothing.
+
+    Raises:
+        NotADirectoryError: ``$DEFSTAB_RESULTS`` names something that exists and is not a folder (a file): nothing
+            could be stored in it, nor read from it.
     """
     if os.environ.get("DEFSTAB_RESULTS"):
         root = Path(os.environ["DEFSTAB_RESULTS"]).expanduser()
+        if root.exists() and not root.is_dir():
+            raise NotADirectoryError(f"DEFSTAB_RESULTS={os.environ['DEFSTAB_RESULTS']!r} is not a folder ({root} is a "
+                                     f"file): it must name a folder, the results store's root")
         if not root.is_dir() or not any(root.iterdir()):
             warnings.warn(f"DEFSTAB_RESULTS={os.environ['DEFSTAB_RESULTS']!r} is {'empty' if root.is_dir() else 'missing'}"
                           f": no stored result will be found there (every run counts as missing)", stacklevel=2)

@@ -34,7 +34,8 @@ from .. import data, deform, metrics, models
 from ..checks import positive_int
 from ..provenance import resolve_device
 from ..vocabulary import DOWNSAMPLING
-from .store import Computed, ResultsStore
+from .records import MAX_COSINE, MAX_NORMALISED_COSINE
+from .store import Computed, CorruptResultError, ResultsStore
 
 __all__ = ["RandomNetworks", "SmoothInit", "smooth_init", "pooling_init", "FIELDS"]
 
@@ -138,9 +139,34 @@ def _measure(dataset: str, conditions: Sequence, build: Callable, draws: int, n_
     return payload
 
 
+#: What each stored field can hold: ``distance`` and ``median`` are (means and medians of) cosine distances, in
+#: [0, 2]; the normalised distances are at most :data:`~defstab_lib.runs.records.MAX_NORMALISED_COSINE` (the median
+#: is refused at or below the metrics' floor); the filters' total variation is >= 0.
+_BOUNDS = {"cosine": MAX_NORMALISED_COSINE, "distance": MAX_COSINE, "median": MAX_COSINE,
+           "noise_cosine": MAX_NORMALISED_COSINE, "smoothness": np.inf}
+
+
+def _check_ranges(computed: Computed, arrays: dict[str, np.ndarray]) -> None:
+    """Raise :class:`CorruptResultError` naming the file and the field when a stored value is outside what its
+    computation can produce (:data:`_BOUNDS`; NaN passes); its shapes are checked where they are used."""
+    for field, high in _BOUNDS.items():
+        values = arrays[field]
+        bad = values[(values < 0) | (values > high)]
+        if bad.size:
+            raise CorruptResultError(f"{computed.path}: {field} holds {float(bad.flat[0])!r}, outside [0, {high:g}] (see "
+                                     f"defstab_lib.runs.untrained._BOUNDS); delete the file or rerun with force to "
+                                     f"recompute it")
+
+
 def _load(cls, computed: Computed, conditions: list, width: float):
     p = computed.payload
-    return cls(conditions=conditions, **{k: np.array(p[k], dtype=float) for k in FIELDS},
+    try:
+        arrays = {k: np.array(p[k], dtype=float) for k in FIELDS}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptResultError(f"{computed.path}: not a stored set of random networks ({type(exc).__name__}: "
+                                 f"{exc}); delete the file or rerun with force to recompute it") from exc
+    _check_ranges(computed, arrays)
+    return cls(conditions=conditions, **arrays,
                n_images=p["n_images"], width=width, dataset=p["dataset"], provenance=computed.provenance,
                source=computed)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import gzip
 import pickle
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ import torch
 from PIL import Image
 
 from defstab_lib.data import DatasetNotFoundError, load_dataset, loading, locate
+from tests.helpers import _env
 
 
 def test_a_root_without_the_files_is_an_error_not_debians_copy(tmp_path):
@@ -148,3 +151,37 @@ def test_real_fashion_mnist_from_debian_package():
     assert train.images.shape == (60000, 1, 28, 28) and test.images.shape == (10000, 1, 28, 28)
     assert torch.bincount(test.labels).tolist() == [1000] * 10
     assert locate("fashion-mnist", "test") is not None
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_failed_download_creates_no_folder(tmp_path, existing):
+    """A real torchvision download that cannot connect (a proxy on a closed port: no network is needed, and none
+    is used where there is one) fails clearly and leaves no folder behind: not the root, not its parents, not
+    torchvision's ``FashionMNIST/raw``; a root that existed keeps what it held."""
+    root = tmp_path / "nonexistent" / "deeper"
+    if existing:
+        root.mkdir(parents=True)
+        (root / "mine.txt").write_text("kept")
+    script = ("from defstab_lib import data\n"
+              f"data.load_dataset('fashion-mnist', 'test', root={str(root)!r})\n")
+    closed = "http://127.0.0.1:9"
+    env = {**_env(tmp_path), "http_proxy": closed, "https_proxy": closed, "HTTP_PROXY": closed,
+           "HTTPS_PROXY": closed, "no_proxy": "", "NO_PROXY": ""}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=240)
+    assert done.returncode == 1 and "DatasetNotFoundError" in done.stderr and "download" in done.stderr
+    if existing:
+        assert sorted(p.name for p in root.iterdir()) == ["mine.txt"] and (root / "mine.txt").read_text() == "kept"
+    else:
+        assert not (tmp_path / "nonexistent").exists(), sorted(tmp_path.rglob("*"))
+
+
+def test_an_imagenet_root_without_images_names_the_root_and_the_layout(tmp_path):
+    """A folder with sub-folders but no images (such as ``book/``, whose ``static/`` holds figures): not
+    torchvision's "Found no valid file for the classes static", but the root and the layout expected."""
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "notes.txt").write_text("not an image")
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_dataset("imagenet", "val", root=tmp_path)
+    message = str(info.value)
+    assert f"under root {tmp_path}" in message and "root/<split>/<class>/<image>.JPEG" in message

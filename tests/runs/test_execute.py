@@ -221,28 +221,58 @@ def test_run_configs_refuses_bad_arguments_before_any_work(kwargs, error, match,
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_compile_is_another_computation_on_zero_padded_images_hence_in_the_key(tmp_path):
-    # one step from the same weights on the same batch, compiled against eager: the loss agrees to rounding; the
-    # gradients agree to rounding on images with a little noise, not on the zero-padded ones, where ReLU and
-    # max-pool inputs sit exactly on ties and the compiled backward takes another subgradient
+    # One step from the same weights on the same batch, compiled against eager. What holds on any x86 CPU:
+    # - Compiling does not change the function: in float64 the compiled and eager gradients agree to rounding.
+    #   Bound: rounding at unit u perturbs these gradients by at most kappa*u in relative norm. In float32
+    #   (u32 = 2**-24) they are off float64 by up to 7.4e-3 here (a BatchNorm network at initialisation amplifies
+    #   rounding strongly; the Intel Xeon that failed the old bound measured the same 7.4e-3 between its compiled
+    #   and eager float32 runs), so kappa <= 1e-2 / u32, and in float64 (u64 = 2**-53) the two computations
+    #   differ by at most 2 * 1e-2 * u64 / u32 ~ 4e-11 (measured 4e-13 on an AMD EPYC).
+    # - Compiling is another rounding: inductor fuses BatchNorm and ReLU and reduces in another order, so the float32
+    #   gradients are not the eager ones, and how far they land (8e-6 to 7e-3 relative, depending on the CPU's
+    #   kernels) is not a property of the code: hence `compile` is in the run key. No bound on that distance is
+    #   asserted, since it depends on the CPU (the old `noisy <= 1e-4` held on AMD and failed at 4.8e-3 on Intel).
+    # - The loss, a well-conditioned function of small logits at initialisation, is within 1e-4 (about 1700 u32;
+    #   measured 1-2 u32) of the float64 loss on both paths.
     torch.set_num_threads(1)
     train = load_dataset("fashion-mnist", "train")
     padded = pad_to_size(train.images[:64], 32).float() / 255
     noisy = padded + 0.01 * torch.rand(padded.shape, generator=torch.Generator().manual_seed(3))
+
+    def one_step(images: torch.Tensor, compiled: bool, dtype: torch.dtype) -> tuple[float, torch.Tensor]:
+        torch._dynamo.reset()
+        model = make_vgg("cifar", "avgpool", in_channels=1, width=0.125,
+                         generator=torch.Generator().manual_seed(0)).to(dtype)
+        forward = torch.compile(model) if compiled else None
+        batches = TensorBatches(images, train.labels[:64], 64, seed=0)
+        if dtype == torch.float32:  # the training code's own path
+            optimizer, _ = make_optimizer(model, OptimConfig(), 1, 1)
+            loss = train_epoch(model, batches, optimizer, None, 1, progress=False, forward=forward).loss
+        else:  # the same step by hand (train_epoch computes the loss in float32)
+            x, y = next(iter(batches.epoch(1)))
+            model.to(memory_format=torch.channels_last).train()
+            loss = torch.nn.functional.cross_entropy(
+                (model if forward is None else forward)(x.to(dtype).contiguous(memory_format=torch.channels_last)), y)
+            loss.backward()
+            loss = float(loss)
+        return loss, torch.cat([p.grad.flatten() for p in model.parameters()]).double()
+
+    def relative(a: torch.Tensor, b: torch.Tensor) -> float:
+        return float((a - b).norm() / b.norm())
+
+    u32, u64 = torch.finfo(torch.float32).eps / 2, torch.finfo(torch.float64).eps / 2
+    loss64, eager64 = one_step(padded, False, torch.float64)
+    _, compiled64 = one_step(padded, True, torch.float64)
+    assert relative(compiled64, eager64) <= 2 * 1e-2 * u64 / u32, "the same function, rounded in float64"
     differences = {}
     for name, images in (("padded", padded), ("noisy", noisy)):
-        batches = TensorBatches(images, train.labels[:64], 64, seed=0)
-        losses, grads = [], []
-        for compiled in (False, True):
-            torch._dynamo.reset()
-            model = make_vgg("cifar", "avgpool", in_channels=1, width=0.125,
-                             generator=torch.Generator().manual_seed(0))
-            optimizer, _ = make_optimizer(model, OptimConfig(), 1, 1)
-            forward = torch.compile(model) if compiled else None
-            losses.append(train_epoch(model, batches, optimizer, None, 1, progress=False, forward=forward).loss)
-            grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
-        assert abs(losses[1] - losses[0]) <= 1e-4 * abs(losses[0]), (name, losses)
-        differences[name] = float((grads[1] - grads[0]).norm() / grads[0].norm())
-    assert differences["noisy"] <= 1e-4 < 1e-3 <= differences["padded"], differences
+        reference = loss64 if name == "padded" else one_step(images, False, torch.float64)[0]
+        (eager_loss, eager), (compiled_loss, compiled) = (one_step(images, c, torch.float32) for c in (False, True))
+        for loss in (eager_loss, compiled_loss):
+            assert abs(loss - reference) <= 1e-4 * abs(reference), (name, eager_loss, compiled_loss, reference)
+        assert not torch.equal(compiled, eager), f"{name}: compiled float32 training is another rounding"
+        differences[name] = relative(compiled, eager)
+    print("float32 gradients, compiled against eager (relative):", differences)
 
     config = experiment_configs("pooling", "smoke", downsampling=["maxpool"], epochs=1)[0]
     compiled = dataclasses.replace(config, compile=True)

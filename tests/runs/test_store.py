@@ -341,3 +341,55 @@ def test_a_full_disk_is_one_clear_error_and_leaves_the_stored_file_intact(tmp_pa
         assert str(path) in str(info.value)
         assert path.read_bytes() == b'{"stored": true}\n'
         assert sorted(p.name for p in path.parent.iterdir()) == ["run.json"], "no temporary file is left"
+
+
+def _copy_of_a_committed_run(tmp_path, protocol: int) -> tuple[ResultsStore, Path]:
+    """A store in ``tmp_path`` holding a copy of one committed run of ``protocol``, and that copy's path."""
+    r = next(r for r in COMMITTED.stored("pooling") if r.config.probe.protocol == protocol)
+    copy = ResultsStore(tmp_path)
+    copy.path(r.config).parent.mkdir(parents=True)
+    copy.path(r.config).write_bytes(COMMITTED.path(r.config).read_bytes())
+    return copy, copy.path(r.config)
+
+
+@pytest.mark.parametrize("protocol, edit, field", [
+    (2, lambda m: m.update(cosine=[1e6] * len(m["cosine"])), "cosine"),  # times its median, far above 2
+    (1, lambda m: m.update(cosine=[-0.5] * len(m["cosine"])), "cosine"),
+    (1, lambda m: m.update(noise_cosine=[1e13] * len(m["noise_cosine"])), "noise_cosine"),
+    (1, lambda m: m.update(euclidean=[-1.0] * len(m["euclidean"])), "euclidean"),
+    (1, lambda m: m.update(smoothness=[-0.1] * len(m["smoothness"])), "smoothness"),
+    (1, lambda m: m.update(test_loss=-2.0), "test_loss"),
+    (2, lambda m: m.update(median_cosine=[3.0] * len(m["median_cosine"])), "median_cosine"),
+])
+def test_a_stored_value_out_of_its_range_is_corrupt_naming_the_file_and_the_field(tmp_path, protocol, edit, field):
+    copy, path = _copy_of_a_committed_run(tmp_path, protocol)
+    d = json.loads(path.read_text())
+    edit(d["measurements"][-1])
+    path.write_text(json.dumps(d))
+    with pytest.raises(CorruptResultError, match=field) as info:
+        copy.stored("pooling")
+    assert str(path) in str(info.value)
+
+
+def test_a_stored_protocol_that_contradicts_the_config_is_corrupt(tmp_path):
+    copy, path = _copy_of_a_committed_run(tmp_path, 2)
+    d = json.loads(path.read_text())
+    d["protocol"] = 1
+    path.write_text(json.dumps(d))
+    with pytest.raises(CorruptResultError, match="protocol is 1 where its config's is 2") as info:
+        copy.stored("pooling")
+    assert str(path) in str(info.value)
+
+
+def test_stored_random_networks_out_of_range_are_corrupt_naming_the_file_and_the_field(tmp_path):
+    committed = next(c for c in COMMITTED.stored_computations("pooling-init"))
+    store = ResultsStore(tmp_path)
+    d = json.loads(committed.path.read_text())
+    d["payload"]["distance"][0][0][1] = 1e6  # a mean cosine distance is at most 2
+    path = store.file(committed.experiment, committed.key)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(d))
+    with pytest.raises(CorruptResultError, match="distance holds 1000000.0, outside") as info:
+        runs.pooling_init(store=store, stored_only=True, **{k: v for k, v in committed.params.items()
+                                                             if k not in ("probe",)})
+    assert str(path) in str(info.value)
