@@ -161,8 +161,11 @@ def _download(name: str, base: Path) -> str | None:
         for train in (True, False):
             cls(str(base), train=train, download=True)
     except Exception as exc:  # network errors come in many types (URLError, RuntimeError, OSError)
-        created = ([top] if top is not None else [p for p in base.iterdir() if p not in before]
-                   if before is not None else [])
+        try:
+            created = ([top] if top is not None else [p for p in base.iterdir() if p not in before]
+                       if before is not None else [])
+        except OSError:  # another process's failed download removed base meanwhile: nothing of ours is left
+            created = []
         for path in created:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)

@@ -195,6 +195,7 @@ def test_runs_failing_alike_in_several_workers_are_one_line_with_their_count(tmp
     """Five runs whose dataset is missing, in two real workers (``run_in_processes`` itself: ``run_configs`` and
     the command line refuse before any worker starts): one line for the failure with its count, no traceback,
     and no "resume state kept" where there is none (issue 29)."""
+    (tmp_path / "data").mkdir()  # an existing root: the workers' failed downloads have nothing to clean up
     monkeypatch.setenv("DEFSTAB_DATA", str(tmp_path / "data"))
     for name, value in NO_NETWORK.items():
         monkeypatch.setenv(name, value)
