@@ -39,7 +39,7 @@ import sys
 import uuid
 import warnings
 
-from . import book, chapters, runs
+from . import book, chapters, data, runs
 from .analysis import compare, report, to_json
 from .chapters import loading
 from .checks import positive_int
@@ -224,6 +224,17 @@ def _run(args, parser) -> int:
     else:
         print(f"{args.experiment} ({args.profile}): {len(configs)} runs, {len(missing)} to train, results in "
               f"{store.root}", flush=True)
+    missing_data = None  # checked before any estimate, worker or job (SLURM's nodes may see other files)
+    if missing and args.executor != "slurm":
+        try:
+            execute.check_data(missing, download=False if args.dry_run else None,
+                               no_download="a dry run downloads nothing (a run tries torchvision's download)")
+        except data.DatasetNotFoundError as exc:
+            if not args.dry_run:
+                print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+                return 1
+            missing_data = exc
+            print(f"missing data: {exc}", flush=True)
     device = resolve_device(args.device)
     if missing and args.executor == "processes":
         workers, _ = plan_workers(args.jobs, len(missing), device)
@@ -239,8 +250,9 @@ def _run(args, parser) -> int:
                          f"a GPU (--device cuda), a cluster (--executor slurm) or fewer runs (--seeds"
                          f"{'' if args.experiment == 'all' else ', --epochs'})")
     if args.dry_run:
-        print("dry run: nothing trained", flush=True)
-        return 0
+        print("dry run: nothing trained" + (" (the data named above are missing: provide them first)"
+                                            if missing_data else ""), flush=True)
+        return 1 if missing_data else 0
     if args.executor == "slurm" and missing and not args.wait:
         jobs = cluster.submit_runs(missing, run=runs.run_or_load, executor="slurm", store=store, resources=resources,
                                    device=args.device, force=args.force)
@@ -257,6 +269,8 @@ def _run(args, parser) -> int:
               file=sys.stderr)
         return 130
     except (WorkerFailure, cluster.JobFailure) as exc:
+        for text in getattr(exc, "tracebacks", {}).values() if args.debug else ():
+            print(text, file=sys.stderr)
         print(f"{parser.prog}: {exc}", file=sys.stderr)
         return 1
     _print_results(results, invocation)

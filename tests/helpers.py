@@ -107,6 +107,11 @@ def _a_stored_run() -> runs.Results:
     return next(r for r in runs.ResultsStore(ROOT / "results").stored("pooling") if r.config.profile == "cpu")
 
 
+#: Environment variables that send every download to a proxy on a closed port: a download fails at once, on a
+#: networked machine too (for tests of what happens when a dataset is found nowhere).
+NO_NETWORK = {name: "http://127.0.0.1:9" for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")}
+
+
 def _env(results: Path, threads: int | None = None) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DEFSTAB_RESULTS": str(results)}
     if threads is not None:

@@ -2,6 +2,7 @@
 
 Bad arguments end with one line and exit 2 before any work (in process and in a real process); a failure after
 parsing is one line (``--debug`` shows the traceback); hours of CPU work need ``--yes`` after the estimate;
+a dataset found nowhere is one line saying where it looked, before any estimate or worker (``--dry-run`` too);
 ``status`` gives each campaign its cost and the experiments each profile reads; ``report`` gives every verdict
 (the committed cpu profile's unchanged), profiles side by side, and one line when nothing is stored.  Step times
 are faked (``fake_steps``) where only the printing is under test.
@@ -15,6 +16,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from defstab_lib import analysis, chapters, cli, runs
@@ -26,7 +28,9 @@ from defstab_lib.runs import (
     run_or_load,
 )
 
+from tests.data.test_loading import write_idx
 from tests.helpers import (
+    NO_NETWORK,
     ROOT,
     _cli,
     _env,
@@ -112,7 +116,20 @@ def test_run_all_bad_arguments_are_one_line(args, match, store, capsys):
     assert info.value.code == 2 and len(err) == 1 and match in err[0], err
 
 
-def test_run_all_prints_each_experiment_and_the_estimate_per_device_class(fake_steps, store, capsys):
+@pytest.fixture
+def mnist_here(tmp_path_factory, monkeypatch):
+    """A small MNIST in a data root of its own (``DEFSTAB_DATA``): a dry run on MNIST finds its data."""
+    root = tmp_path_factory.mktemp("data")
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for split, n in (("train", 8), ("t10k", 4)):
+        write_idx(raw / f"{split}-images-idx3-ubyte", np.zeros((n, 28, 28), np.uint8), compress=False)
+        write_idx(raw / f"{split}-labels-idx1-ubyte", np.arange(n) % 10, compress=False)
+    monkeypatch.setenv("DEFSTAB_DATA", str(root))
+    return root
+
+
+def test_run_all_prints_each_experiment_and_the_estimate_per_device_class(fake_steps, store, mnist_here, capsys):
     assert cli.main(["run", "all", "--profile", "smoke", "--dataset", "mnist", "--dry-run", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     groups = campaign.campaign_configs("smoke")
@@ -371,6 +388,41 @@ def test_cli_says_when_submitit_is_not_installed(tmp_path):
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1
     assert "--executor local needs submitit, which is not installed" in done.stderr, done.stderr
+
+
+@pytest.fixture
+def no_cifar(tmp_path, monkeypatch):
+    """An empty data root and no network: CIFAR-10 is found nowhere, on any machine."""
+    root = tmp_path / "data"
+    monkeypatch.setenv("DEFSTAB_DATA", str(root))
+    for name, value in NO_NETWORK.items():
+        monkeypatch.setenv(name, value)
+    return root
+
+
+def test_a_dry_run_says_in_one_line_that_the_dataset_is_missing_and_where_it_looked(fake_steps, store, no_cifar,
+                                                                                     capsys):
+    assert cli.main(["run", "all", "--profile", "smoke", "--dataset", "cifar10", "--dry-run", "--device", "cpu"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    said = [line for line in out if "cifar10" in line and "not found" in line]
+    assert len(said) == 1, out
+    assert said[0].startswith("missing data: dataset 'cifar10'") and str(no_cifar / "cifar-10-batches-py") in said[0]
+    assert "a dry run downloads nothing" in said[0]
+    assert any(line.startswith("estimate on this machine, measured:") for line in out), "the estimate still comes"
+    assert out[-1].startswith("dry run: nothing trained (the data named above are missing")
+    assert not no_cifar.exists(), "a dry run creates nothing"
+    assert not _stored(store)
+
+
+def test_a_run_whose_dataset_is_missing_stops_before_any_worker_with_one_line(store, no_cifar, capsys):
+    args = ["run", "pooling", "--profile", "smoke", "--dataset", "cifar10", "--jobs", "2", "--device", "cpu"]
+    assert cli.main(args) == 1
+    out, err = capsys.readouterr()
+    err = err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("defstab: error: dataset 'cifar10' (split 'train') not found"), err
+    assert str(no_cifar / "cifar-10-batches-py") in err[0] and "download with torchvision failed" in err[0]
+    assert "estimate" not in out and "worker processes" not in out, "stopped before the estimate and the workers"
+    assert not _stored(store)
 
 
 @pytest.mark.parametrize("args, options", [

@@ -25,8 +25,8 @@ Debian files, torchvision's downloads and the small files that the tests write; 
 
 The package's modules, each re-exported here (``from defstab_lib import data; data.load_dataset``):
 :mod:`.catalog` (the datasets by name: :data:`DATASET_INFO`, the splits, :class:`DatasetNotFoundError`),
-:mod:`.files` (where the files are, and the readers), :mod:`.loading` (:func:`load_dataset`), :mod:`.samples`
-(:func:`sample_images`) and :mod:`.images` (the dataset classes, :func:`pad_to_size`).
+:mod:`.files` (where the files are, and the readers), :mod:`.loading` (:func:`load_dataset`,
+:func:`require_dataset`), :mod:`.samples` (:func:`sample_images`) and :mod:`.images` (the dataset classes, :func:`pad_to_size`).
 """
 
 # Names without a place in __all__ are re-exported as ``X as X``: public, but not part of ``import *``.
@@ -44,7 +44,7 @@ from .catalog import (
 from .files import DEBIAN_FASHION_MNIST as DEBIAN_FASHION_MNIST
 from .files import default_root, inventory, locate, read_cifar_batch, read_idx
 from .images import ImageDataset, ImageFolderDataset, pad_to_size
-from .loading import load_dataset
+from .loading import load_dataset, require_dataset
 from .samples import foolbox_data_dir as foolbox_data_dir
 from .samples import sample_images
 
@@ -57,6 +57,7 @@ __all__ = [
     "ImageDataset",
     "ImageFolderDataset",
     "load_dataset",
+    "require_dataset",
     "sample_images",
     "locate",
     "inventory",

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torchvision import datasets
 
-from .catalog import DATASET_INFO, DatasetNotFoundError, _check_name_split
+from .catalog import _SPLITS, DATASET_INFO, DatasetNotFoundError, _check_name_split
 from .files import _TV_FOLDER, _candidate_dirs, default_root, locate, read_cifar_batch, read_idx
 from .images import ImageDataset, ImageFolderDataset
 
@@ -85,6 +85,44 @@ def load_dataset(
     return _CACHE[key]
 
 
+def require_dataset(name: str, *, download: bool | None = None, no_download: str | None = None) -> None:
+    """Make sure every split of ``name`` is on this machine, without reading it: download the missing ones as
+    :func:`load_dataset` would (``download=None`` or ``True``), or only look (``False``).  For checking the data
+    once before work that needs them starts (worker processes, a dry run).
+
+    Args:
+        name: ``"fashion-mnist"``, ``"mnist"`` or ``"cifar10"`` (ImageNet has no default place to look in).
+        download: as for :func:`load_dataset`.
+        no_download: with ``download=False``, why no download was attempted (said in the error; default
+            ``"download=False"``).
+
+    Raises:
+        ValueError: unknown name, or ``"imagenet"``.
+        DatasetNotFoundError: a split is found nowhere; the message (one line) says where it looked and how to
+            provide it.
+
+    >>> require_dataset("cifar10", download=False, no_download="a dry run downloads nothing")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    defstab_lib.data.catalog.DatasetNotFoundError: dataset 'cifar10' (split 'train') not found. Looked in: ...
+    """
+    _check_name_split(name, "train")
+    if name == "imagenet":
+        raise ValueError("require_dataset('imagenet') has no place to look in: name its folder with "
+                         "load_dataset('imagenet', root=...)")
+    if download not in (None, True, False):
+        raise ValueError(f"download must be None, True or False, got {download!r}")
+    base = default_root()
+    missing = [split for split in _SPLITS[name] if locate(name, split) is None]
+    error = None
+    if missing and download is not False:
+        error = _download(name, base)
+        missing = [split for split in missing if locate(name, split) is None]
+    if missing:
+        raise DatasetNotFoundError(_not_found_message(name, missing[0], base, download, error,
+                                                      no_download=no_download or "download=False"))
+
+
 def _read(name: str, split: str, files: list[Path]) -> ImageDataset:
     info = DATASET_INFO[name]
     if name in _TV_FOLDER:
@@ -123,8 +161,11 @@ def _download(name: str, base: Path) -> str | None:
         for train in (True, False):
             cls(str(base), train=train, download=True)
     except Exception as exc:  # network errors come in many types (URLError, RuntimeError, OSError)
-        created = ([top] if top is not None else [p for p in base.iterdir() if p not in before]
-                   if before is not None else [])
+        try:
+            created = ([top] if top is not None else [p for p in base.iterdir() if p not in before]
+                       if before is not None else [])
+        except OSError:  # another process's failed download removed base meanwhile: nothing of ours is left
+            created = []
         for path in created:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
@@ -135,11 +176,11 @@ def _download(name: str, base: Path) -> str | None:
 
 
 def _not_found_message(name: str, split: str, base: Path, download: bool | None, error: str | None, *,
-                       system: bool = True) -> str:
+                       system: bool = True, no_download: str = "download=False") -> str:
     info = DATASET_INFO[name]
     looked = ", ".join(str(d) for d in _candidate_dirs(name, base, system=system))
     if download is False:
-        tried = "download=False, so no download was attempted"
+        tried = f"{no_download}, so no download was attempted"
     else:
         tried = f"the download with torchvision failed ({error})"
     how = {

@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from ..data import load_dataset, pad_to_size
+from ..data import load_dataset, pad_to_size, require_dataset
 from ..deform import deform, displacement_field, field_norms
 from ..metrics import noise_matched, relative_change, sensitivity_profile, smoothness_profile
 from ..models import make_vgg
@@ -49,7 +49,7 @@ from .parallel import plan_workers, run_in_processes
 from .store import Measurement, Protocol2Fields, Results, ResultsStore, atomic_torch_save
 
 __all__ = ["run_or_load", "run_configs", "results_table", "measure", "RunData", "build_run_data", "augmentation",
-           "resolve_device"]
+           "resolve_device", "check_data"]
 
 #: Environment variable naming the command that trains (recorded in each run's provenance).
 INVOCATION_ENV = "DEFSTAB_INVOCATION"
@@ -388,6 +388,17 @@ def run_or_load(
         return _train(config, store, dev, progress, on_epoch)
 
 
+def check_data(configs: list[RunConfig], *, download: bool | None = None, no_download: str | None = None) -> None:
+    """Make sure the datasets of ``configs`` are on this machine before work on them starts, downloading what is
+    missing once, here (:func:`~defstab_lib.data.require_dataset`); synthetic runs need no files.
+
+    Raises:
+        DatasetNotFoundError: a dataset is found nowhere (one line: where it looked, how to provide it).
+    """
+    for name in sorted({c.data.dataset for c in configs} - {"synthetic"}):
+        require_dataset(name, download=download, no_download=no_download)
+
+
 def run_configs(
     configs: list[RunConfig],
     *,
@@ -416,11 +427,16 @@ def run_configs(
     Raises:
         ValueError, TypeError: bad ``jobs``, ``executor`` or ``resources``, before any work.
         ModuleNotFoundError: ``executor`` needs submitit and it is not installed.
-        WorkerFailure: some runs were not stored (a worker failed); their resume state is kept.
+        DatasetNotFoundError: a missing run's dataset is on neither this machine nor downloadable (checked before
+            any worker or job starts, except on SLURM, whose nodes may see other files).
+        WorkerFailure: some runs were not stored (a worker failed); the message gives each distinct failure once
+            with its count, and which runs kept a resume state.
     """
     check_executor(executor, resources, jobs)
     store = store or ResultsStore()
     missing = [c for c in configs if force or not store.exists(c)]
+    if missing and executor != "slurm":
+        check_data(missing)
     if executor != "processes" and missing:
         submitted = submit_runs(missing, run=run_or_load, executor=executor, store=store, resources=resources,
                                 device=device, force=force)

@@ -10,6 +10,12 @@ atomically, so two invocations over the same configs train every run once (the s
 loads), and a worker that dies leaves its run's resume state (saved after every epoch) for the next invocation.
 Ctrl-C (or SIGTERM) stops every worker: each turns the signal into ``KeyboardInterrupt``, so atomic writes clean
 up their temporary files and nothing half-written is left; rerunning continues from the last saved epoch.
+Workers die with their parent (:func:`die_with_parent`): a parent killed with ``kill -9`` (or a notebook kernel
+that goes) leaves no worker training on and storing runs that nobody asked for any more.
+
+A failure is said once: the runs that failed with the same error are one line with their count (the exception's
+type and message, no traceback: :attr:`WorkerFailure.tracebacks` has them), and "resume state kept" is said of
+the runs that have one only.
 
 The display shows runs done/total, each worker's run and epoch, and the estimated time left (from the epochs
 trained so far); on a terminal it is one line rewritten in place, elsewhere a plain line every ``interval``
@@ -18,11 +24,13 @@ seconds and one per finished run.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import queue
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -35,7 +43,7 @@ from .config import RunConfig, config_from_dict, config_to_dict
 from .store import ResultsStore
 
 __all__ = ["available_cores", "plan_workers", "worker_threads", "run_in_processes", "WorkerFailure",
-           "SPAWN_GUARD_MESSAGE"]
+           "SPAWN_GUARD_MESSAGE", "die_with_parent", "failure_line"]
 
 #: Said by a worker process that finds itself asked to start workers: the script that called ``run_configs`` with
 #: ``jobs > 1`` has no ``if __name__ == "__main__":`` guard, so each spawned worker re-ran it on import.
@@ -44,8 +52,59 @@ SPAWN_GUARD_MESSAGE = ("run_configs(..., jobs=N) was called while a worker proce
                        "imports the script that started it), or pass jobs=1")
 
 
+#: Linux's ``prctl`` option that sends a signal to this process when its parent (the thread that started it) ends.
+PR_SET_PDEATHSIG = 1
+#: How often a worker's watchdog looks whether its parent is still there (seconds), and how long a worker told to
+#: stop (``KeyboardInterrupt``) has before its watchdog kills it.
+WATCHDOG_S, STOP_GRACE_S = 0.5, 30.0
+
+
 class WorkerFailure(RuntimeError):
-    """Some runs were not stored: a worker died or raised; the message names the runs and what to do."""
+    """Some runs were not stored: a worker died or raised.  The message gives each distinct failure once, with
+    the count of runs it stopped, and says which runs kept a resume state; ``tracebacks`` maps each distinct
+    failure line to one traceback of it (for ``--debug``)."""
+
+    def __init__(self, message: str, tracebacks: dict[str, str] | None = None):
+        super().__init__(message)
+        self.tracebacks = dict(tracebacks or {})
+
+
+def failure_line(exc: BaseException) -> str:
+    """An exception as one line: its type and its message, whitespace collapsed (no traceback, no chain).
+
+    >>> failure_line(OSError(28, "No space left on device"))
+    'OSError: [Errno 28] No space left on device'
+    >>> failure_line(ValueError("two\\nlines"))
+    'ValueError: two lines'
+    """
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process (``SIGTERM``, which a worker turns into ``KeyboardInterrupt``) when process ``parent``
+    ends, however it ends (``kill -9`` included).
+
+    Two guards: on Linux the kernel's parent-death signal (``prctl(PR_SET_PDEATHSIG, SIGTERM)``), and everywhere
+    a watchdog thread that polls ``os.getppid()`` every :data:`WATCHDOG_S` seconds -- it also catches a parent
+    that died before the signal was armed -- and kills the process outright if it has not ended
+    :data:`STOP_GRACE_S` seconds after the ``SIGTERM``.  Call it in the child, with the pid of the process that
+    started it.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl in this libc: the watchdog alone
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCHDOG_S)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(STOP_GRACE_S)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="defstab-parent-watchdog", daemon=True).start()
 
 
 def available_cores() -> int:
@@ -97,12 +156,14 @@ def _raise_interrupt(signum, frame):  # SIGTERM -> KeyboardInterrupt: atomic wri
 
 
 def _worker(worker: int, tasks, events, run: Callable, root: str, device: str | None, force: bool,
-            threads: int) -> None:
-    """A worker process: train the runs it takes from ``tasks`` until it takes ``None``; report to ``events``."""
+            threads: int, parent: int) -> None:
+    """A worker process: train the runs it takes from ``tasks`` until it takes ``None``; report to ``events``;
+    end with ``parent`` (:func:`die_with_parent`)."""
     signal.signal(signal.SIGTERM, _raise_interrupt)
     torch.set_num_threads(threads)
     store = ResultsStore(root)
     try:
+        die_with_parent(parent)
         while (task := tasks.get()) is not None:
             index, config = task[0], config_from_dict(task[1])
             events.put(("start", worker, index))
@@ -115,12 +176,13 @@ def _worker(worker: int, tasks, events, run: Callable, root: str, device: str | 
             try:
                 results = run(config, force=force, progress=False, store=store, device=device, on_epoch=on_epoch)
                 events.put(("done", worker, index, bool(trained), results.provenance.get("wall_time_s")))
-            except Exception:  # reported; the next run goes on
-                events.put(("error", worker, index, traceback.format_exc(limit=8)))
-    except KeyboardInterrupt:  # the parent stops us; the run's resume state stays for the next invocation
+            except Exception as exc:  # reported; the next run goes on
+                events.put(("error", worker, index, failure_line(exc), traceback.format_exc(limit=8)))
+    except KeyboardInterrupt:  # the parent stops us (or died); the run's resume state stays for the next invocation
         events.cancel_join_thread()  # exit even if the parent no longer reads
     finally:
-        events.put(("exit", worker, None))
+        if os.getppid() == parent:  # nobody reads a dead parent's queue
+            events.put(("exit", worker, None))
 
 
 class _Display:
@@ -136,6 +198,7 @@ class _Display:
         self.start = time.time()
         self.last_print = self.start
         self.workers = workers
+        self.failures: set[str] = set()
 
     def _eta(self) -> str:
         elapsed = time.time() - self.start
@@ -188,8 +251,11 @@ class _Display:
             if kind == "done":
                 how = f"trained in {rest[1]:.0f} s" if rest[0] and rest[1] is not None else "loaded (stored meanwhile)"
                 self.emit(f"  [{self.done}/{len(self.configs)}] {what}: {how}", permanent=True)
-            else:
-                self.emit(f"  [{self.done}/{len(self.configs)}] {what}: FAILED\n{rest[0]}", permanent=True)
+            else:  # each distinct failure in full once
+                said = rest[0] in self.failures
+                self.failures.add(rest[0])
+                self.emit(f"  [{self.done}/{len(self.configs)}] {what}: FAILED"
+                          + (" (the same error as above)" if said else f": {rest[0]}"), permanent=True)
         elif kind == "exit":
             self.current.pop(worker, None)
         self.tick(force=kind != "epoch" or self.tty)
@@ -245,8 +311,9 @@ def run_in_processes(
         interval: seconds between plain status lines when ``stream`` is not a terminal.
 
     Raises:
-        WorkerFailure: some runs were not stored (a worker raised or died); their resume state is kept.
-        KeyboardInterrupt: after stopping every worker (each leaves its run's resume state).
+        WorkerFailure: some runs were not stored (a worker raised or died): each distinct failure once with its
+            count, and which runs kept a resume state (:func:`_failure_message`).
+        KeyboardInterrupt: after stopping every worker (each leaves its run's resume state, if it had saved one).
     """
     jobs = positive_int("jobs", jobs)
     if multiprocessing.parent_process() is not None:
@@ -263,9 +330,10 @@ def run_in_processes(
     display.emit(f"training {len(configs)} runs in {jobs} worker processes, {threads} thread(s) each",
                  permanent=True)
     processes = [ctx.Process(target=_worker, name=f"defstab-worker-{w}",
-                             args=(w, tasks, events, run, str(store.root), device, force, threads))
+                             args=(w, tasks, events, run, str(store.root), device, force, threads, os.getpid()))
                  for w in range(jobs)]
-    errors: dict[int, str] = {}
+    errors: dict[int, str] = {}  # run index -> its failure in one line
+    tracebacks: dict[str, str] = {}  # failure line -> one traceback of it
     try:
         for p in processes:
             p.start()
@@ -279,24 +347,46 @@ def run_in_processes(
                         exited.add(w)
                         running = display.current.pop(w, None)
                         if running is not None:
-                            errors[running[0]] = f"worker {w} died (exit code {p.exitcode})"
+                            errors[running[0]] = f"its worker died (exit code {p.exitcode})"
                 display.tick()
                 continue
             if kind == "exit":
                 exited.add(worker)
             elif kind == "error":
                 errors[index] = rest[0]
+                tracebacks.setdefault(rest[0], rest[1])
             display.event(kind, worker, index, *rest)
     except BaseException:
         _stop(processes)
-        display.emit("stopped: every worker left its run's resume state; run again to continue", permanent=True)
+        kept = sum(store.work_path(c).is_file() for c in configs if not store.exists(c))
+        display.emit(f"stopped: {kept} run{'s' if kept != 1 else ''} kept a resume state; run again to continue"
+                     if kept else "stopped before any run saved a resume state", permanent=True)
         raise
     for p in processes:
         p.join()
     display.close()
-    unstored = [c for c in configs if not store.exists(c)]
+    unstored = [i for i, c in enumerate(configs) if not store.exists(c)]
     if unstored:
-        lines = [f"{c.describe()} ({c.key}): {errors.get(configs.index(c), 'not trained (no worker left)')}"
-                 for c in unstored]
-        raise WorkerFailure(f"{len(unstored)} of {len(configs)} runs were not stored; their resume state is kept, "
-                            f"run again to continue:\n" + "\n".join(lines))
+        raise WorkerFailure(_failure_message(configs, unstored, errors, store), tracebacks)
+
+
+def _failure_message(configs: list[RunConfig], unstored: list[int], errors: dict[int, str],
+                     store: ResultsStore) -> str:
+    """What :class:`WorkerFailure` says: one line per distinct failure with its count (and the runs' keys when
+    few), then the runs that kept a resume state -- only those, since a run that failed before its first epoch
+    has none and rerunning it repeats the failure until its cause is fixed."""
+    by_failure: dict[str, list[RunConfig]] = {}
+    for i in unstored:
+        by_failure.setdefault(errors.get(i, "not trained (no worker left)"), []).append(configs[i])
+    lines = [f"{len(unstored)} of {len(configs)} runs were not stored:"]
+    for failure, failed in by_failure.items():
+        keys = f" ({', '.join(c.key for c in failed)})" if len(failed) <= 3 else ""
+        lines.append(f"  {len(failed)} run{'s' if len(failed) > 1 else ''} failed{keys}: {failure}")
+    kept = [configs[i] for i in unstored if store.work_path(configs[i]).is_file()]
+    if kept:
+        lines.append(f"{len(kept)} of them kept a resume state ({', '.join(c.key for c in kept[:5])}"
+                     f"{', ...' if len(kept) > 5 else ''}): run the same command again to continue from it")
+    else:
+        lines.append("none kept a resume state (each stopped before finishing an epoch): fix the cause above, "
+                     "then run again")
+    return "\n".join(lines)

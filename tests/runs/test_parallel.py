@@ -2,12 +2,14 @@
 
 The process tests start real worker processes through the command line, on a temporary results root
 (``DEFSTAB_RESULTS``): the same numbers as a sequential run, each run trained once by two invocations at once, a
-killed worker's run resumed, Ctrl-C leaving resumable state.  Workers are capped at the runs to train, and a script
-without a main guard is told what to do.
+killed worker's run resumed, Ctrl-C leaving resumable state, a parent killed with ``kill -9`` taking its workers
+with it, and runs failing alike in several workers said once with their count.  Workers are capped at the runs to
+train, and a script without a main guard is told what to do.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -20,10 +22,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from defstab_lib import runs
 from defstab_lib.runs import ResultsStore, parallel
-from defstab_lib.runs.parallel import available_cores, plan_workers
+from defstab_lib.runs.parallel import WorkerFailure, available_cores, plan_workers
 
-from tests.helpers import _cli, _env
+from tests.helpers import NO_NETWORK, _cli, _env
 
 
 def _payloads(root: Path) -> dict[str, dict]:
@@ -115,8 +118,9 @@ def test_a_killed_worker_leaves_resume_state_and_a_rerun_continues(tmp_path):
     os.kill(workers[0], signal.SIGKILL)
     out, err = process.communicate(timeout=600)
     assert process.returncode == 1, out + err
-    assert "were not stored" in err and "died" in err, err
+    assert "were not stored" in err and "1 run failed" in err and "its worker died (exit code -9)" in err, err
     left = list(tmp_path.glob("*/_work/*.state.pt"))
+    assert "1 of them kept a resume state" in err and left[0].name.split(".")[0] in err, err
     assert len(left) == 1, "the killed worker's run kept its resume state"
     assert len(_payloads(tmp_path)) == 1, "the other worker finished its run"
 
@@ -154,3 +158,63 @@ def test_a_script_without_a_main_guard_is_told_what_to_do(monkeypatch):
     monkeypatch.setattr(parallel.multiprocessing, "parent_process", lambda: object())
     with pytest.raises(RuntimeError, match="__main__"):
         parallel.run_in_processes([], run=lambda *a, **k: None, jobs=2, store=None)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (an exited process not yet reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_workers_die_with_a_parent_killed_by_sigkill_and_store_nothing(tmp_path):
+    """``kill -9`` of ``run --jobs 2`` (no Ctrl-C, no cleanup in the parent): its workers end within seconds
+    instead of training on and storing their runs (issue 29)."""
+    process = subprocess.Popen([sys.executable, "-m", "defstab_lib", *ARGS], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=_env(tmp_path))
+    _wait_for_resume_state(tmp_path, process, 1)  # the workers are training
+    workers = _children(process.pid)
+    assert len(workers) == 2, workers
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    deadline = time.time() + 15
+    while any(_alive(w) for w in workers) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(w) for w in workers), "a worker outlived its parent"
+    time.sleep(3)
+    assert not _payloads(tmp_path) and not list(tmp_path.glob("*/*.final.pt")), "nothing was stored"
+    assert not list(tmp_path.glob("**/*.tmp")), "nothing half-written"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_runs_failing_alike_in_several_workers_are_one_line_with_their_count(tmp_path, monkeypatch):
+    """Five runs whose dataset is missing, in two real workers (``run_in_processes`` itself: ``run_configs`` and
+    the command line refuse before any worker starts): one line for the failure with its count, no traceback,
+    and no "resume state kept" where there is none (issue 29)."""
+    (tmp_path / "data").mkdir()  # an existing root: the workers' failed downloads have nothing to clean up
+    monkeypatch.setenv("DEFSTAB_DATA", str(tmp_path / "data"))
+    for name, value in NO_NETWORK.items():
+        monkeypatch.setenv(name, value)
+    configs = runs.experiment_configs("pooling", "smoke", dataset="cifar10", seeds=1)
+    store = ResultsStore(tmp_path / "results")
+    stream = io.StringIO()
+    with pytest.raises(WorkerFailure) as info:
+        parallel.run_in_processes(configs, run=runs.run_or_load, jobs=2, store=store, stream=stream)
+    message = str(info.value)
+    lines = message.splitlines()
+    assert lines[0] == f"{len(configs)} of {len(configs)} runs were not stored:", message
+    failed = [line for line in lines if " failed" in line]
+    assert len(failed) == 1, message
+    assert failed[0].startswith(f"  {len(configs)} runs failed: DatasetNotFoundError: dataset 'cifar10'"), message
+    assert str(tmp_path / "data" / "cifar-10-batches-py") in failed[0], "it says where it looked"
+    assert lines[-1].startswith("none kept a resume state") and "run the same command again" not in message
+    shown = stream.getvalue()
+    assert "Traceback" not in message + shown
+    assert sum("DatasetNotFoundError" in line for line in shown.splitlines()) == 1, shown
+    assert shown.count("FAILED (the same error as above)") == len(configs) - 1, shown
+    (line, text), = info.value.tracebacks.items()
+    assert line in failed[0] and text.startswith("Traceback"), "--debug has the traceback"
