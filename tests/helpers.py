@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +111,16 @@ def _a_stored_run() -> runs.Results:
 #: Environment variables that send every download to a proxy on a closed port: a download fails at once, on a
 #: networked machine too (for tests of what happens when a dataset is found nowhere).
 NO_NETWORK = {name: "http://127.0.0.1:9" for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")}
+
+
+def no_network(monkeypatch) -> None:
+    """:data:`NO_NETWORK` for this test, in this process.  urllib builds its global opener, with the proxies of the
+    moment, at its first ``urlopen`` and keeps it: the opener is reset too, so that one built under the closed
+    proxy (a download tried during the test) does not outlive the test and send later tests' requests, loopback
+    ones included, to the closed port."""
+    for name, value in NO_NETWORK.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(urllib.request, "_opener", None)
 
 
 def _env(results: Path, threads: int | None = None) -> dict[str, str]:

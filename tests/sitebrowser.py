@@ -248,9 +248,14 @@ class _Links(html.parser.HTMLParser):
                 self.links.append(attrs[key])
 
 
+#: The suite talks to its own server on loopback: never through a proxy that the environment names (a user's
+#: ``http_proxy``, or a test's closed one), which would refuse or forward loopback requests.
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def _fetch(url: str, timeout: float) -> tuple[int, bytes, str]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with DIRECT.open(url, timeout=timeout) as response:
             return response.status, response.read(), response.headers.get_content_type()
     except urllib.error.HTTPError as err:
         return err.code, b"", ""

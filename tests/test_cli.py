@@ -30,7 +30,7 @@ from defstab_lib.runs import (
 
 from tests.data.test_loading import write_idx
 from tests.helpers import (
-    NO_NETWORK,
+    no_network,
     ROOT,
     _cli,
     _env,
@@ -395,8 +395,7 @@ def no_cifar(tmp_path, monkeypatch):
     """An empty data root and no network: CIFAR-10 is found nowhere, on any machine."""
     root = tmp_path / "data"
     monkeypatch.setenv("DEFSTAB_DATA", str(root))
-    for name, value in NO_NETWORK.items():
-        monkeypatch.setenv(name, value)
+    no_network(monkeypatch)
     return root
 
 

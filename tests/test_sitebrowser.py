@@ -7,11 +7,10 @@ something even on a site that has none of these faults.
 
 from __future__ import annotations
 
-import urllib.request
-
 import pytest
 
 from tests import sitebrowser as sb
+from tests.helpers import no_network
 
 PAGES = {
     "index.html": '<a href="a.html">a</a> <a href="a.html#here">anchor</a> <img src="pic.png">'
@@ -32,9 +31,17 @@ def tiny_site(tmp_path):
 
 def test_server_listens_on_loopback_only_and_logs_requests(tiny_site):
     assert tiny_site.base.startswith("http://127.0.0.1:")
-    with urllib.request.urlopen(tiny_site.base + "a.html", timeout=5) as response:
+    with sb.DIRECT.open(tiny_site.base + "a.html", timeout=5) as response:
         assert response.status == 200
     assert ("/a.html", 200) in tiny_site.requests
+
+
+def test_the_suite_reaches_its_loopback_server_whatever_proxy_the_environment_names(tiny_site, monkeypatch):
+    """A proxy in the environment (a user's, or a test's closed one: tests.helpers.no_network) is not used for the
+    suite's own loopback server."""
+    no_network(monkeypatch)
+    result = sb.crawl(tiny_site.base, [tiny_site.base + "a.html"], budget_s=20)
+    assert tiny_site.base + "a.html" in result.pages and ("/a.html", 200) in tiny_site.requests
 
 
 def test_crawl_reports_broken_links_and_missing_anchors(tiny_site):

@@ -26,7 +26,7 @@ from defstab_lib import runs
 from defstab_lib.runs import ResultsStore, parallel
 from defstab_lib.runs.parallel import WorkerFailure, available_cores, plan_workers
 
-from tests.helpers import NO_NETWORK, _cli, _env
+from tests.helpers import _cli, _env, no_network
 
 
 def _payloads(root: Path) -> dict[str, dict]:
@@ -197,8 +197,7 @@ def test_runs_failing_alike_in_several_workers_are_one_line_with_their_count(tmp
     and no "resume state kept" where there is none (issue 29)."""
     (tmp_path / "data").mkdir()  # an existing root: the workers' failed downloads have nothing to clean up
     monkeypatch.setenv("DEFSTAB_DATA", str(tmp_path / "data"))
-    for name, value in NO_NETWORK.items():
-        monkeypatch.setenv(name, value)
+    no_network(monkeypatch)
     configs = runs.experiment_configs("pooling", "smoke", dataset="cifar10", seeds=1)
     store = ResultsStore(tmp_path / "results")
     stream = io.StringIO()
