@@ -42,7 +42,8 @@ from ..runs.untrained import RandomNetworks
 from ..vocabulary import POOLED, UNPOOLED
 from .arrays import by_seed, group_by
 from .matched import at_training_loss, level_words, matched_loss_level
-from .stats import Rule
+from .room import medians, room_collapse, room_learned, room_tv_moved
+from .stats import Estimate, Room, Rule
 from .verdicts import Verdict, glue_id, judge
 
 __all__ = [
@@ -102,14 +103,18 @@ class Claim:
         return glue_id(self.key)
 
     def judge(self, units, *, statistic: str, what: str, runs: int, role: str = "claim", statement: str = "",
-              rule: Rule | None = None, scale: str = "log", **numbers) -> Verdict:
+              rule: Rule | None = None, scale: str = "log", room: Room | None = None,
+              estimate: Estimate | None = None, **numbers) -> Verdict:
         """The verdict of this claim on the units' effects ``(n,)`` (:func:`~.verdicts.judge` with the record's
         statement, figure and rule).  ``statistic``: what was computed, on what; ``statement``/``rule``: another
-        claim or rule reported beside this one (e.g. the same contrast in filter TV); ``numbers``: further numbers
-        for glue and tables (``unit`` defaults to the record's)."""
+        claim or rule reported beside this one (e.g. the same contrast in filter TV); ``room``: whether the compared
+        quantity could have shown the effect (:mod:`.room`); ``estimate``: an interval computed otherwise than
+        over the units alone (e.g. with the probe resampled); ``numbers``: further numbers for glue and tables
+        (``unit`` defaults to the record's)."""
         return judge(claim=statement or self.statement, figure=self.figure, statistic=statistic, what=what,
                      units=units, rule=rule or self.rule, runs=runs, scale=scale, role=role,
-                     numbers={"unit": self.unit, **numbers}, direction_words=self.direction_words)
+                     numbers={"unit": self.unit, **numbers}, direction_words=self.direction_words, room=room,
+                     estimate=estimate)
 
 
 _SENS, _TV = Rule(-1, SENSITIVITY_MINIMAL, _WHY_SENS), Rule(-1, TV_MINIMAL, _WHY_TV)
@@ -258,8 +263,9 @@ def _networks_by_draw(networks: RandomNetworks, names: Sequence) -> np.ndarray:
 
 
 def _make(key: str, *, statistic: str, what: str, units, runs: int, role: str = "claim", claim: str = "",
-          **numbers) -> Verdict:
-    return CLAIMS[key].judge(units, statistic=statistic, what=what, runs=runs, role=role, statement=claim, **numbers)
+          room: Room | None = None, **numbers) -> Verdict:
+    return CLAIMS[key].judge(units, statistic=statistic, what=what, runs=runs, role=role, statement=claim, room=room,
+                             **numbers)
 
 
 # ------------------------------------------------------------------------------------------------ the tests
@@ -282,17 +288,21 @@ def pooling_at_init(networks: RandomNetworks | Sequence[Results], *, beside: Seq
         if not pooled or not unpooled:
             raise ValueError("claim 1 needs networks with pooling and without")
         units = pooling_units(_networks_by_draw(networks, pooled), _networks_by_draw(networks, unpooled))
+        room = room_collapse(np.asarray(networks.median, float).reshape(-1, networks.median.shape[-1]), "all",
+                             "at initialisation")
         where = f"{networks.draws} random networks per variant at width ×{networks.width:g}"
         runs, unit, label = networks.draws * len(networks.conditions), "draw", f"random, width ×{networks.width:g}"
     else:
         pooled, unpooled = _split(networks)
         units = pooling_units(_paired(networks, pooled, "cosine", "init"),
                               _paired(networks, unpooled, "cosine", "init"))
+        room = room_collapse(medians(networks, "init"), "all", "at initialisation")
         where = "the trained runs at initialisation, paired by seed"
         runs, unit, label = len(networks), "seed", "trained runs at init"
     v = _make("pooling", statistic=f"mean sensitivity over layers 1..L at initialisation, networks with pooling ÷ "
                                    f"without, per independent draw ({where})",
-              what="sensitivity with pooling ÷ without", units=units, runs=runs, unit=unit, where=where, label=label)
+              what="sensitivity with pooling ÷ without", units=units, runs=runs, unit=unit, where=where, label=label,
+              room=room)
     v.beside = [b if isinstance(b, Verdict) else _beside(pooling_at_init(b)) for b in beside]
     return v
 
@@ -316,7 +326,7 @@ def training_changes_pattern(results: Sequence[Results]) -> Verdict:
     return _make("training-changes", statistic="mean sensitivity over the early layers (1-6), after ÷ before "
                                                "training, averaged over the architectures, per seed",
                  what="early-layer sensitivity after ÷ before training", units=change_units(init, final, "early"),
-                 runs=len(results), unit="seed")
+                 runs=len(results), unit="seed", room=room_learned(results))
 
 
 def convergence_after_training(results: Sequence[Results]) -> Verdict:
@@ -330,7 +340,7 @@ def convergence_after_training(results: Sequence[Results]) -> Verdict:
     return _make("convergence", statistic="mean sensitivity over layers 1..L after training, networks with pooling ÷ "
                                           "without, per seed (equivalence test)",
                  what="sensitivity after training, with pooling ÷ without", units=units, runs=len(results),
-                 unit="seed")
+                 unit="seed", room=room_collapse(medians(results, "final"), "all", "after training"))
 
 
 def smoothing_stabilises(networks: RandomNetworks, *, beside: Sequence = ()) -> Verdict:
@@ -346,7 +356,9 @@ def smoothing_stabilises(networks: RandomNetworks, *, beside: Sequence = ()) -> 
     v = _make("smoothing", statistic=f"mean sensitivity over layers 1..L at initialisation, σ = {max(sig):g} ÷ "
                                      f"σ = {min(sig):g} (the same draw smoothed), per independent draw ({where})",
               what=f"sensitivity at σ = {max(sig):g} ÷ σ = {min(sig):g}", units=units,
-              runs=networks.draws * len(sig), unit="draw", where=where, label=f"random, width ×{networks.width:g}")
+              runs=networks.draws * len(sig), unit="draw", where=where, label=f"random, width ×{networks.width:g}",
+              room=room_collapse(np.asarray(networks.median, float)[[int(np.argmax(sig)), int(np.argmin(sig))]]
+                                 .reshape(-1, networks.median.shape[-1]), "all", "at initialisation"))
     v.beside = [b if isinstance(b, Verdict) else _beside(smoothing_stabilises(b)) for b in beside]
     return v
 
@@ -371,10 +383,15 @@ def stronger_tasks_smoother(results: Sequence[Results]) -> Verdict:
                         missing=f"a run reaching training loss {level:g}")
         when = f"at matched training loss {level_words(level)}"
         used = len(tv) * len(strengths)
+    # TV at initialisation, over the same seeds as ``tv`` (those whose runs all reach the level): room to move
+    init = _paired_by(results, strengths, lambda run: run.initial.smoothness if level is None or at_training_loss(
+        run, "smoothness", level) is not None else None, "strength", missing="a run reaching the level")
     return _make("synthetic", statistic=f"mean TV/‖W‖₁ {when}, fitted change from C = "
                                         f"{min(strengths):g} to C = {max(strengths):g}, per seed",
                  what=f"filter TV at C = {max(strengths):g} ÷ C = {min(strengths):g}",
-                 units=strength_units(strengths, tv), runs=used, unit="seed")
+                 units=strength_units(strengths, tv), runs=used, unit="seed",
+                 room=room_tv_moved(init, tv, CLAIMS["synthetic"].rule.minimal,
+                                    "At the matched training loss" if level is not None else "After training"))
 
 
 def training_smooths(results: Sequence[Results]) -> Verdict:
@@ -388,7 +405,7 @@ def training_smooths(results: Sequence[Results]) -> Verdict:
     return _make("training-smooths", statistic="mean TV/‖W‖₁ over conv layers, after ÷ before training, averaged "
                                                "over the architectures, per seed",
                  what="filter TV after ÷ before training", units=tv_change_units(init, final), runs=len(results),
-                 unit="seed")
+                 unit="seed", room=room_learned(results))
 
 
 def random_labels_depend_on_architecture(random: Sequence[Results], real: Sequence[Results], *,
@@ -415,7 +432,8 @@ def random_labels_depend_on_architecture(random: Sequence[Results], real: Sequen
                                             "over layers of the SD of log-sensitivity), random ÷ real labels, per "
                                             "seed" + (f"; real labels: {contrast}" if contrast else ""),
                  what="spread between architectures, random ÷ real labels", units=spread_units(rnd, rel),
-                 runs=len(random) + len(real), unit="seed")
+                 runs=len(random) + len(real), unit="seed",
+                 room=room_collapse(medians([*random, *real], "final"), "all", "after training"))
 
 
 def unpooled_learn_stability(results: Sequence[Results]) -> Verdict:
@@ -435,6 +453,7 @@ def unpooled_learn_stability(results: Sequence[Results]) -> Verdict:
             what=f"later-layer sensitivity {which} pooling, after ÷ before training",
             units=change_units(init, final, "late"), runs=sum(len(group_by(results)[n]) for n in names),
             role=role, unit="seed", label=f"{which} pooling",
+            room=room_learned([r for r in results if r.config.arch.downsampling in names]),
             claim="" if role == "claim" else "Beside the headline: the same change in networks with pooling "
                                                "(the paper does not state its direction)."))
     verdicts[0].beside = verdicts[1:]
