@@ -6,7 +6,9 @@ Submodules by subject (each owned by the chapters that use it):
 - ``defstab_lib.plots.profiles`` -- per-layer profiles with bands over seeds (Figures 3, 4, 6, 7);
 - ``defstab_lib.plots.verdicts`` -- each verdict's evidence: per-network effects, the estimate and its 95% CI;
 - ``defstab_lib.plots.ablation`` -- one factor of the ablation, level by level ("What teaches stability?");
-- ``defstab_lib.plots.length``   -- the ``standard`` profile's length pilots (the report).
+- ``defstab_lib.plots.length``   -- the ``standard`` profile's length pilots (the report);
+- ``defstab_lib.plots.robustness`` -- one claim under each declared specification, a forest plot ("How robust is
+  it?"): :func:`plot_robustness` and :func:`plot_robustness_grid`, exported here too.
 
 Every public drawing function is decorated with :func:`defstab_lib.plots.provenance.draws`: the figure it draws on
 is stamped with its name (``"defstab_lib.plots.<module>.<function>"``), which ``chapters.show_figure`` shows under
@@ -19,6 +21,10 @@ follow an architecture from figure to figure.
 from __future__ import annotations
 
 import matplotlib as mpl
+
+from .robustness import plot_robustness, plot_robustness_grid
+
+__all__ = ["DOWNSAMPLING_COLORS", "RC_PARAMS", "apply_style", "plot_robustness", "plot_robustness_grid"]
 
 #: One colour per downsampling variant (matplotlib's colour-blind-safe "tab10" order), the same in every figure.
 DOWNSAMPLING_COLORS: dict[str, str] = {

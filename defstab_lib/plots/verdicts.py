@@ -31,7 +31,8 @@ _TICKS = (0.25, 0.33, 0.5, 0.67, 0.8, 0.9, 0.95, 0.97, 1.0, 1.03, 1.05, 1.1, 1.2
 
 #: One colour per verdict, the same on every page.
 VERDICT_COLORS = {"supported": "#1a9850", "contradicted": "#d73027", "no meaningful effect": "#4575b4",
-                  "inconclusive": "#7f7f7f", "not supported": "#d73027"}
+                  "inconclusive": "#7f7f7f", "uninformative": "#b8860b",
+                  "not supported": "#d73027"}
 
 
 @draws

@@ -53,7 +53,7 @@ def close_figures():
 
 def test_the_package_has_the_functions_this_file_knows():
     assert NOT_DRAWING <= set(FUNCTIONS)
-    assert len(DRAWING) == 25  # a new plot function is added here and to EXAMPLES below
+    assert len(DRAWING) == 27  # a new plot function is added here and to EXAMPLES below
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -71,6 +71,13 @@ def test_every_public_plot_function_is_stamped_with_its_own_name(name):
 def _verdict():
     return judge(claim="c", figure="F", statistic="s", what="A ÷ B", units=[-0.5, -0.4, -0.45],
                  rule=Rule(-1, 0.1, "why."), runs=6)
+
+
+def _specs():
+    class Spec:
+        name, group, primary, verdict = "pre-registered", "primary", True, _verdict()
+
+    return [Spec()]
 
 
 def _panels():
@@ -119,6 +126,8 @@ EXAMPLES = {
     "length.plot_length_pilots": (lambda: (({"subsample": {8: {"test accuracy": (np.array([0, 1, 8.0]),
                                                                                  np.array([0.1, 0.8, 0.9]))}}},),
                                            {}), "own"),
+    "robustness.plot_robustness": (lambda: ((_specs(),), {}), "ax"),
+    "robustness.plot_robustness_grid": (lambda: (([("claim", _specs())],), {}), "own"),
     "profiles.plot_profile": (lambda: (([[0.3, 0.2, 0.1]],), {}), "ax first"),
     "profiles.plot_profiles": (lambda: ((PROFILE,), {}), "ax"),
     "profiles.shared_legend": (lambda: ((), {}), "fig and ax"),
