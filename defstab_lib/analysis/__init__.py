@@ -1,6 +1,8 @@
 """From stored results to effects, confidence intervals and verdicts: one pre-registered test per claim.
 
-- :mod:`.stats`    -- the generic machinery: intervals over independent units, rules, verdicts, ``n_needed``;
+- :mod:`.stats`    -- the generic machinery: intervals over independent units (and with the probe as a shared
+  random factor), rules, verdicts (with room to move: "uninformative"), ``n_needed``;
+- :mod:`.calibration` -- each rule simulated at the observed spread and skew: false support and power;
 - :mod:`.verdicts` -- the :class:`Verdict` object and the one way every page states, glues and tabulates it;
 - :mod:`.claims`   -- the eight tests (the paper's seven claims and its headline) as :class:`Claim` records, each
   with its rule, and the functions that judge them;
@@ -28,18 +30,23 @@ from .claims import (
     training_smooths,
     unpooled_learn_stability,
 )
+from .calibration import Calibration, calibrate, calibration_rows, tightened
 from .stats import (
     CONTRADICTED,
     INCONCLUSIVE,
     NO_EFFECT,
     NOT_SUPPORTED,
     SUPPORTED,
+    UNINFORMATIVE,
     VERDICTS,
     Estimate,
+    Room,
     Rule,
     decide,
     interval,
+    interval_with_probe,
     n_needed,
+    probe_replicates,
 )
 from .random_networks import smoothing_numbers
 from .recipe import recipe_html, recipe_rows
@@ -60,8 +67,9 @@ from .verdicts import (
 
 __all__ = [
     "kernel_view", "matched",
-    "SUPPORTED", "CONTRADICTED", "NO_EFFECT", "INCONCLUSIVE", "NOT_SUPPORTED", "VERDICTS",
-    "Rule", "Estimate", "interval", "decide", "n_needed",
+    "SUPPORTED", "CONTRADICTED", "NO_EFFECT", "INCONCLUSIVE", "UNINFORMATIVE", "NOT_SUPPORTED", "VERDICTS",
+    "Rule", "Room", "Estimate", "interval", "decide", "n_needed", "probe_replicates", "interval_with_probe",
+    "Calibration", "calibrate", "tightened", "calibration_rows",
     "Verdict", "judge", "effect_words", "sentence", "what_would_change", "glue_id", "glue_values", "to_json",
     "table_rows", "side_by_side", "verdict_table", "html_table",
     "Claim", "CLAIMS",

@@ -21,7 +21,19 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .stats import CONTRADICTED, INCONCLUSIVE, NO_EFFECT, SUPPORTED, Estimate, Rule, decide, interval, n_needed
+from .stats import (
+    CONTRADICTED,
+    INCONCLUSIVE,
+    NO_EFFECT,
+    SUPPORTED,
+    UNINFORMATIVE,
+    Estimate,
+    Room,
+    Rule,
+    decide,
+    interval,
+    n_needed,
+)
 
 __all__ = ["Verdict", "judge", "effect_words", "sentence", "unit_words", "what_would_change", "GLUE_KINDS", "glue_id",
            "glue_values", "to_json", "table_rows", "side_by_side", "verdict_table"]
@@ -56,6 +68,10 @@ class Verdict:
         method: how the interval was computed.
         role: ``"claim"`` (one of the eight) or ``"beside"`` (reported beside a claim, e.g. at another width).
         beside: verdicts reported beside this one.
+        uninformative_reason: when the verdict is "uninformative", why: the quantity moved too little to have
+            shown the effect (the :class:`~defstab_lib.analysis.stats.Room`'s words); ``""`` otherwise.
+        room: when the test was given a :class:`~defstab_lib.analysis.stats.Room`, its ``moved`` and ``needed``
+            (on the effect's own scale: log for ratios), ``ok`` and ``words``; ``None`` otherwise.
     """
 
     claim: str
@@ -79,6 +95,8 @@ class Verdict:
     method: str = ""
     role: str = "claim"
     beside: list["Verdict"] = dataclasses.field(default_factory=list)
+    uninformative_reason: str = ""
+    room: dict[str, Any] | None = None
 
     @property
     def has_ci(self) -> bool:
@@ -105,17 +123,32 @@ def effect_words(est: Estimate, scale: str = "log") -> str:
     return f"{est.effect:.3g} ({ci})"
 
 
-def _rule_text(rule: Rule, scale: str, method_note: str, direction_words: str = "the paper's direction") -> str:
+def _amount(x: float, scale: str) -> str:
+    """A distance on the effect's scale in words: a percentage for log-ratios."""
+    return f"{math.exp(x) - 1:.1%}" if scale == "log" else f"{x:.3g}"
+
+
+def _rule_text(rule: Rule, scale: str, method_note: str, direction_words: str = "the paper's direction",
+               room: Room | None = None) -> str:
     m = (f"{math.exp(rule.minimal) - 1:.0%} (a factor {math.exp(rule.minimal):.2f})" if scale == "log"
          else f"{rule.minimal:g}")
     if rule.direction == 0:
         text = (f"equivalence test: supported if the 95% CI lies within {m} either way of no difference; "
                 f"contradicted if it lies wholly beyond {m}; otherwise inconclusive")
+    elif rule.clear:
+        way = ("below" if rule.direction < 0 else "above")
+        text = (f"supported if the 95% CI lies beyond {m} {way} no effect ({direction_words}): the CI lies beyond "
+                f"m, not only the estimate; contradicted if the CI excludes no effect the other way; no meaningful "
+                f"effect if the CI lies within {m} either way; otherwise inconclusive")
     else:
         way = ("below" if rule.direction < 0 else "above") + (" 1×" if scale == "log" else " 0")
         text = (f"supported if the 95% CI lies {way} ({direction_words}) and the estimate reaches {m}; "
                 f"contradicted if the CI excludes no effect the other way; no meaningful effect if the CI lies "
                 f"within {m} either way; otherwise inconclusive")
+    if room is not None:
+        absent = "supported (similar)" if rule.direction == 0 else "no meaningful effect or contradicted"
+        text += (f"; {absent} only if the measured quantity moved by at least {_amount(room.needed, scale)}, "
+                 f"enough to have shown the effect, and uninformative otherwise")
     return f"{text}. Minimal effect {m}: {rule.why} {method_note}"
 
 
@@ -125,23 +158,33 @@ _METHOD_NOTE = ("The CI is Student's t over the independent units below 10 of th
 
 def judge(*, claim: str, figure: str, statistic: str, what: str, units, rule: Rule, runs: int,
           scale: str = "log", role: str = "claim", numbers: dict | None = None,
-          direction_words: str = "the paper's direction") -> Verdict:
+          direction_words: str = "the paper's direction", room: Room | None = None) -> Verdict:
     """The pre-registered test of one claim: the units' effects ``(n,)`` (log-ratios when ``scale == "log"``)
     through :func:`~defstab_lib.analysis.stats.interval`, :func:`~defstab_lib.analysis.stats.decide` and, when
     undecided, :func:`~defstab_lib.analysis.stats.n_needed`.  ``direction_words`` names whose direction the rule
-    tests (a question the paper leaves open has its direction fixed by us in advance, not by the paper)."""
+    tests (a question the paper leaves open has its direction fixed by us in advance, not by the paper).
+    ``room``: how far the measured quantity moved beside how far it had to (on the effect's scale); a "no
+    difference" verdict without that room is "uninformative", with the room's words as the reason.
+
+    >>> from .stats import Room, Rule
+    >>> v = judge(claim="c", figure="F", statistic="s", what="filter TV, A ÷ B", units=[0.01, -0.01, 0.0, 0.005],
+    ...           rule=Rule(-1, 0.03, "why."), runs=8, room=Room(0.019, 0.058, "training moved TV by 1.9%"))
+    >>> v.verdict, v.uninformative_reason, v.n_needed
+    ('uninformative', 'training moved TV by 1.9%', None)
+    """
     est = interval(units)
-    verdict = decide(est, rule)
+    verdict = decide(est, rule, room)
     back = math.exp if scale == "log" else (lambda v: v)
     return Verdict(
         claim=claim, statistic=statistic, value=effect_words(est, scale),
-        rule=_rule_text(rule, scale, _METHOD_NOTE, direction_words),
+        rule=_rule_text(rule, scale, _METHOD_NOTE, direction_words, room),
         verdict=verdict, runs=int(runs), numbers=dict(numbers or {}), figure=figure,
         effect=back(est.effect), ci_low=back(est.low), ci_high=back(est.high),
         minimal_effect=back(rule.minimal * (rule.direction or 1)), n_independent=est.n,
-        n_needed=n_needed(est, rule) if verdict == INCONCLUSIVE else None,
+        n_needed=n_needed(est, rule, room=room) if verdict == INCONCLUSIVE else None,
         direction=rule.direction, scale=scale, what=what, unit_effects=[back(v) for v in est.values],
-        method=est.method, role=role,
+        method=est.method, role=role, uninformative_reason=room.words if verdict == UNINFORMATIVE else "",
+        room=room.as_dict() if room is not None else None,
     )
 
 
@@ -153,10 +196,16 @@ def sentence(v: Verdict) -> str:
     ...           rule=Rule(-1, 0.1, "why."), runs=6)
     >>> sentence(v)
     'supported: sensitivity, A ÷ B = 0.64× (36% lower; 95% CI 0.56× to 0.72×), 3 independent initialisations'
+    >>> v.verdict, v.uninformative_reason = "uninformative", "training moved TV by 1.9%, 6% needed"
+    >>> sentence(v)  # doctest: +NORMALIZE_WHITESPACE
+    'uninformative: sensitivity, A ÷ B = 0.64× (36% lower; 95% CI 0.56× to 0.72×), 3 independent
+     initialisations; the quantity could not have shown the effect: training moved TV by 1.9%, 6% needed'
     """
     if not v.what:  # an older verdict without an effect and CI
         return f"{v.verdict}: {v.value}"
     text = f"{v.verdict}: {v.what} = {v.value}, {v.n_independent} independent {unit_words(v)}"
+    if v.verdict == UNINFORMATIVE and v.uninformative_reason:
+        text += f"; the quantity could not have shown the effect: {v.uninformative_reason}"
     if v.verdict == INCONCLUSIVE:
         if v.n_independent < 2:
             text += "; a CI needs at least 2"
@@ -179,8 +228,24 @@ def unit_words(v: Verdict) -> str:
 
 
 def what_would_change(v: Verdict) -> str:
-    """One sentence on what would change the verdict."""
+    """One sentence on what would change the verdict.
+
+    >>> v = Verdict("c", "s", "v", "r", "uninformative", 8, what="filter TV, A ÷ B", scale="log",
+    ...             room={"moved": 0.019, "needed": 0.058, "ok": False, "words": "w"})
+    >>> what_would_change(v)  # doctest: +NORMALIZE_WHITESPACE
+    'The measured quantity moved too little to have shown the effect (1.9%, where 6.0% was needed); it would become
+     informative in a regime where it moves by at least 6.0% (e.g. longer training or a stronger intervention);
+     more initialisations alone would not.'
+    """
     unit = "independent initialisations"
+    if v.verdict == UNINFORMATIVE:
+        if v.room:
+            moved, needed = _amount(v.room["moved"], v.scale), _amount(v.room["needed"], v.scale)
+            return (f"The measured quantity moved too little to have shown the effect ({moved}, where {needed} was "
+                    f"needed); it would become informative in a regime where it moves by at least {needed} (e.g. "
+                    f"longer training or a stronger intervention); more initialisations alone would not.")
+        return ("The measured quantity moved too little to have shown the effect; a regime where it moves more "
+                "would make the test informative; more initialisations alone would not.")
     if v.verdict == INCONCLUSIVE:
         if v.n_independent < 2:
             return "One independent unit gives no confidence interval: at least 2, and more to decide it."
@@ -251,7 +316,9 @@ def glue_values(v: Verdict, key: str) -> dict[str, str]:
 
 
 def to_json(v: Verdict) -> dict[str, Any]:
-    """The machine-readable fields of a verdict (``n_needed`` only when inconclusive)."""
+    """The machine-readable fields of a verdict (``n_needed`` only when inconclusive; ``uninformative_reason``
+    when the verdict is uninformative; ``room`` -- moved, needed on the effect's own scale, ok, words -- when the
+    test was given one)."""
     def num(x):
         return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else round(float(x), 6)
 
@@ -262,6 +329,10 @@ def to_json(v: Verdict) -> dict[str, Any]:
          "unit_effects": [num(x) for x in v.unit_effects]}
     if v.verdict == INCONCLUSIVE:
         d["n_needed"] = v.n_needed
+    if v.uninformative_reason:
+        d["uninformative_reason"] = v.uninformative_reason
+    if v.room is not None:
+        d["room"] = {k: (num(x) if k in ("moved", "needed") else x) for k, x in v.room.items()}
     if v.beside:
         d["beside"] = [to_json(b) for b in v.beside]
     return d
@@ -310,6 +381,7 @@ def verdict_table(verdicts: Sequence[Verdict], *, caption: str = "") -> str:
             f"<td>{html.escape(v.figure)}</td><td class='effect'>{html.escape(v.what)}: {html.escape(v.value)}"
             f"</td><td class='verdict' data-verdict='{html.escape(v.verdict)}'><b>{html.escape(v.verdict)}</b>"
             + (f"<br><small>~{v.n_needed} initialisations would decide it</small>" if v.n_needed else "")
+            + (f"<br><small>{html.escape(v.uninformative_reason)}</small>" if v.uninformative_reason else "")
             + "</td></tr>")
     head = "<tr><th>#</th><th>claim</th><th>paper</th><th>effect (95% CI)</th><th>verdict</th></tr>"
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""

@@ -99,3 +99,41 @@ def test_json_and_rendering_of_a_verdict():
     assert "data-verdict='supported'" in html and "95% CI" in html
     old = analysis.Verdict(claim="c", statistic="s", value="v", rule="r", verdict=analysis.NOT_SUPPORTED, runs=2)
     assert analysis.sentence(old) == "not supported: v"  # the first verdicts' fields still construct one
+
+
+def test_a_no_difference_verdict_without_room_is_uninformative_everywhere():
+    room = stats.Room(0.019, 0.058, "before the matched loss, training moved filter TV by 1.9% on average, less "
+                                    "than twice the 3% margin (6%) needed to show a 3% difference between tasks")
+    v = verdicts.judge(claim="c", figure="F", statistic="s", what="filter TV, A ÷ B", units=[0.01, -0.01, 0.0, 0.005],
+                       rule=stats.Rule(-1, 0.03, "why."), runs=8, room=room)
+    assert v.verdict == stats.UNINFORMATIVE and v.uninformative_reason == room.words and v.n_needed is None
+    assert v.room == {"moved": 0.019, "needed": 0.058, "ok": False, "words": room.words}
+    assert "uninformative otherwise" in v.rule and "6.0%" in v.rule
+    assert verdicts.sentence(v).startswith("uninformative: filter TV") and room.words in verdicts.sentence(v)
+    change = verdicts.what_would_change(v)
+    assert "at least 6.0%" in change and "1.9%" in change
+    d = verdicts.to_json(v)
+    assert d["uninformative_reason"] == room.words and d["room"]["needed"] == 0.058 and "n_needed" not in d
+    html = verdicts.verdict_table([v])
+    assert "data-verdict='uninformative'" in html and "1.9% on average" in html
+
+
+def test_room_enough_keeps_the_verdict_and_is_reported():
+    room = stats.Room(0.2, 0.058, "training moved filter TV by 22%")
+    v = verdicts.judge(claim="c", figure="F", statistic="s", what="w", units=[0.01, -0.01, 0.0, 0.005],
+                       rule=stats.Rule(-1, 0.03, "why."), runs=8, room=room)
+    plain = verdicts.judge(claim="c", figure="F", statistic="s", what="w", units=[0.01, -0.01, 0.0, 0.005],
+                           rule=stats.Rule(-1, 0.03, "why."), runs=8)
+    assert v.verdict == plain.verdict == stats.NO_EFFECT and v.uninformative_reason == ""
+    d = verdicts.to_json(v)
+    assert d["room"]["ok"] is True and "uninformative_reason" not in d
+    assert "room" not in verdicts.to_json(plain) and plain.room is None
+    similar = verdicts.judge(claim="c", figure="F", statistic="s", what="w", units=[0.01, -0.01, 0.0],
+                             rule=stats.Rule(0, 0.1, "why."), runs=3, room=stats.Room(0.01, 0.2, "moved 1%"))
+    assert similar.verdict == stats.UNINFORMATIVE and "supported (similar) only if" in similar.rule
+
+
+def test_the_rule_text_of_a_tightened_rule_says_the_ci_clears_m():
+    v = verdicts.judge(claim="c", figure="F", statistic="s", what="w", units=[-0.15, -0.11, -0.13],
+                       rule=stats.Rule(-1, 0.1, "why.", clear=True), runs=3)
+    assert "the CI lies beyond m" in v.rule and v.verdict == stats.INCONCLUSIVE and v.n_needed
