@@ -53,7 +53,7 @@ from .records import Computed, Measurement, Protocol2Fields, Results
 from .store import ResultsStore
 
 __all__ = ["BN_IMAGES", "BN_BATCH", "BN_MOMENTUM", "RTOL", "ATOL", "EXPERIMENT", "SOURCES", "InitMismatch",
-           "bn_params", "initial_network", "check_rebuilt", "calibrate_bn", "measure_calibrated", "calibrated_init",
+           "calibration_images", "bn_params", "initial_network", "check_rebuilt", "calibrate_bn", "measure_calibrated", "calibrated_init",
            "calibrate_runs", "source_runs", "calibrated_inits", "with_calibrated_init"]
 
 #: The computed experiment's folder in the store.
@@ -96,10 +96,17 @@ class InitMismatch(ValueError):
     run's file, the field, the layer and both values)."""
 
 
-def bn_params(config: RunConfig, images: int = BN_IMAGES) -> dict:
+def calibration_images(config: RunConfig) -> int:
+    """How many training images ``config``'s record is calibrated on: :data:`BN_IMAGES`, or all of the run's
+    training images when it has fewer (the ``smoke`` profile's runs; then the last batch is smaller and, with
+    :data:`BN_MOMENTUM`, weighs as much as a full one)."""
+    return min(BN_IMAGES, config.data.train_size or BN_IMAGES)
+
+
+def bn_params(config: RunConfig) -> dict:
     """The stored parameters (and so the key) of ``config``'s record: the run and the calibration's constants."""
-    return {"experiment": config.experiment, "run": run_key(config), "images": int(images), "batch": BN_BATCH,
-            "momentum": BN_MOMENTUM}
+    return {"experiment": config.experiment, "run": run_key(config), "images": calibration_images(config),
+            "batch": BN_BATCH, "momentum": BN_MOMENTUM}
 
 
 def _check_source(results: Results) -> None:
@@ -222,7 +229,7 @@ def _profile_measurement(model: nn.Module, data, n_eval: int) -> Measurement:
         bound=None, v2=extra)
 
 
-def measure_calibrated(model: nn.Module, data, images: int = BN_IMAGES) -> tuple[Measurement, int]:
+def measure_calibrated(model: nn.Module, data, images: int) -> tuple[Measurement, int]:
     """Calibrate ``model``'s BatchNorm on the first ``images`` of ``data.train_x`` (:func:`calibrate_bn`) and
     measure it (:func:`_profile_measurement`); returns the epoch-0 measurement and the batches averaged."""
     if data.train_x.shape[0] < images:
@@ -232,7 +239,7 @@ def measure_calibrated(model: nn.Module, data, images: int = BN_IMAGES) -> tuple
     return _profile_measurement(model, data, v2.TRAJECTORY_EVAL), batches
 
 
-def _compute(results: Results, device: torch.device, images: int) -> dict:
+def _compute(results: Results, device: torch.device) -> dict:
     """The record's payload for ``results`` (see the module docstring, steps 1-3)."""
     from .execute import build_run_data  # the heavy path (data, deformations) only where a record is computed
 
@@ -243,7 +250,7 @@ def _compute(results: Results, device: torch.device, images: int) -> dict:
     as_built = {"cosine": [float(v) for v in profile.normalized_cosine],
                 "smoothness": [float(v) for v in smoothness_profile(model)]}
     agreement = check_rebuilt(results, as_built["cosine"], as_built["smoothness"])
-    measurement, batches = measure_calibrated(model, data, images)
+    measurement, batches = measure_calibrated(model, data, calibration_images(results.config))
     if measurement.smoothness != as_built["smoothness"]:
         raise AssertionError(f"{results.file}: smoothness changed by calibration (weights must not change)")
     return {"run_file": results.file, "measurement": measurement.to_json(), "as_built": as_built,
@@ -252,7 +259,7 @@ def _compute(results: Results, device: torch.device, images: int) -> dict:
 
 
 def calibrated_init(results: Results, *, store: ResultsStore | None = None, device: str = "auto",
-                    images: int = BN_IMAGES, force: bool = False) -> Computed:
+                    force: bool = False) -> Computed:
     """The stored ``bn-init`` record of ``results`` (a stored run of :data:`SOURCES`), computed and stored first
     when missing.
 
@@ -260,19 +267,16 @@ def calibrated_init(results: Results, *, store: ResultsStore | None = None, devi
         results: the run; its epoch-0 measurement is the reference of :func:`check_rebuilt`.
         store: the results store (default :class:`~defstab_lib.runs.store.ResultsStore`).
         device: where to compute (not part of the key).
-        images: training images to calibrate on (:data:`BN_IMAGES`; fewer only for tests of tiny runs).
         force: compute again even if stored.
 
     Raises:
         InitMismatch: the rebuilt network does not reproduce the stored epoch 0 (names the run's file).
-        ValueError: ``results`` is not a run of :data:`SOURCES`, or has fewer training images than ``images``.
+        ValueError: ``results`` is not a run of :data:`SOURCES`.
     """
     _check_source(results)
-    if not isinstance(images, int) or isinstance(images, bool) or images < 1:
-        raise ValueError(f"images must be an int >= 1, got {images!r}")
     dev = resolve_device(device)
-    return (store or ResultsStore()).computed(EXPERIMENT, bn_params(results.config, images),
-                                              lambda: _compute(results, dev, images), force=force, device=device)
+    return (store or ResultsStore()).computed(EXPERIMENT, bn_params(results.config), lambda: _compute(results, dev),
+                                              force=force, device=device)
 
 
 def source_runs(profile: str, *, store: ResultsStore | None = None, dataset: str = "fashion-mnist",
@@ -323,7 +327,7 @@ def _key(results: Results) -> str:
 
 
 def calibrated_inits(results: Sequence[Results], *, store: ResultsStore | None = None,
-                     stored_only: bool = True, images: int = BN_IMAGES) -> dict[str, Measurement]:
+                     stored_only: bool = True) -> dict[str, Measurement]:
     """``{run_key(config): the calibrated epoch-0 Measurement}`` of each run of ``results``, read from the store
     (no network is built).
 
@@ -332,7 +336,6 @@ def calibrated_inits(results: Sequence[Results], *, store: ResultsStore | None =
         store: the results store.
         stored_only: ``True``: raise :class:`~defstab_lib.runs.load.NotStored` naming the command that computes
             what is missing; ``False``: leave the missing ones out of the mapping.
-        images: the calibration's images (:func:`bn_params`).
 
     Raises:
         NotStored: ``stored_only`` and some runs have no record (``missing``: ``{"bn-init": [configs]}``).
@@ -343,7 +346,7 @@ def calibrated_inits(results: Sequence[Results], *, store: ResultsStore | None =
     for r in results:
         _check_source(r)
         try:
-            computed = store.computed(EXPERIMENT, bn_params(r.config, images), None, stored_only=True)
+            computed = store.computed(EXPERIMENT, bn_params(r.config), None, stored_only=True)
         except LookupError:
             missing.append(r.config)
             continue
