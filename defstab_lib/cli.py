@@ -6,6 +6,7 @@
     python -m defstab_lib run all --profile paper --dataset cifar10 [--seeds N] [--dry-run] [--yes] [...]
     python -m defstab_lib status [--profile PROFILE] [--jobs N] [--no-estimate]
     python -m defstab_lib compute [--profile cpu] [--dataset fashion-mnist] [--device auto]
+        [--only random-networks|bn-init]
     python -m defstab_lib list
     python -m defstab_lib report [--profile cpu] [--dataset fashion-mnist] [--seeds N] [--json]
     python -m defstab_lib report --profiles [PROFILE ...] [--dataset fashion-mnist] [--json]
@@ -23,7 +24,9 @@ own epochs) are refused.  Before training it prints the estimate per device clas
 
 ``compute`` computes (and stores) the computations a profile's ``report`` reads that train nothing: the random
 networks of claims 1 and 4 (``pooling-init``, ``smooth-init``) at the report's parameters; ``report`` names it when
-they are missing.
+they are missing.  Then the BN-calibrated initialisation (``bn-init``, :mod:`defstab_lib.runs.bn_init`) of every
+stored ``pooling`` and ``ablation`` run of the profile, one line per run (runs not stored are skipped and counted).
+``--only random-networks`` or ``--only bn-init`` computes one of the two.
 
 ``status`` ends with each profile's campaign cost: runs stored / total, and the time the missing ones take on this
 machine (step times measured once per distinct network, ``--jobs`` workers at once; ``--no-estimate`` skips it).
@@ -44,12 +47,16 @@ from .analysis import compare, report, to_json
 from .chapters import loading
 from .checks import positive_int
 from .provenance import device_name, resolve_device
-from .runs import campaign, cluster, estimate, execute
+from .runs import bn_init, campaign, cluster, estimate, execute
 from .runs.config import run_key
 from .runs.parallel import WorkerFailure, available_cores, plan_workers
 from .train import PRECISIONS
 
 __all__ = ["main"]
+
+
+#: What ``compute`` computes, in order (``--only`` picks one).
+COMPUTE_PARTS = ("random-networks", "bn-init")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -108,6 +115,10 @@ def _parser() -> argparse.ArgumentParser:
     compute.add_argument("--profile", default="cpu", help=f"one of: {', '.join(runs.PROFILES)} (default cpu)")
     compute.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist, mnist or cifar10")
     compute.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    compute.add_argument("--only", choices=COMPUTE_PARTS, default=None,
+                         help="compute only the random networks (pooling-init, smooth-init) or only the "
+                              "BN-calibrated initialisations of the profile's stored pooling and ablation runs "
+                              "(bn-init); default: both")
     sub.add_parser("list", help="the experiments and profiles")
     report = sub.add_parser("report", help="the verdict of every claim, from the stored results (trains nothing)")
     report.add_argument("--profile", default=None, help=f"one of: {', '.join(runs.PROFILES)} (default cpu)")
@@ -413,6 +424,26 @@ def _compute(args, parser) -> int:
     store = runs.ResultsStore()
     print(f"the stored computations of the {args.profile} profile's report on {args.dataset} (nothing is trained; "
           f"results in {store.root})", flush=True)
+    failed = 0 if args.only == "bn-init" else _random_networks(args, parser, store)
+    if args.only != "random-networks":
+        failed += _bn_init(args, parser, store)
+    return 1 if failed else 0
+
+
+def _bn_init(args, parser, store) -> int:
+    """``compute``'s BN-calibrated initialisations (:func:`defstab_lib.runs.bn_init.calibrate_runs`); 1 when a
+    stored run's rebuilt network does not match it (the message names the file), else 0."""
+    try:
+        bn_init.calibrate_runs(args.profile, store=store, dataset=args.dataset, device=args.device,
+                               report=lambda line: print(line, flush=True))
+    except bn_init.InitMismatch as exc:
+        print(f"{parser.prog}: {exc}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+def _random_networks(args, parser, store) -> int:
+    """``compute``'s random networks; the number of kinds that could not be computed."""
     failed = 0
     for kind in loading.RANDOM_NETWORK_KINDS:
         try:
@@ -427,7 +458,7 @@ def _compute(args, parser) -> int:
             print(f"  {kind} random networks at width {width:g}: {nets.draws} draws, "
                   f"{float(nets.provenance.get('wall_time_s', 0.0)):.0f} s of computing, in {nets.source.path}",
                   flush=True)
-    return 1 if failed else 0
+    return failed
 
 
 def _list(args, parser) -> int:

@@ -13,6 +13,8 @@
 - :mod:`.estimate` -- how long the missing runs will take, timed here before training (other devices: derived
   from their datasheets, and said so);
 - :mod:`.campaign` -- a profile's campaign: every experiment its chapters train, each run once (``run all``);
+- :mod:`.bn_init` -- each trained run's initial network with BatchNorm calibrated on its training images
+  (``bn-init``): :func:`calibrated_inits` reads them, :func:`with_calibrated_init` swaps them into the runs;
 - :mod:`.untrained` -- experiments that train nothing (random networks of Figures 3a/c and 4), stored the same way;
 - :mod:`.kernel_view` -- the kernel-view chapter's stored measurements (kernel baselines, CNN translations), read
   as the records of :mod:`.kernel_records`.
@@ -33,6 +35,7 @@ from .load import Loaded, NotStored, load
 from .store import CorruptResultError, Measurement, Results, ResultsStore, results_root
 from .kernel_view import CNNTranslations, KernelBaselines, cnn_translation_sweeps, kernel_baselines
 from .untrained import RandomNetworks, SmoothInit, pooling_init, smooth_init
+from .bn_init import calibrated_inits, with_calibrated_init
 
 __all__ = [
     "PROTOCOL_VERSION", "ArchConfig", "DataConfig", "ProbeConfig", "RunConfig", "run_key",
@@ -41,6 +44,6 @@ __all__ = [
     "EXPERIMENTS", "Experiment", "experiment_configs", "get_experiment", "register", "trained_experiments",
     "Loaded", "NotStored", "load",
     "CorruptResultError", "Measurement", "Results", "ResultsStore", "results_root",
-    "RandomNetworks", "SmoothInit", "smooth_init", "pooling_init",
+    "RandomNetworks", "SmoothInit", "smooth_init", "pooling_init", "calibrated_inits", "with_calibrated_init",
     "CNNTranslations", "KernelBaselines", "cnn_translation_sweeps", "kernel_baselines",
 ]

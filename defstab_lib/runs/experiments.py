@@ -34,7 +34,8 @@ Trained experiments (each run a :class:`~defstab_lib.runs.config.RunConfig`, sto
 
 Computed experiments (nothing trained; one stored record per parameter set): ``pooling-init`` and ``smooth-init``
 (random networks of Figures 3a/c and 4, :mod:`defstab_lib.runs.untrained`) and ``kernel-baselines`` (the kernel
-view's measurements, :mod:`defstab_lib.runs.kernel_view`).
+view's measurements, :mod:`defstab_lib.runs.kernel_view`) and ``bn-init`` (each pooling and ablation run's initial
+network with BatchNorm calibrated on its training images, :mod:`defstab_lib.runs.bn_init`).
 
 Initial weights: under protocol 1 the weights are drawn from the run's seed alone, so within a seed the
 subsample, max-pool and average-pool networks (same parameter shapes) start from the same convolution weights,
@@ -438,6 +439,9 @@ for _record in (
     Experiment("kernel-baselines", "kernel networks and scattering on the pooling runs' probe, and the pooling "
                                    "networks' translation sweeps (the kernel view)",
                trained=False, computed_by="defstab_lib.runs.kernel_view.kernel_baselines", profiles=_no_profile),
+    Experiment("bn-init", "each stored pooling and ablation run's initial network with BatchNorm's running "
+                          "statistics estimated on its training images (no weight changed)",
+               trained=False, computed_by="defstab_lib.runs.bn_init.calibrate_runs", profiles=_no_profile),
     Experiment("pilot-length", "pilot runs of an early length rule (kept; results/pilot-length/RULE.md)",
                profiles=_no_profile),
     Experiment("pilot-synthetic", "pilot runs of the synthetic tasks that fixed the matched-loss rule (kept; "
