@@ -8,7 +8,7 @@
     python -m defstab_lib compute [--profile cpu] [--dataset fashion-mnist] [--device auto]
         [--only random-networks|bn-init]
     python -m defstab_lib list
-    python -m defstab_lib report [--profile cpu] [--dataset fashion-mnist] [--seeds N] [--json]
+    python -m defstab_lib report [--profile standard] [--dataset fashion-mnist] [--seeds N] [--json]
     python -m defstab_lib report --profiles [PROFILE ...] [--dataset fashion-mnist] [--json]
 
 Bad arguments end with one line naming the problem and exit code 2, before anything is trained.
@@ -39,11 +39,12 @@ import dataclasses
 import json
 import os
 import sys
+import textwrap
 import uuid
 import warnings
 
 from . import book, chapters, data, runs
-from .analysis import compare, report, to_json
+from .analysis import compare, report, robustness, specifications, to_json
 from .chapters import loading
 from .checks import positive_int
 from .provenance import device_name, resolve_device
@@ -121,7 +122,8 @@ def _parser() -> argparse.ArgumentParser:
                               "(bn-init); default: both")
     sub.add_parser("list", help="the experiments and profiles")
     report = sub.add_parser("report", help="the verdict of every claim, from the stored results (trains nothing)")
-    report.add_argument("--profile", default=None, help=f"one of: {', '.join(runs.PROFILES)} (default cpu)")
+    report.add_argument("--profile", default=None, help=f"one of: {', '.join(runs.PROFILES)} (default "
+                                                        f"{runs.BOOK_PROFILE}, the book's)")
     report.add_argument("--profiles", nargs="*", default=None, metavar="PROFILE",
                         help="compare profiles instead: the verdicts of every one whose results are all stored, side "
                              "by side, with each one's recipe, and how many runs the others lack (default: every "
@@ -130,7 +132,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist, mnist or cifar10")
     report.add_argument("--seeds", type=int, default=None, help="number of seeds (default: the profile's)")
     report.add_argument("--json", action="store_true", help="every claim as JSON (claim, figure, statistic, effect, "
-                        "ci_low, ci_high, minimal_effect, n_independent, verdict, rule, n_needed when inconclusive)")
+                        "ci_low, ci_high, minimal_effect, n_independent, verdict, rule, n_needed when inconclusive; "
+                        "profile, specifications, holds_in, conditions, per_layer, calibration, and "
+                        "uninformative_reason when uninformative)")
     return parser
 
 
@@ -472,7 +476,7 @@ def _list(args, parser) -> int:
 def _report(args, parser) -> int:
     if args.profiles is not None:
         return _report_profiles(args, parser)
-    args.profile = args.profile or "cpu"
+    args.profile = args.profile or runs.BOOK_PROFILE
     try:
         runs.experiment_configs("pooling", args.profile, dataset=args.dataset, seeds=args.seeds)
     except ValueError as exc:
@@ -484,17 +488,28 @@ def _report(args, parser) -> int:
         print(f"defstab report: {exc}", file=sys.stderr)
         return 1
     verdicts = report.all_verdicts(evidence)
+    found = specifications.all_robustness(loading.load_inputs(evidence), verdicts)
+    calibrated = robustness.calibrations(verdicts)
     if args.json:
-        print(json.dumps([{"number": v.numbers["number"], **to_json(v)} for v in verdicts], indent=1,
-                         ensure_ascii=False))
+        print(json.dumps([{"number": v.numbers["number"], **to_json(v),
+                           **robustness.robustness_json(found[key], args.profile),
+                           "calibration": robustness.calibration_json(calibrated[key])}
+                          for v, key in zip(verdicts, found)], indent=1, ensure_ascii=False))
         return 0
     print(f"verdicts of the {args.profile} profile on {args.dataset} (results store {runs.ResultsStore().root})")
-    for v in verdicts:
+    for v, key in zip(verdicts, found):
         decide = f"  (~{v.n_needed} independent initialisations would decide it)" if v.n_needed else ""
-        print(f"{v.numbers['number']:>2} {v.figure:<18} {v.verdict:<21} {v.what}: {v.value}{decide}")
+        k, m = found[key].holds_in
+        print(f"{v.numbers['number']:>2} {v.figure:<18} {v.verdict:<21} {v.what}: {v.value}{decide}; holds in {k} of "
+              f"{m} specifications")
         for b in v.beside:
             where = b.numbers.get("where") or b.numbers.get("label", "")
             print(f"{'':>2} {'  beside':<18} {b.verdict:<21} {b.what}: {b.value} [{where}]")
+        print(textwrap.fill(robustness.conditions_sentence(found[key]), 110, initial_indent=" " * 3,
+                            subsequent_indent=" " * 3))
+    print("\ncalibration of each rule at the observed spreads (simulated):")
+    for row in robustness.calibration_rows(calibrated):
+        print("   " + "; ".join(f"{k}: {v}" for k, v in row.items()))
     return 0
 
 

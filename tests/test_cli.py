@@ -311,14 +311,16 @@ CPU_VERDICTS = {
     "2": ("supported", 1.615187, 1.489209, 1.751821, []),
     "3": ("contradicted", 0.817988, 0.773153, 0.865423, []),
     "4": ("supported", 0.420198, 0.392719, 0.446141, [("supported", 0.430122)]),
-    "5": ("no meaningful effect", 0.992603, 0.979122, 1.006271, []),
+    # "no meaningful effect" until issue 25: the cpu runs' filters moved 1.7% from initialisation, too little to
+    # show a 3% difference between tasks (room to move, defstab_lib.analysis.room)
+    "5": ("uninformative", 0.992603, 0.979122, 1.006271, []),
     "6": ("supported", 0.96654, 0.964958, 0.968124, []),
     "7": ("no meaningful effect", 0.966143, 0.802958, 1.162492, []),
 }
 
 
 def test_the_cpu_profiles_verdicts_and_numbers_are_unchanged(capsys):
-    assert cli.main(["report", "--json"]) == 0
+    assert cli.main(["report", "--profile", "cpu", "--json"]) == 0
     got = {c["number"]: c for c in json.loads(capsys.readouterr().out)}
     assert list(got) == list(CPU_VERDICTS)
     for number, (verdict, effect, low, high, beside) in CPU_VERDICTS.items():
@@ -334,7 +336,7 @@ def test_report_command_gives_every_verdict_with_its_fields(capsys):
 
     from defstab_lib import cli
 
-    assert cli.main(["report", "--json"]) == 0
+    assert cli.main(["report", "--profile", "cpu", "--json"]) == 0
     claims = json.loads(capsys.readouterr().out)
     assert [c["number"] for c in claims] == ["H", "1", "2", "3", "4", "5", "6", "7"]
     for c in claims:
@@ -346,7 +348,7 @@ def test_report_command_gives_every_verdict_with_its_fields(capsys):
     one, four = claims[1], claims[4]
     assert one["verdict"] == four["verdict"] == analysis.SUPPORTED and one["n_independent"] >= 30
     assert one["ci_high"] < 1 and four["ci_high"] < 1  # the CIs exclude no effect
-    assert cli.main(["report"]) == 0 and "beside" in capsys.readouterr().out
+    assert cli.main(["report", "--profile", "cpu"]) == 0 and "beside" in capsys.readouterr().out
     with pytest.raises(SystemExit) as exit_:
         cli.main(["report", "--profile", "nope"])
     assert exit_.value.code == 2
@@ -472,3 +474,23 @@ def test_compute_refuses_a_bad_profile_in_one_line(store, capsys):
         cli.main(["compute", "--profile", "gpu"])
     assert info.value.code == 2 and "unknown profile 'gpu'" in capsys.readouterr().err
     assert not list(store.glob("*-init"))
+
+
+def test_report_reads_the_books_profile_by_default_with_every_claims_specifications(capsys):
+    """The command line and the book state the same verdicts: ``report`` reads the profile every chapter renders
+    (issue 25), and gives each claim's declared specifications, where it holds, and its rule's calibration."""
+    assert cli.main(["report", "--json"]) == 0
+    default = json.loads(capsys.readouterr().out)
+    assert cli.main(["report", "--profile", runs.BOOK_PROFILE, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == default
+    for c in default:
+        assert c["profile"] == runs.BOOK_PROFILE
+        computed = [s for s in c["specifications"] if "missing" not in s]
+        assert len(computed) >= 5 and c["holds_in"] == f"{c['supported_in']} of {len(computed)}", c["number"]
+        assert c["specifications"][0]["primary"] and c["specifications"][0]["verdict"] == c["verdict"]
+        assert {"false_support", "power_at_minimal", "power_at_paper", "sd", "skew"} <= set(c["calibration"])
+        assert ("uninformative_reason" in c) == (c["verdict"] == "uninformative")
+    assert cli.main(["report"]) == 0
+    text = capsys.readouterr().out
+    assert f"verdicts of the {runs.BOOK_PROFILE} profile" in text and "holds in" in text
+    assert "calibration of each rule" in text

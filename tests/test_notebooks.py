@@ -81,6 +81,16 @@ def test_colab_cell_first_and_up_to_date(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_a_chapter_with_a_profile_renders_the_books_by_default(name):
+    """The book and ``python -m defstab_lib report`` (whose default is ``runs.BOOK_PROFILE``) read one profile."""
+    from defstab_lib import runs
+
+    defaults = default_parameters(read(name))
+    if "profile" in defaults:
+        assert defaults["profile"] == runs.BOOK_PROFILE, name
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_parameters_cell_matches_the_registry_and_validates(name):
     nb = read(name)
     defaults = default_parameters(nb)

@@ -6,6 +6,9 @@
 - :mod:`.verdicts` -- the :class:`Verdict` object and the one way every page states, glues and tabulates it;
 - :mod:`.claims`   -- the eight tests (the paper's seven claims and its headline) as :class:`Claim` records, each
   with its rule, and the functions that judge them;
+- :mod:`.specifications` -- every claim under its declared specifications (:mod:`.alternatives` computes them,
+  :mod:`.room` says whether a quantity could have shown the effect, :mod:`.robustness` reads the result and
+  :mod:`.calibration` simulates each rule at the observed spreads);
 - :mod:`.arrays`   -- stored results as arrays (grouping, profiles, spreads);
 - :mod:`.tables`   -- accuracy tables and the generic HTML table;
 - :mod:`.random_networks` -- the numbers Figure 4's chapter states;
@@ -66,7 +69,7 @@ from .verdicts import (
 )
 
 __all__ = [
-    "kernel_view", "matched",
+    "kernel_view", "matched", "specifications", "robustness",
     "SUPPORTED", "CONTRADICTED", "NO_EFFECT", "INCONCLUSIVE", "UNINFORMATIVE", "NOT_SUPPORTED", "VERDICTS",
     "Rule", "Room", "Estimate", "interval", "decide", "n_needed", "probe_replicates", "interval_with_probe",
     "Calibration", "calibrate", "tightened", "calibration_rows",
@@ -82,3 +85,4 @@ __all__ = [
 
 from . import kernel_view  # the kernel view's fits, numbers and verdict (defstab_lib.analysis.kernel_view)
 from . import matched  # claim 5 at matched training loss (defstab_lib.analysis.matched)
+from . import robustness, specifications  # every claim under its declared specifications

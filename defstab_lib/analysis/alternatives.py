@@ -13,7 +13,6 @@ of filter TV: ``"all"``, ``"early"`` (the first half of the conv layers), ``"lat
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -296,7 +295,7 @@ def _per_image(results: Sequence[Results], names: Sequence[str], epoch) -> np.nd
     def value(r: Results):
         m = r.at(epoch)
         if m.v2 is None or m.v2.per_image is None or m.v2.median_cosine is None:
-            return None
+            raise LookupError(f"per-image distances not measured in {r.file} (protocol 1)")
         return np.asarray(m.v2.per_image["cosine"], float) / np.asarray(m.v2.median_cosine, float)[:, None]
     return _paired(results, names, value, missing="per-image distances (protocol 2)")
 

@@ -163,7 +163,7 @@ def _need(value, what: str):
 
 
 def _headline(i: Inputs) -> list[Specification]:
-    real = i.evidence.real
+    real = _need(i.evidence.real, "real-label runs")
     s = [Specification("pre-registered: layers 7-12, D, without pooling", "primary",
                        "the pre-registered analysis", lambda i: claims.unpooled_learn_stability(i.evidence.real))]
     for part in ("all", "early", "last"):
@@ -206,7 +206,7 @@ def _headline(i: Inputs) -> list[Specification]:
 
 def _pooling(i: Inputs) -> list[Specification]:
     from .report import pooling_verdict
-    nets = i.evidence.pooling_nets
+    nets = _need(i.evidence.pooling_nets, "random networks of claim 1")
     first = next(iter(nets))
     s = [Specification(f"pre-registered: random networks ×{first:g}, layers 1-12", "primary",
                        "the pre-registered analysis", lambda i: pooling_verdict(i.evidence.pooling_nets,
@@ -234,7 +234,7 @@ def _pooling(i: Inputs) -> list[Specification]:
 
 
 def _training_changes(i: Inputs) -> list[Specification]:
-    real = i.evidence.real
+    real = _need(i.evidence.real, "real-label runs")
     s = [Specification("pre-registered: layers 1-6, D, all networks", "primary", "the pre-registered analysis",
                        lambda i: claims.training_changes_pattern(i.evidence.real))]
     s.append(Specification("BN calibrated at init", "BatchNorm", "before training with BatchNorm calibrated",
@@ -271,7 +271,7 @@ def _training_changes(i: Inputs) -> list[Specification]:
 
 
 def _convergence(i: Inputs) -> list[Specification]:
-    real = i.evidence.real
+    real = _need(i.evidence.real, "real-label runs")
     s = [Specification("pre-registered: layers 1-12, D", "primary", "the pre-registered analysis",
                        lambda i: claims.convergence_after_training(i.evidence.real))]
     for part in ("early", "late", "last"):
@@ -299,7 +299,7 @@ def _convergence(i: Inputs) -> list[Specification]:
 
 def _smoothing(i: Inputs) -> list[Specification]:
     from .report import smoothing_verdict
-    nets = i.evidence.smooth_nets
+    nets = _need(i.evidence.smooth_nets, "random networks of claim 4")
     first = next(iter(nets))
     sigmas = sorted(nets[first].conditions)
     s = [Specification(f"pre-registered: σ = {max(sigmas):g} ÷ 0, ×{first:g}, layers 1-12", "primary",
@@ -321,6 +321,7 @@ def _smoothing(i: Inputs) -> list[Specification]:
 
 
 def _synthetic(i: Inputs) -> list[Specification]:
+    _need(i.evidence.synthetic, "synthetic-task runs")
     s = [Specification("pre-registered: all conv layers, fitted change", "primary", "the pre-registered analysis",
                        lambda i: claims.stronger_tasks_smoother(i.evidence.synthetic))]
     s.append(Specification("after training", "time", "TV after training instead of at the matched training loss",
@@ -339,7 +340,7 @@ def _synthetic(i: Inputs) -> list[Specification]:
 
 
 def _training_smooths(i: Inputs) -> list[Specification]:
-    real = i.evidence.real
+    real = _need(i.evidence.real, "real-label runs")
     s = [Specification("pre-registered: all conv layers, all networks", "primary", "the pre-registered analysis",
                        lambda i: claims.training_smooths(i.evidence.real))]
     s.append(Specification("BN calibrated at init", "BatchNorm", "the BN-calibrated initialisations (TV reads the "
@@ -367,6 +368,7 @@ def _training_smooths(i: Inputs) -> list[Specification]:
 def _random_labels(i: Inputs) -> list[Specification]:
     from .report import random_labels_verdict
     ev = i.evidence
+    _need(ev.random, "random-label runs")
     s = [Specification("pre-registered: log scale, layers 1-12, the profile's contrast", "primary",
                        "the pre-registered analysis", lambda i: random_labels_verdict(i.evidence.random,
                                                                                       i.evidence.contrast))]
@@ -432,7 +434,15 @@ def robustness(key: str, inputs: Inputs, *, primary: Verdict | None = None) -> R
     listed with why (``missing``) and left out of "k of m".  ``primary``: the pre-registered verdict, when already
     computed (the report's)."""
     judged = []
-    for spec in declared(key, inputs):
+    try:
+        specs = declared(key, inputs)
+    except LookupError as exc:  # what the claim reads is not there: only the primary verdict, when given
+        if primary is None:
+            raise
+        return Robustness(key, [Judged("pre-registered", "primary", "the pre-registered analysis", primary),
+                                Judged("the declared alternatives", "all", "every declared specification", None,
+                                       missing=str(exc).strip("'\""))])
+    for spec in specs:
         if spec.primary and primary is not None:
             judged.append(Judged(spec.name, spec.group, spec.words, primary))
             continue

@@ -21,6 +21,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from .stats import (
     CONTRADICTED,
     INCONCLUSIVE,
@@ -158,13 +160,16 @@ _METHOD_NOTE = ("The CI is Student's t over the independent units below 10 of th
 
 def judge(*, claim: str, figure: str, statistic: str, what: str, units, rule: Rule, runs: int,
           scale: str = "log", role: str = "claim", numbers: dict | None = None,
-          direction_words: str = "the paper's direction", room: Room | None = None) -> Verdict:
+          direction_words: str = "the paper's direction", room: Room | None = None,
+          estimate: Estimate | None = None) -> Verdict:
     """The pre-registered test of one claim: the units' effects ``(n,)`` (log-ratios when ``scale == "log"``)
     through :func:`~defstab_lib.analysis.stats.interval`, :func:`~defstab_lib.analysis.stats.decide` and, when
     undecided, :func:`~defstab_lib.analysis.stats.n_needed`.  ``direction_words`` names whose direction the rule
     tests (a question the paper leaves open has its direction fixed by us in advance, not by the paper).
     ``room``: how far the measured quantity moved beside how far it had to (on the effect's scale); a "no
     difference" verdict without that room is "uninformative", with the room's words as the reason.
+    ``estimate``: the units' mean with an interval computed otherwise than from the units alone (e.g.
+    :func:`~defstab_lib.analysis.stats.interval_with_probe`); its values must be ``units``.
 
     >>> from .stats import Room, Rule
     >>> v = judge(claim="c", figure="F", statistic="s", what="filter TV, A ÷ B", units=[0.01, -0.01, 0.0, 0.005],
@@ -172,7 +177,9 @@ def judge(*, claim: str, figure: str, statistic: str, what: str, units, rule: Ru
     >>> v.verdict, v.uninformative_reason, v.n_needed
     ('uninformative', 'training moved TV by 1.9%', None)
     """
-    est = interval(units)
+    est = interval(units) if estimate is None else estimate
+    if estimate is not None and not np.allclose(estimate.values, np.asarray(units, dtype=float).ravel()):
+        raise ValueError("estimate must be the interval of units (its values differ from units)")
     verdict = decide(est, rule, room)
     back = math.exp if scale == "log" else (lambda v: v)
     return Verdict(
@@ -368,10 +375,11 @@ def side_by_side(columns: Mapping[str, Sequence[Verdict]], *, label_column: str,
             for i, v in enumerate(first)]
 
 
-def verdict_table(verdicts: Sequence[Verdict], *, caption: str = "") -> str:
-    """The verdicts as an HTML table: claim, the paper's figure, the effect with its CI in words, the verdict.
-    Each verdict cell carries ``data-verdict`` and its row a ``data-ci`` (for the browser suite).  (Generic rows
-    are :func:`~defstab_lib.analysis.tables.html_table`'s.)"""
+def verdict_table(verdicts: Sequence[Verdict], *, caption: str = "", holds: Mapping[str, str] | None = None) -> str:
+    """The verdicts as an HTML table: claim, the paper's figure, the effect with its CI in words, the verdict,
+    and, with ``holds`` (``{claim key: "k of m"}``), a column "holds in" (the declared specifications that support
+    it).  Each verdict cell carries ``data-verdict`` and its row a ``data-ci`` (for the browser suite).  (Generic
+    rows are :func:`~defstab_lib.analysis.tables.html_table`'s.)"""
     rows = []
     for i, v in enumerate(verdicts, start=1):
         number = v.numbers.get("number", i)
@@ -382,7 +390,10 @@ def verdict_table(verdicts: Sequence[Verdict], *, caption: str = "") -> str:
             f"</td><td class='verdict' data-verdict='{html.escape(v.verdict)}'><b>{html.escape(v.verdict)}</b>"
             + (f"<br><small>~{v.n_needed} initialisations would decide it</small>" if v.n_needed else "")
             + (f"<br><small>{html.escape(v.uninformative_reason)}</small>" if v.uninformative_reason else "")
-            + "</td></tr>")
-    head = "<tr><th>#</th><th>claim</th><th>paper</th><th>effect (95% CI)</th><th>verdict</th></tr>"
+            + "</td>"
+            + (f"<td class='holds'>{html.escape(holds.get(v.numbers.get('key', ''), ''))}</td>" if holds else "")
+            + "</tr>")
+    head = ("<tr><th>#</th><th>claim</th><th>paper</th><th>effect (95% CI)</th><th>verdict</th>"
+            + ("<th>holds in (declared specifications)</th>" if holds else "") + "</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     return f"<table class='verdicts'>{cap}<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"

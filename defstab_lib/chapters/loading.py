@@ -4,6 +4,8 @@
 - :func:`load_runs` -- the trained runs of a chapter's experiments, from its parameters;
 - :func:`load_evidence` -- everything the report's eight tests read (:class:`~defstab_lib.analysis.report.Evidence`),
   the random networks of claims 1 and 4 included (:func:`random_networks`);
+- :func:`load_inputs` -- what the declared specifications read beside the evidence (BatchNorm-calibrated
+  initialisations, other profiles' runs, the ablation's cells), from the store alone;
 - :func:`load_cells` -- the ablation's runs by cell (:class:`~defstab_lib.analysis.ablation.AblationRuns`);
 - :func:`compare_profiles`, :func:`compare_ablations` -- every profile's verdicts from the stored results alone
   (:class:`~defstab_lib.analysis.compare.ProfileVerdicts`: the verdicts, or what is missing);
@@ -22,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .. import analysis, runs
-from ..analysis.ablation import AblationRuns, cell_name, factor_verdicts
+from ..analysis.ablation import BASELINE, AblationRuns, cell_name, factor_verdicts
 from ..analysis.compare import ProfileVerdicts, compared_profiles
 from ..analysis.length import pilot_configs
 from ..analysis.report import DRAWS, SIGMAS, Evidence, all_verdicts
@@ -34,7 +36,9 @@ from ..vocabulary import DOWNSAMPLING
 from .page import resolve_device, validate
 from .registry import get
 
-__all__ = ["ChapterRuns", "load_runs", "report_configs", "load_evidence", "random_networks", "run_command",
+__all__ = ["ChapterRuns", "load_runs", "report_configs", "load_evidence", "load_inputs", "page_inputs",
+           "random_networks",
+           "run_command",
            "compute_command", "RANDOM_NETWORK_KINDS", "load_cells", "stored_counts", "compare_profiles",
            "compare_ablations", "load_pilots"]
 
@@ -258,6 +262,62 @@ def load_evidence(*, profile: str = "cpu", dataset: str = "fashion-mnist", seeds
         synthetic=found["synthetic"], **nets, matched=found.get("matched-real", []),
     )
     return evidence, loaded
+
+
+def _stored_trained(profile: str, dataset: str, store: ResultsStore) -> Evidence | None:
+    """Another profile's trained runs of the report, all stored, as an :class:`Evidence` without random networks
+    (what a ``recipe`` specification reads); ``None`` where any is not stored."""
+    try:
+        loaded = runs.load(report_configs(profile, dataset=dataset), stored_only=True, store=store)
+    except LookupError:
+        return None
+    found = loaded.results
+    return Evidence(profile=profile, dataset=dataset, real=found["pooling"], random=found["random-labels"],
+                    synthetic=found["synthetic"], pooling_nets={}, smooth_nets={},
+                    matched=found.get("matched-real", []))
+
+
+def _calibrated(results: Sequence[Results], store: ResultsStore) -> list[Results] | None:
+    """``results`` with their BatchNorm-calibrated initialisation (:mod:`defstab_lib.runs.bn_init`), ``None``
+    where any is not stored."""
+    found = runs.calibrated_inits(results, store=store, stored_only=False)
+    if not results or len(found) < len(results):
+        return None
+    return runs.with_calibrated_init(results, found)
+
+
+def load_inputs(evidence: Evidence, *, store: ResultsStore | None = None) -> analysis.specifications.Inputs:
+    """What the declared specifications (:mod:`defstab_lib.analysis.specifications`) read beside ``evidence``, all
+    from the store (nothing is trained or computed here): the real-label runs with their BatchNorm-calibrated
+    initialisation, every other profile whose report runs are all stored (its own calibrated ones too), and this
+    profile's stored ablation cells.  What is not stored is left out; the specification that needs it then says
+    so."""
+    store = store or ResultsStore()
+    recipes = {p: ev for p in runs.PROFILES if p != evidence.profile
+               and (ev := _stored_trained(p, evidence.dataset, store)) is not None}
+    try:
+        cells, _ = load_cells(evidence.profile, dataset=evidence.dataset, stored_only=True, store=store)
+        cells = {k: v for k, v in cells.cells.items() if k != BASELINE}
+    except (LookupError, ValueError):
+        cells = {}
+    return analysis.specifications.Inputs(
+        evidence=evidence, calibrated=_calibrated(evidence.real, store), recipes=recipes,
+        recipes_calibrated={p: c for p, ev in recipes.items() if (c := _calibrated(ev.real, store)) is not None},
+        cells=cells)
+
+
+def page_inputs(params: Mapping[str, Any], *, real: Sequence[Results] = (), random: Sequence[Results] = (),
+                synthetic: Sequence[Results] = (), matched: Sequence[Results] = (),
+                pooling_nets: Mapping[float, RandomNetworks] | None = None,
+                smooth_nets: Mapping[float, RandomNetworks] | None = None,
+                store: ResultsStore | None = None) -> analysis.specifications.Inputs:
+    """What a chapter's verdicts are judged on under their declared specifications: the runs and random networks
+    the page loaded (for its ``params``' profile and dataset), with what :func:`load_inputs` adds from the store.
+    A specification whose data the page does not have says so (it is listed, not computed)."""
+    evidence = Evidence(profile=params["profile"], dataset=params.get("dataset", "fashion-mnist"), real=list(real),
+                        random=list(random), synthetic=list(synthetic), pooling_nets=dict(pooling_nets or {}),
+                        smooth_nets=dict(smooth_nets or {}), matched=list(matched))
+    return load_inputs(evidence, store=store)
 
 
 # ------------------------------------------------------------------------------------------------ the ablation

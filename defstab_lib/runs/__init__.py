@@ -29,7 +29,7 @@ Typical use, from a chapter::
 
 from .config import PROTOCOL_VERSION, ArchConfig, DataConfig, ProbeConfig, RunConfig, run_key
 from .execute import build_run_data, measure, results_table, run_configs, run_or_load
-from .profiles import DOWNSAMPLING, PROFILES, STRENGTHS, get_profile
+from .profiles import BOOK_PROFILE, DOWNSAMPLING, PROFILES, STRENGTHS, get_profile
 from .experiments import EXPERIMENTS, Experiment, experiment_configs, get_experiment, register, trained_experiments
 from .load import Loaded, NotStored, load
 from .store import CorruptResultError, Measurement, Results, ResultsStore, results_root
@@ -40,7 +40,7 @@ from .bn_init import calibrated_inits, with_calibrated_init
 __all__ = [
     "PROTOCOL_VERSION", "ArchConfig", "DataConfig", "ProbeConfig", "RunConfig", "run_key",
     "build_run_data", "measure", "results_table", "run_configs", "run_or_load",
-    "DOWNSAMPLING", "PROFILES", "STRENGTHS", "get_profile",
+    "BOOK_PROFILE", "DOWNSAMPLING", "PROFILES", "STRENGTHS", "get_profile",
     "EXPERIMENTS", "Experiment", "experiment_configs", "get_experiment", "register", "trained_experiments",
     "Loaded", "NotStored", "load",
     "CorruptResultError", "Measurement", "Results", "ResultsStore", "results_root",

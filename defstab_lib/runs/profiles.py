@@ -41,7 +41,7 @@ import dataclasses
 
 from ..vocabulary import DOWNSAMPLING
 
-__all__ = ["PROFILES", "ABLATION_NETWORKS", "ABLATION_FACTORS", "ABLATION_SEEDS", "DOWNSAMPLING", "STRENGTHS",
+__all__ = ["PROFILES", "BOOK_PROFILE", "ABLATION_NETWORKS", "ABLATION_FACTORS", "ABLATION_SEEDS", "DOWNSAMPLING", "STRENGTHS",
            "WORST_CASE_DOWNSAMPLING", "Stage", "Profile", "get_profile"]
 
 STRENGTHS = (1.0, 2.0, 3.0, 4.0)
@@ -60,6 +60,10 @@ ABLATION_FACTORS: dict[str, tuple] = {
 }
 #: Initialisations per ablation cell (fewer where the profile has fewer seeds).
 ABLATION_SEEDS = 3
+
+#: The profile the book renders (every chapter's ``profile`` parameter defaults to it) and the command line reads
+#: by default, so that ``python -m defstab_lib report`` and the book state the same verdicts.
+BOOK_PROFILE = "standard"
 
 #: The ``standard`` profile's epochs over all 60,000 training images (chosen from the length pilots, see
 #: ``results/pilot-length/``).
