@@ -45,23 +45,43 @@ def per_layer_words(r: Robustness) -> str:
 
 
 def conditions_sentence(r: Robustness) -> str:
-    """The verdict with its conditions, generated from the specifications: the primary verdict, in how many
-    specifications it holds, where it does and where not (with each other verdict), and, where the primary is
-    uninformative, why."""
+    """The verdict with its conditions, generated from the specifications: the primary verdict and the analysis it
+    comes from, in how many specifications it is supported, then, group by group (layers, distance, networks,
+    BatchNorm, time, recipe, ...), under which it holds and under which not (with the verdict there); the
+    largest supported effect; why an uninformative primary is so; what was not computed; the per-layer reading.
+
+    The test suite checks that every judged specification other than the primary is named."""
     v = r.primary
     k, m = r.holds_in
-    held = [s.name for s in r.judged if not s.primary and s.verdict.verdict == SUPPORTED]
-    other: dict[str, list[str]] = {}
+    text = (f"{v.verdict} under the pre-registered analysis ({r.specs[0].name.removeprefix('pre-registered: ')}); "
+            f"supported in {k} of {m} declared specifications")
+    groups: dict[str, list] = {}
     for s in r.judged:
-        if not s.primary and s.verdict.verdict != SUPPORTED:
-            other.setdefault(s.verdict.verdict, []).append(s.name)
-    text = f"{v.verdict} under the pre-registered analysis; supported in {k} of {m} declared specifications"
-    if held:
-        text += f" (also: {_list(held)})"
-    if other:
-        text += "; " + "; ".join(f"{word} with {_list(names)}" for word, names in other.items())
+        if not s.primary:
+            groups.setdefault(s.group, []).append(s)
+    parts = []
+    for group, specs in groups.items():
+        def short(s, group=group):
+            return s.name.removeprefix(f"{group}: ")
+
+        held = [short(s) for s in specs if s.verdict.verdict == SUPPORTED]
+        other: dict[str, list[str]] = {}
+        for s in specs:
+            if s.verdict.verdict != SUPPORTED:
+                other.setdefault(s.verdict.verdict, []).append(short(s))
+        said = ([f"holds with {_list(held)}"] if held else []) + [f"{word} with {_list(names)}"
+                                                                  for word, names in other.items()]
+        parts.append(f"{group}: {'; '.join(said)}")
+    if parts:
+        text += ". " + ". ".join(p[0].upper() + p[1:] for p in parts)
+    supported = [s for s in r.judged if s.verdict.verdict == SUPPORTED and math.isfinite(s.verdict.effect)]
+    if v.direction != 0 and len(supported) > 1:
+        far = max(supported, key=lambda s: abs(math.log(s.verdict.effect)) if v.scale == "log"
+                  else abs(s.verdict.effect))
+        text += f". Largest supported effect: {far.verdict.effect:.2f}× ({far.name})" if v.scale == "log" else ""
     if v.verdict == UNINFORMATIVE and getattr(v, "uninformative_reason", ""):
-        text += f". Uninformative because {v.uninformative_reason}"
+        reason = v.uninformative_reason
+        text += f". Uninformative because {reason[:1].lower() + reason[1:]}"
     missing = [s.name for s in r.specs if s.verdict is None]
     if missing:
         text += f". Not computed (not stored): {_list(missing)}"
