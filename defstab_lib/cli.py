@@ -428,9 +428,8 @@ def _compute(args, parser) -> int:
     store = runs.ResultsStore()
     print(f"the stored computations of the {args.profile} profile's report on {args.dataset} (nothing is trained; "
           f"results in {store.root})", flush=True)
-    failed = 0 if args.only == "bn-init" else _random_networks(args, parser, store)
-    if args.only != "random-networks":
-        failed += _bn_init(args, parser, store)
+    parts = {"random-networks": _random_networks, "bn-init": _bn_init}  # COMPUTE_PARTS, in order
+    failed = sum(parts[part](args, parser, store) for part in COMPUTE_PARTS if args.only in (None, part))
     return 1 if failed else 0
 
 
@@ -493,7 +492,7 @@ def _report(args, parser) -> int:
     if args.json:
         print(json.dumps([{"number": v.numbers["number"], **to_json(v),
                            **robustness.robustness_json(found[key], args.profile),
-                           "calibration": robustness.calibration_json(calibrated[key])}
+                           "calibration": robustness.calibration_json(calibrated.get(key))}
                           for v, key in zip(verdicts, found)], indent=1, ensure_ascii=False))
         return 0
     print(f"verdicts of the {args.profile} profile on {args.dataset} (results store {runs.ResultsStore().root})")
@@ -510,6 +509,8 @@ def _report(args, parser) -> int:
     print("\ncalibration of each rule at the observed spreads (simulated):")
     for row in robustness.calibration_rows(calibrated):
         print("   " + "; ".join(f"{k}: {v}" for k, v in row.items()))
+    if robustness.uncalibrated(verdicts, calibrated):
+        print("   " + robustness.uncalibrated(verdicts, calibrated))
     return 0
 
 

@@ -173,9 +173,9 @@ def random_networks(conditions, cosine):
                           width=0.5, dataset="test", provenance={})
 
 
-def fake_measurement(epoch: int, level: float, tv: float = 1.87) -> Measurement:
+def fake_measurement(epoch: int, level: float, tv: float = 1.87, noise: float = 0.5) -> Measurement:
     cosine = [level] * LAYERS
-    return Measurement(epoch=epoch, cosine=cosine, euclidean=cosine, noise_cosine=[x / 2 for x in cosine],
+    return Measurement(epoch=epoch, cosine=cosine, euclidean=cosine, noise_cosine=[x * noise for x in cosine],
                        smoothness=[tv] * CONVS, train_accuracy=1.0, test_accuracy=0.9, train_loss=0.0, test_loss=0.0)
 
 
@@ -192,7 +192,8 @@ def fake_results(config) -> Results:
         rank = DOWNSAMPLING.index(config.arch.downsampling) - 2
         final = 0.3 * np.exp(SPREAD[config.experiment] * rank + 0.01 * rng.standard_normal())
         tv = 1.7
-    return Results(config, [fake_measurement(0, 0.3), fake_measurement(config.epochs, float(final), tv)], [],
+    noise = 0.5 * np.exp(0.05 * rng.standard_normal())  # so that R = D/G differs between runs, as measured ones do
+    return Results(config, [fake_measurement(0, 0.3), fake_measurement(config.epochs, float(final), tv, noise)], [],
                    {"wall_time_s": 1.0, "device": "cpu", "device_name": "CPU: test"})
 
 

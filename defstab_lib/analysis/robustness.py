@@ -155,18 +155,39 @@ def calibration_effects(key: str) -> dict[str, float]:
 
 def calibrations(primaries: Sequence[Verdict], *, sims: int = 4000, seed: int = 0) -> dict[str, Calibration]:
     """Each primary verdict's rule simulated at the spread and shape of its own units
-    (:func:`~.calibration.calibrate`), keyed by claim."""
+    (:func:`~.calibration.calibrate`), keyed by claim.  A verdict with fewer than :data:`MIN_CALIBRATION_UNITS`
+    finite units (a smoke profile's single seed) has no spread to simulate at and is left out (see
+    :func:`uncalibrated`)."""
     out = {}
     for v in primaries:
         key = v.numbers["key"]
         units = np.log(v.unit_effects) if v.scale == "log" else np.asarray(v.unit_effects, float)
+        if np.isfinite(units).sum() < MIN_CALIBRATION_UNITS:
+            continue
         out[key] = calibrate(units, claims.CLAIMS[key].rule, effects=calibration_effects(key), sims=sims, seed=seed)
     return out
 
 
-def calibration_json(c: Calibration) -> dict[str, Any]:
+#: The fewest independent units whose spread a rule can be calibrated at (a standard deviation needs two).
+MIN_CALIBRATION_UNITS = 2
+
+
+def uncalibrated(primaries: Sequence[Verdict], found: Mapping[str, Calibration]) -> str:
+    """The sentence naming the claims :func:`calibrations` left out, or ``""`` when none was."""
+    left = [f"{v.numbers['number']}" for v in primaries if v.numbers["key"] not in found]
+    if not left:
+        return ""
+    return (f"Not calibrated (fewer than {MIN_CALIBRATION_UNITS} independent units, so no spread to simulate at): "
+            f"claim{'s' if len(left) > 1 else ''} {', '.join(left)}.")
+
+
+def calibration_json(c: Calibration | None) -> dict[str, Any]:
     """A calibration as ``report --json`` gives it: units simulated, observed SD and skew, false support and the
-    power at the minimal and the paper's effect (each the worse generator's), and both generators' rates."""
+    power at the minimal and the paper's effect (each the worse generator's), and both generators' rates; ``None``
+    for a claim :func:`calibrations` left out."""
+    if c is None:
+        return None
+
     def num(x):
         return None if not math.isfinite(x) else round(float(x), 4)
 

@@ -37,7 +37,7 @@ from ..runs.store import Results
 from ..vocabulary import POOLED, UNPOOLED
 from . import alternatives as alt
 from . import claims
-from .report import Evidence, all_verdicts
+from .report import Evidence, all_verdicts, pooling_verdict, random_labels_verdict, smoothing_verdict
 from .stats import SUPPORTED
 from .verdicts import Verdict
 
@@ -205,7 +205,6 @@ def _headline(i: Inputs) -> list[Specification]:
 
 
 def _pooling(i: Inputs) -> list[Specification]:
-    from .report import pooling_verdict
     nets = _need(i.evidence.pooling_nets, "random networks of claim 1")
     first = next(iter(nets))
     s = [Specification(f"pre-registered: random networks ×{first:g}, layers 1-12", "primary",
@@ -298,7 +297,6 @@ def _convergence(i: Inputs) -> list[Specification]:
 
 
 def _smoothing(i: Inputs) -> list[Specification]:
-    from .report import smoothing_verdict
     nets = _need(i.evidence.smooth_nets, "random networks of claim 4")
     first = next(iter(nets))
     sigmas = sorted(nets[first].conditions)
@@ -366,7 +364,6 @@ def _training_smooths(i: Inputs) -> list[Specification]:
 
 
 def _random_labels(i: Inputs) -> list[Specification]:
-    from .report import random_labels_verdict
     ev = i.evidence
     _need(ev.random, "random-label runs")
     s = [Specification("pre-registered: log scale, layers 1-12, the profile's contrast", "primary",
@@ -422,11 +419,9 @@ def declared(key: str, inputs: Inputs) -> list[Specification]:
 def per_layer_reading(key: str, inputs: Inputs) -> list[Verdict]:
     """Claim 3's equivalence test and claim 7's spread, layer by layer (``[]`` for the other claims)."""
     ev = inputs.evidence
-    if key == "convergence":
-        return alt.per_layer(ev.real)
-    if key == "random-labels":
-        return alt.per_layer_spread(ev.random, ev.contrast)
-    return []
+    readings = {"convergence": lambda: alt.per_layer(ev.real),
+                "random-labels": lambda: alt.per_layer_spread(ev.random, ev.contrast)}
+    return readings[key]() if key in readings else []
 
 
 def robustness(key: str, inputs: Inputs, *, primary: Verdict | None = None) -> Robustness:

@@ -49,7 +49,8 @@ from . import protocol as v2
 from .config import RunConfig, init_seed, run_key
 from .experiments import experiment_configs, get_experiment
 from .load import NotStored
-from .records import Computed, Measurement, Protocol2Fields, Results
+from .execute import build_run_data
+from .records import Computed, Measurement, Protocol2Fields, Results, computation_key
 from .store import ResultsStore
 
 __all__ = ["BN_IMAGES", "BN_BATCH", "BN_MOMENTUM", "RTOL", "ATOL", "EXPERIMENT", "SOURCES", "InitMismatch",
@@ -241,8 +242,6 @@ def measure_calibrated(model: nn.Module, data, images: int) -> tuple[Measurement
 
 def _compute(results: Results, device: torch.device) -> dict:
     """The record's payload for ``results`` (see the module docstring, steps 1-3)."""
-    from .execute import build_run_data  # the heavy path (data, deformations) only where a record is computed
-
     data = build_run_data(results.config, device)
     model = initial_network(results.config, data.in_channels, data.num_classes, device)
     model.eval()
@@ -322,7 +321,6 @@ def calibrate_runs(profile: str, *, store: ResultsStore | None = None, dataset: 
 
 
 def _key(results: Results) -> str:
-    from .records import computation_key
     return computation_key(EXPERIMENT, bn_params(results.config))
 
 

@@ -104,7 +104,7 @@ def test_the_random_labels_chapter_reads_and_states_the_reports_claim_7(profile,
     assert report.label_contrast(profile) == contrast
     verdict = report.random_labels_verdict(loaded.results["random-labels"], loaded.results[contrast])
     assert f"the {contrast} runs" in verdict.statistic
-    assert cli.main(["report", "--profile", profile, "--json"]) == 0
+    assert cli.main(["--debug", "report", "--profile", profile, "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)[-1]
     assert {k: printed[k] for k in ("number", *analysis.to_json(verdict))} == {"number": "7",
                                                                            **analysis.to_json(verdict)}
