@@ -11,6 +11,8 @@ import nbformat
 import pytest
 
 from defstab_lib import book, chapters
+from defstab_lib.analysis.claims import CLAIMS
+from defstab_lib.analysis.verdicts import glue_id
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
@@ -182,3 +184,20 @@ def test_every_parameter_has_a_value_that_is_refused(name):
             continue
         with pytest.raises((ValueError, TypeError), match=p.name):
             chapters.validate(name, **{**good, p.name: bad})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_claims_verdict_in_the_prose_comes_with_its_conditions(name):
+    """Issue 25: no page states one of the report's claims' verdicts (``verdict_<id>``) without the conditions
+    under which it holds (``conditions_<id>``, glued from its declared specifications), and every such page
+    judges its claims under them (``analysis.robustness.glue_values``) and draws the robustness figure."""
+    nb = read(name)
+    referenced = {k for c in nb.cells if c.cell_type == "markdown" for k in GLUE_REF.findall(c.source)}
+    ids = {glue_id(key) for key in CLAIMS}
+    stated = {i for i in ids if f"verdict_{i}" in referenced}
+    code = "\n".join(c.source for c in code_cells(nb))
+    for i in stated:
+        assert f"conditions_{i}" in referenced, f"{name}: verdict_{i} is stated without conditions_{i}"
+    if stated:
+        assert "robustness.glue_values(" in code and "plot_robustness" in code, (
+            f"{name}: states {sorted(stated)} without judging them under their specifications and drawing them")

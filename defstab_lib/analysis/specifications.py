@@ -377,11 +377,13 @@ def _random_labels(i: Inputs) -> list[Specification]:
     if ev.contrast is not ev.real:
         s.append(Specification("baseline: pooling runs", "baseline", "the profile's own real-label runs (another "
                                "recipe) instead of the matched ones",
-                               lambda i: alt.spread(i.evidence.random, i.evidence.real, label="pooling runs",
+                               lambda i: alt.spread(i.evidence.random, _need(i.evidence.real, "the pooling runs"),
+                                                    label="pooling runs",
                                                     baseline="the pooling runs")))
         s.append(Specification("baseline: pooling runs, absolute scale", "baseline",
                                "the profile's own real-label runs, on the absolute scale",
-                               lambda i: alt.spread(i.evidence.random, i.evidence.real, scale="absolute",
+                               lambda i: alt.spread(i.evidence.random, _need(i.evidence.real, "the pooling runs"),
+                                                    scale="absolute",
                                                     label="pooling runs, absolute", baseline="the pooling runs")))
     for part in ("early", "late"):
         s.append(Specification(alt.window_words(part), "layers", f"{alt.window_words(part)} instead of 1-12",

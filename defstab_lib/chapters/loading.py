@@ -313,11 +313,30 @@ def page_inputs(params: Mapping[str, Any], *, real: Sequence[Results] = (), rand
                 store: ResultsStore | None = None) -> analysis.specifications.Inputs:
     """What a chapter's verdicts are judged on under their declared specifications: the runs and random networks
     the page loaded (for its ``params``' profile and dataset), with what :func:`load_inputs` adds from the store.
-    A specification whose data the page does not have says so (it is listed, not computed)."""
-    evidence = Evidence(profile=params["profile"], dataset=params.get("dataset", "fashion-mnist"), real=list(real),
+    A specification whose data the page does not have says so (it is listed, not computed).  A page without a
+    ``profile`` parameter (the random networks of claim 4) reads the book's (:data:`defstab_lib.runs.BOOK_PROFILE`)
+    for what the store adds.  A page that gives ``matched`` runs but no ``real`` ones (claim 7's page in a profile
+    with a matched contrast) gets the profile's ``pooling`` runs of the same seeds and networks from the store
+    when all are stored (claim 7's other baseline), nothing trained."""
+    store = store or ResultsStore()
+    profile = params.get("profile", runs.BOOK_PROFILE)
+    if matched and not real:
+        real = _stored_pooling(params, store)
+    evidence = Evidence(profile=profile, dataset=params.get("dataset", "fashion-mnist"), real=list(real),
                         random=list(random), synthetic=list(synthetic), pooling_nets=dict(pooling_nets or {}),
                         smooth_nets=dict(smooth_nets or {}), matched=list(matched))
     return load_inputs(evidence, store=store)
+
+
+def _stored_pooling(params: Mapping[str, Any], store: ResultsStore) -> list[Results]:
+    """The stored ``pooling`` runs at ``params``' profile, dataset, seeds and networks, or ``[]`` when some are not
+    stored."""
+    configs = runs.experiment_configs("pooling", params["profile"], dataset=params.get("dataset"),
+                                      seeds=params.get("seeds"), downsampling=params.get("downsampling"))
+    try:
+        return list(runs.load({"pooling": configs}, stored_only=True, store=store, progress=False).results["pooling"])
+    except LookupError:
+        return []
 
 
 # ------------------------------------------------------------------------------------------------ the ablation
