@@ -5,7 +5,7 @@
         [--executor processes|local|slurm [--partition P] [--time MIN] [--cpus N] [--gpus N] [--mem GB] [--wait]]
     python -m defstab_lib run all --profile paper --dataset cifar10 [--seeds N] [--dry-run] [--yes] [...]
     python -m defstab_lib status [--profile PROFILE] [--jobs N] [--no-estimate]
-    python -m defstab_lib compute [--profile cpu] [--dataset fashion-mnist] [--device auto]
+    python -m defstab_lib compute [--profile standard] [--dataset fashion-mnist] [--device auto]
         [--only random-networks|bn-init]
     python -m defstab_lib list
     python -m defstab_lib report [--profile standard] [--dataset fashion-mnist] [--seeds N] [--json]
@@ -113,7 +113,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="count the campaign's runs but time nothing (the estimate takes seconds per profile)")
     compute = sub.add_parser("compute", help="compute the stored computations a profile's report reads (the random "
                                              "networks of claims 1 and 4; nothing is trained)")
-    compute.add_argument("--profile", default="cpu", help=f"one of: {', '.join(runs.PROFILES)} (default cpu)")
+    compute.add_argument("--profile", default=runs.BOOK_PROFILE, help=f"one of: {', '.join(runs.PROFILES)} (default "
+                                                          f"{runs.BOOK_PROFILE}, the book's, as for report)")
     compute.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist, mnist or cifar10")
     compute.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     compute.add_argument("--only", choices=COMPUTE_PARTS, default=None,
