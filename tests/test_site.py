@@ -521,3 +521,27 @@ def test_every_verdict_on_the_report_page_has_a_ci_next_to_it(browser, server, v
         _check(row["visible"] and row["verdict"], f"a verdict row is hidden or has no verdict: {row}")
         _check(re.search(r"95% CI \S+ to \S+", row["effect"]),
                f"verdict {row['verdict']!r} has no CI next to it: {row['effect']!r}")
+
+
+ROBUSTNESS_SCRIPT = r"""
+const a = document.querySelector('article.bd-article') || document.body;
+return {figures: Array.from(a.querySelectorAll('.cell_output img'))
+                      .filter(i => (i.getAttribute('alt') || '').startsWith('How robust')).length,
+        conditions: (a.innerText.match(/under the pre-registered analysis \([^)]*\); supported in \d+ of \d+ declared/g)
+                     || []).length};
+"""
+#: The pages that state the report's claims, and how many claims each states (issue 25: each with its robustness
+#: figure and the conditions under which it holds).
+CLAIM_PAGES = {"report": 8, "pooling": 4, "smooth_init": 1, "synthetic_tasks": 1, "smoothness": 1, "random_labels": 1}
+
+
+@pytest.mark.parametrize("name", sorted(CLAIM_PAGES))
+def test_every_claim_on_the_site_comes_with_its_robustness_figure_and_conditions(browser, server, name):
+    """Each claim's verdict a page states comes with a 'How robust is it?' figure (the report: one per claim; a
+    chapter: one for its claims) and a conditions sentence per claim, generated from its declared specifications."""
+    sb.load(browser, urllib.parse.urljoin(server.base, f"{_chapter_page(name)}.html"))
+    found = browser.execute_script(ROBUSTNESS_SCRIPT)
+    claims = CLAIM_PAGES[name]
+    _check(found["figures"] == (claims if name == "report" else 1),
+           f"{name}: {found['figures']} 'How robust is it?' figures for {claims} claims")
+    _check(found["conditions"] >= claims, f"{name}: {found['conditions']} conditions sentences for {claims} claims")

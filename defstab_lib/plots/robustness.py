@@ -51,7 +51,7 @@ from matplotlib.lines import Line2D
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
 from .provenance import draws
-from .verdicts import VERDICT_COLORS
+from .verdicts import VERDICT_COLORS, spaced_ticks
 
 __all__ = ["plot_robustness", "plot_robustness_grid"]
 
@@ -104,16 +104,6 @@ def _inches(specs: Sequence) -> float:
     return ROW_INCHES * (len(specs) + GROUP_GAP * len(heads)) + 0.08 * extra + MARGIN_INCHES
 
 
-def _ratio_ticks(lo: float, hi: float, n: int = 6) -> list[float]:
-    """Round ratios in ``[lo, hi]``, 1× first, then outwards, at least a ``n``-th of the log range apart (the idea
-    of :func:`defstab_lib.plots.verdicts._spaced_ticks`, over a wider list)."""
-    gap = math.log(hi / lo) / n
-    chosen = [1.0]
-    for side in (sorted(t for t in _TICKS if t < 1), sorted((t for t in _TICKS if t > 1), reverse=True)):
-        for t in reversed(side):
-            if lo <= t <= hi and all(abs(math.log(t / c)) >= gap for c in chosen):
-                chosen.append(t)
-    return sorted(chosen)
 
 
 def _finite(values) -> list[float]:
@@ -171,7 +161,7 @@ def _set_x(ax, specs: Sequence, v) -> None:
         lo, hi = min(values) / 1.12, max(values) * 1.12
         ax.set_xscale("log")
         ax.set_xlim(lo, hi)
-        ax.set_xticks(_ratio_ticks(lo, hi))
+        ax.set_xticks(spaced_ticks(lo, hi, 6, ticks=_TICKS))
         ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x:g}×"))
         ax.xaxis.set_minor_locator(plt.NullLocator())
     else:

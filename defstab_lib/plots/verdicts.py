@@ -76,7 +76,7 @@ def plot_verdict(v, ax=None, *, title: str | None = None):
         lo = min([r.ci_low for r in rows if r.has_ci] + [x for r in rows for x in r.unit_effects] + [1 / m])
         hi = max([r.ci_high for r in rows if r.has_ci] + [x for r in rows for x in r.unit_effects] + [m])
         ax.set_xlim(lo / 1.15, hi * 1.15)
-        ax.set_xticks(_spaced_ticks(lo / 1.15, hi * 1.15))
+        ax.set_xticks(spaced_ticks(lo / 1.15, hi * 1.15))
     ax.tick_params(labelsize=8)
     number = v.numbers.get("number")
     head = f"{number}. " if number else ""
@@ -85,11 +85,12 @@ def plot_verdict(v, ax=None, *, title: str | None = None):
     return ax
 
 
-def _spaced_ticks(lo: float, hi: float, n: int = 7) -> list[float]:
-    """Round ratios in ``[lo, hi]``, 1× first, then outwards, at least a ``n``-th of the log range apart."""
+def spaced_ticks(lo: float, hi: float, n: int = 7, *, ticks: Sequence[float] = _TICKS) -> list[float]:
+    """Round ratios of ``ticks`` in ``[lo, hi]``, 1× first, then outwards, at least a ``n``-th of the log range
+    apart."""
     gap = math.log(hi / lo) / n
     chosen = [1.0]
-    for side in (sorted(t for t in _TICKS if t < 1), sorted((t for t in _TICKS if t > 1), reverse=True)):
+    for side in (sorted(t for t in ticks if t < 1), sorted((t for t in ticks if t > 1), reverse=True)):
         for t in reversed(side):
             if lo <= t <= hi and all(abs(math.log(t / c)) >= gap for c in chosen):
                 chosen.append(t)
