@@ -490,10 +490,12 @@ def _report(args, parser) -> int:
     verdicts = report.all_verdicts(evidence)
     found = specifications.all_robustness(loading.load_inputs(evidence), verdicts)
     calibrated = robustness.calibrations(verdicts)
+    tight = robustness.under_tightened(verdicts, calibrated)
     if args.json:
         print(json.dumps([{"number": v.numbers["number"], **to_json(v),
                            **robustness.robustness_json(found[key], args.profile),
-                           "calibration": robustness.calibration_json(calibrated.get(key))}
+                           "calibration": robustness.calibration_json(calibrated.get(key)),
+                           "under_tightened_rule": tight.get(key)}
                           for v, key in zip(verdicts, found)], indent=1, ensure_ascii=False))
         return 0
     print(f"verdicts of the {args.profile} profile on {args.dataset} (results store {runs.ResultsStore().root})")
@@ -510,8 +512,9 @@ def _report(args, parser) -> int:
     print("\ncalibration of each rule at the observed spreads (simulated):")
     for row in robustness.calibration_rows(calibrated):
         print("   " + "; ".join(f"{k}: {v}" for k, v in row.items()))
-    if robustness.uncalibrated(verdicts, calibrated):
-        print("   " + robustness.uncalibrated(verdicts, calibrated))
+    for line in (robustness.uncalibrated(verdicts, calibrated), robustness.tightened_sentence(verdicts, calibrated)):
+        if line:
+            print(textwrap.fill(line, 110, initial_indent=" " * 3, subsequent_indent=" " * 3))
     return 0
 
 

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 
 from . import claims, verdicts
-from .calibration import Calibration, calibrate
+from .calibration import Calibration, calibrate, tightened
 from .calibration import calibration_rows as _rows
 from .specifications import PAPER_EFFECTS, Robustness
-from .stats import SUPPORTED, UNINFORMATIVE
+from .stats import SUPPORTED, UNINFORMATIVE, Room, decide, interval
 from .verdicts import Verdict, to_json
 
 __all__ = ["per_layer_words", "conditions_sentence", "robustness_json", "glue_values", "figure_title",
@@ -179,6 +179,36 @@ def uncalibrated(primaries: Sequence[Verdict], found: Mapping[str, Calibration])
         return ""
     return (f"Not calibrated (fewer than {MIN_CALIBRATION_UNITS} independent units, so no spread to simulate at): "
             f"claim{'s' if len(left) > 1 else ''} {', '.join(left)}.")
+
+
+def under_tightened(primaries: Sequence[Verdict], found: Mapping[str, Calibration]) -> dict[str, str]:
+    """For each claim whose rule's false support at the observed spread (``found``, :func:`calibrations`) is above
+    :data:`FALSE_SUPPORT_LIMIT`: its verdict had it been judged by the tightened rule
+    (:func:`~.calibration.tightened`: *supported* only when the CI clears the minimal effect), on the same units,
+    interval and room.  Empty when no rule is above the limit."""
+    out = {}
+    for v in primaries:
+        key = v.numbers["key"]
+        c = found.get(key)
+        if c is None or not c.false_support > FALSE_SUPPORT_LIMIT:
+            continue
+        units = np.log(v.unit_effects) if v.scale == "log" else np.asarray(v.unit_effects, float)
+        room = Room(v.room["moved"], v.room["needed"], v.room["words"]) if v.room else None
+        out[key] = decide(interval(units), tightened(claims.CLAIMS[key].rule), room)
+    return out
+
+
+def tightened_sentence(primaries: Sequence[Verdict], found: Mapping[str, Calibration]) -> str:
+    """:func:`under_tightened` in words (``""`` when no rule is above the limit)."""
+    changed = under_tightened(primaries, found)
+    if not changed:
+        return ""
+    by_key = {v.numbers["key"]: v for v in primaries}
+    parts = [f"claim {by_key[k].numbers['number']} ({found[k].false_support:.0%} false support): "
+             + (f"still {w}" if w == by_key[k].verdict else f"{w} instead of {by_key[k].verdict}")
+             for k, w in changed.items()]
+    return (f"Above the limit of {FALSE_SUPPORT_LIMIT:.0%} here, and judged by the tightened rule (the CI must clear "
+            f"the minimal effect): {'; '.join(parts)}.")
 
 
 def calibration_json(c: Calibration | None) -> dict[str, Any]:
