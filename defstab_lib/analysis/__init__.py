@@ -17,7 +17,8 @@
 - :mod:`.report`   -- every verdict of a profile, from its evidence (the report page and the CLI);
 - :mod:`.compare`  -- the verdicts of every profile whose results are all stored, side by side;
 - :mod:`.ablation` -- what teaches stability: one pre-registered verdict per factor of the training recipe;
-- :mod:`.length`   -- the rule that picks the ``standard`` profile's training length from its pilots.
+- :mod:`.length`   -- the rule that picks the ``standard`` profile's training length from its pilots;
+- :mod:`.regime`   -- the criteria that choose claim 5's synthetic regime from its pilots (issue 26).
 """
 
 from .arrays import between_spread, by_seed, group_by, profile_array, profiles, spearman

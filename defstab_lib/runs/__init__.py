@@ -15,6 +15,8 @@
 - :mod:`.campaign` -- a profile's campaign: every experiment its chapters train, each run once (``run all``);
 - :mod:`.bn_init` -- each trained run's initial network with BatchNorm calibrated on its training images
   (``bn-init``): :func:`calibrated_inits` reads them, :func:`with_calibrated_init` swaps them into the runs;
+- :mod:`.pilots` -- the pilots of claim 5's synthetic regime search, as ``results/pilot-synthetic/RULE.md`` fixed
+  them (``python -m defstab_lib.runs.pilots A``);
 - :mod:`.untrained` -- experiments that train nothing (random networks of Figures 3a/c and 4), stored the same way;
 - :mod:`.kernel_view` -- the kernel-view chapter's stored measurements (kernel baselines, CNN translations), read
   as the records of :mod:`.kernel_records`.
