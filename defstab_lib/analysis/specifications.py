@@ -83,40 +83,38 @@ class Inputs:
 
 
 @dataclasses.dataclass(frozen=True)
-class Specification:
-    """One declared way to judge a claim.
+class _Declared:
+    """What names a declared specification.
 
     Attributes:
         name: short and unique within the claim, e.g. ``"layers 1-12"``, ``"BN calibrated at init"``.
         group: ``"primary"`` or what it moves: ``"layers"``, ``"distance"``, ``"networks"``, ``"BatchNorm"``,
             ``"time"``, ``"recipe"``, ``"width"``, ``"σ"``, ``"scale"``, ``"baseline"``, ``"interval"``.
         words: what it changes against the pre-registered analysis, in words.
-        compute: ``Inputs -> Verdict``.
     """
 
     name: str
     group: str
     words: str
+
+    @property
+    def primary(self) -> bool:
+        return self.group == "primary"
+
+
+@dataclasses.dataclass(frozen=True)
+class Specification(_Declared):
+    """One declared way to judge a claim (:class:`_Declared`'s attributes) and ``compute``: ``Inputs -> Verdict``."""
+
     compute: Callable[[Inputs], Verdict]
 
-    @property
-    def primary(self) -> bool:
-        return self.group == "primary"
 
+@dataclasses.dataclass(frozen=True)
+class Judged(_Declared):
+    """A specification and its ``verdict`` (``None`` with ``missing`` saying why, where its data are not there)."""
 
-@dataclasses.dataclass
-class Judged:
-    """A specification and its verdict (``None`` with ``missing`` saying why, where its data are not there)."""
-
-    name: str
-    group: str
-    words: str
     verdict: Verdict | None
     missing: str = ""
-
-    @property
-    def primary(self) -> bool:
-        return self.group == "primary"
 
 
 @dataclasses.dataclass
