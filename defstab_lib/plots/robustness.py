@@ -64,6 +64,8 @@ GROUP_GAP = 0.9
 WIDTH_INCHES = 5.6
 #: Characters per line of a specification's label.
 LABEL_WIDTH = 30
+#: Characters per line of a panel's title (10 pt): about the panel's width, labels included.
+TITLE_WIDTH = 72
 
 #: Round ratios a log axis may be labelled with.
 _TICKS = (0.1, 0.2, 0.25, 0.33, 0.5, 0.67, 0.8, 0.9, 0.95, 0.97, 1.0, 1.03, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 4.0,
@@ -183,8 +185,9 @@ def _legend(ax, specs: Sequence) -> None:
 
 
 def _title(ax, title: str) -> None:
-    """The title, left-aligned with the labels rather than the axes (the axes are narrow beside the labels)."""
-    text = ax.set_title(title, fontsize=10, loc="left")
+    """The title, left-aligned with the labels rather than the axes (the axes are narrow beside the labels),
+    wrapped at :data:`TITLE_WIDTH` characters so that it never widens the figure beyond the panel."""
+    text = ax.set_title(textwrap.fill(title, TITLE_WIDTH), fontsize=10, loc="left")
     dpi = ax.figure.dpi
     labels = max((t.get_window_extent().width for t in ax.get_yticklabels()), default=0.0) / dpi
     inches = labels + (ax.yaxis.get_major_ticks()[0].get_pad() if ax.get_yticks().size else 0.0) / 72
