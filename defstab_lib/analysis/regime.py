@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..runs.store import Results
+from .arrays import by_seed
 from .calibration import calibrate
 from .claims import CLAIMS
 from .matched import at_training_loss
@@ -89,20 +90,13 @@ class Outcome:
         return self.r1 and self.r2
 
 
-def _by_seed(runs: Sequence[Results]) -> dict[int, dict[float, Results]]:
-    out: dict[int, dict[float, Results]] = {}
-    for r in runs:
-        out.setdefault(r.config.seed, {})[r.config.data.strength] = r
-    return out
-
-
 def outcome(runs: Sequence[Results]) -> Outcome:
     """R1 and R2 on a candidate's pilots (seeds with both strengths count toward R2; every C = 1 run toward R1).
 
     Raises:
         ValueError: no C = 1 run among ``runs``.
     """
-    seeds = _by_seed(runs)
+    seeds = by_seed(runs, "strength")
     weak = [s[WEAK] for s in seeds.values() if WEAK in s]
     if not weak:
         raise ValueError(f"runs must hold at least one C = {WEAK:g} run")

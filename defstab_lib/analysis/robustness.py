@@ -153,6 +153,11 @@ def calibration_effects(key: str) -> dict[str, float]:
     return {"no effect": 0.0, "minimal": (rule.direction or 1) * rule.minimal, "paper": PAPER_EFFECTS[key][0]}
 
 
+def _units(v: Verdict) -> np.ndarray:
+    """``(n,)`` the verdict's unit effects on the scale its rule reads (log-ratios for a ratio)."""
+    return np.log(v.unit_effects) if v.scale == "log" else np.asarray(v.unit_effects, float)
+
+
 def calibrations(primaries: Sequence[Verdict], *, sims: int = 4000, seed: int = 0) -> dict[str, Calibration]:
     """Each primary verdict's rule simulated at the spread and shape of its own units
     (:func:`~.calibration.calibrate`), keyed by claim.  A verdict with fewer than :data:`MIN_CALIBRATION_UNITS`
@@ -161,7 +166,7 @@ def calibrations(primaries: Sequence[Verdict], *, sims: int = 4000, seed: int = 
     out = {}
     for v in primaries:
         key = v.numbers["key"]
-        units = np.log(v.unit_effects) if v.scale == "log" else np.asarray(v.unit_effects, float)
+        units = _units(v)
         if np.isfinite(units).sum() < MIN_CALIBRATION_UNITS:
             continue
         out[key] = calibrate(units, claims.CLAIMS[key].rule, effects=calibration_effects(key), sims=sims, seed=seed)
@@ -192,7 +197,7 @@ def under_tightened(primaries: Sequence[Verdict], found: Mapping[str, Calibratio
         c = found.get(key)
         if c is None or not c.false_support > FALSE_SUPPORT_LIMIT:
             continue
-        units = np.log(v.unit_effects) if v.scale == "log" else np.asarray(v.unit_effects, float)
+        units = _units(v)
         room = Room(v.room["moved"], v.room["needed"], v.room["words"]) if v.room else None
         out[key] = decide(interval(units), tightened(claims.CLAIMS[key].rule), room)
     return out
@@ -211,7 +216,7 @@ def tightened_sentence(primaries: Sequence[Verdict], found: Mapping[str, Calibra
             f"the minimal effect): {'; '.join(parts)}.")
 
 
-def calibration_json(c: Calibration | None) -> dict[str, Any]:
+def calibration_json(c: Calibration | None) -> dict[str, Any] | None:
     """A calibration as ``report --json`` gives it: units simulated, observed SD and skew, false support and the
     power at the minimal and the paper's effect (each the worse generator's), and both generators' rates; ``None``
     for a claim :func:`calibrations` left out."""

@@ -106,8 +106,6 @@ def _inches(specs: Sequence) -> float:
     return ROW_INCHES * (len(specs) + GROUP_GAP * len(heads)) + 0.08 * extra + MARGIN_INCHES
 
 
-
-
 def _finite(values) -> list[float]:
     return [float(x) for x in values if x is not None and math.isfinite(x)]
 
