@@ -70,7 +70,7 @@ from ..vocabulary import POOLED, UNPOOLED
 from .arrays import by_seed
 from .room import layer_window
 from .stats import UNINFORMATIVE, Room, Rule
-from .verdicts import Verdict, judge
+from .verdicts import Verdict, judge, sentence
 
 __all__ = ["QUANTITIES", "WINDOWS", "MINIMAL", "TIMING_MINIMAL", "TIMING_RULE", "REVERSAL_RULES", "FIGURE",
            "trajectories", "window_values", "half_change_epochs", "reversal_units", "largest_reversal",
@@ -441,8 +441,6 @@ def long_table(c: Course, quantity: str) -> list[dict]:
 def glue_numbers(c: Course, found: Sequence[Verdict]) -> Mapping[str, str]:
     """The numbers the chapter's prose names: ``n_runs``, ``n_seeds``, ``epochs`` and, per verdict key, its
     sentence (``verdict_<key>``)."""
-    from .verdicts import sentence
-
     out = {"n_runs": str(c.runs), "n_seeds": str(len(c.seeds)),
            "epochs": ", ".join(f"{e:g}" for e in c.epochs)}
     for v in found:
