@@ -62,6 +62,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -69,13 +70,13 @@ from ..runs.records import Results
 from ..vocabulary import POOLED, UNPOOLED
 from .arrays import by_seed
 from .room import layer_window
-from .stats import UNINFORMATIVE, Room, Rule
+from .stats import SUPPORTED, UNINFORMATIVE, Room, Rule
 from .verdicts import Verdict, judge, sentence
 
 __all__ = ["QUANTITIES", "WINDOWS", "MINIMAL", "TIMING_MINIMAL", "TIMING_RULE", "REVERSAL_RULES", "FIGURE",
-           "trajectories", "window_values", "half_change_epochs", "reversal_units", "largest_reversal",
+           "trajectories", "window_values", "half_change_epochs", "Reversal", "reversal_units", "largest_reversal",
            "Course", "course", "timing_verdicts", "reversal_verdicts", "alternative_rows", "half_change_rows",
-           "long_table", "glue_numbers"]
+           "long_table", "findings", "glue_numbers"]
 
 #: The quantities read over training, each ``{name: (what in words, the layers' word)}``.
 QUANTITIES: dict[str, tuple[str, str]] = {
@@ -170,7 +171,18 @@ def half_change_epochs(epochs: Sequence[float], values: np.ndarray) -> np.ndarra
     return np.log2(x[first])
 
 
-def reversal_units(values: np.ndarray, *, trough: str = "loo") -> tuple[np.ndarray, np.ndarray, float]:
+class Reversal(NamedTuple):
+    """Per network of one architecture: ``u`` ``(seeds,)`` the reversal after the extreme (log scale, positive: a
+    reversal), ``moved`` ``(seeds,)`` how far it had gone from initialisation by then (``|log|``), ``sign`` the
+    overall direction (+1 rises, -1 falls), ``extreme`` ``(seeds,)`` the index of the extreme epoch ``t*`` used."""
+
+    u: np.ndarray
+    moved: np.ndarray
+    sign: float
+    extreme: np.ndarray
+
+
+def reversal_units(values: np.ndarray, *, trough: str = "loo") -> Reversal:
     """Per network, the size of the reversal after the extreme (module docstring), on the log scale.
 
     Args:
@@ -181,14 +193,14 @@ def reversal_units(values: np.ndarray, *, trough: str = "loo") -> tuple[np.ndarr
             and falls back to ``"own"``.
 
     Returns:
-        ``(u (seeds,), moved (seeds,), sign)``: ``u = -sign * log(v(end) / v(t*))`` (positive: a reversal),
-        ``moved = |log(v(t*) / v(0))|`` (how far the network had gone by ``t*``), and the overall direction
-        ``sign`` (of the mean change over the seeds, +1 or -1).
+        :class:`Reversal`: ``u = -sign * log(v(end) / v(t*))`` (positive: a reversal), ``moved =
+        |log(v(t*) / v(0))|`` (how far the network had gone by ``t*``), the overall direction ``sign`` (of the mean
+        change over the seeds, +1 or -1) and ``t*``'s index.
 
     >>> v = np.array([[1.0, 0.5, 0.6], [1.0, 0.5, 0.6], [1.0, 0.5, 0.6]])
-    >>> u, moved, sign = reversal_units(v)
-    >>> np.round(u, 3).tolist(), np.round(moved, 3).tolist(), sign
-    ([0.182, 0.182, 0.182], [0.693, 0.693, 0.693], -1.0)
+    >>> r = reversal_units(v)
+    >>> np.round(r.u, 3).tolist(), np.round(r.moved, 3).tolist(), r.sign, r.extreme.tolist()
+    ([0.182, 0.182, 0.182], [0.693, 0.693, 0.693], -1.0, [1, 1, 1])
     """
     if trough not in ("loo", "own"):
         raise ValueError(f"trough must be 'loo' or 'own', got {trough!r}")
@@ -197,13 +209,14 @@ def reversal_units(values: np.ndarray, *, trough: str = "loo") -> tuple[np.ndarr
         raise ValueError(f"values must be (seeds, T) with T >= 3, got shape {lv.shape}")
     n = lv.shape[0]
     sign = 1.0 if float(np.mean(lv[:, -1] - lv[:, 0])) >= 0 else -1.0
-    u, moved = np.empty(n), np.empty(n)
+    u, moved, extreme = np.empty(n), np.empty(n), np.empty(n, dtype=int)
     for i in range(n):
         ref = lv[np.arange(n) != i].mean(0) if trough == "loo" and n > 1 else lv[i]
         t = 1 + int(np.argmax(sign * ref[1:]))
         u[i] = -sign * (lv[i, -1] - lv[i, t])
         moved[i] = abs(lv[i, t] - lv[i, 0])
-    return u, moved, sign
+        extreme[i] = t
+    return Reversal(u, moved, sign, extreme)
 
 
 def largest_reversal(values: np.ndarray) -> np.ndarray:
@@ -342,8 +355,9 @@ def _reversal(c: Course, quantity: str, window: str, names: Sequence[str], label
         return None
     v = c.window(quantity, window)[:, idx]  # (seeds, networks, T)
     per = [reversal_units(v[:, j], trough=trough) for j in range(v.shape[1])]
-    u = np.mean([p[0] for p in per], axis=0)
-    moved = float(np.mean([p[1] for p in per]))
+    u = np.mean([p.u for p in per], axis=0)
+    moved = float(np.mean([p.moved for p in per]))
+    extreme = float(np.median(c.epochs[np.concatenate([p.extreme for p in per])]))
     rule = REVERSAL_RULES[quantity]
     what_q, layer_word = QUANTITIES[quantity]
     n_layers = c.values[quantity].shape[-1]
@@ -356,11 +370,24 @@ def _reversal(c: Course, quantity: str, window: str, names: Sequence[str], label
         figure=FIGURE,
         statistic="per seed, the mean over its networks of -sign × log(value at the end ÷ value at the extreme "
                   + ("of the other seeds' mean trajectory)" if trough == "loo" else "of its own trajectory)"),
-        what="end ÷ extreme, against the overall direction", units=u, rule=rule, runs=v.shape[0] * v.shape[1],
+        what="the way back from the extreme to the end (1× = none)", units=u, rule=rule, runs=v.shape[0] * v.shape[1],
         room=room, role=role, direction_words="a reversal (fixed by us before computing: the paper asks)",
         numbers={"key": f"course-reversal-{quantity}-{label}", "quantity": quantity, "trough": trough,
                  "reversing_networks": big, "networks": int(v.shape[0] * v.shape[1]),
-                 "direction": "falls" if per[0][2] < 0 else "rises"})
+                 "direction": _directions([c.networks[j] for j in idx], [p.sign for p in per]),
+                 "extreme_epoch": extreme})
+
+
+def _directions(names: Sequence[str], signs: Sequence[float]) -> str:
+    """``"falls"``, ``"rises"``, or each network's direction when they differ.
+
+    >>> _directions(["a", "b"], [-1.0, -1.0]), _directions(["a", "b"], [-1.0, 1.0])
+    ('falls', 'falls in a, rises in b')
+    """
+    words = ["falls" if s < 0 else "rises" for s in signs]
+    if len(set(words)) == 1:
+        return words[0]
+    return ", ".join(f"{w} in {n}" for n, w in zip(names, words))
 
 
 def reversal_verdicts(c: Course) -> list[Verdict]:
@@ -436,6 +463,59 @@ def long_table(c: Course, quantity: str) -> list[dict]:
                     rows.append({"seed": seed, "network": name, "layer": k + 1, "epoch": float(epoch),
                                  "value": float(v[i, j, t, k]), "ratio": float(v[i, j, t, k] / v[i, j, 0, k])})
     return rows
+
+
+def _epochs_words(log2_epochs: np.ndarray) -> str:
+    """The median epoch and the range of ``log2`` epochs in words, e.g. "epoch 2 (1 to 4)"."""
+    x = np.asarray(log2_epochs, dtype=float).ravel()
+    lo, med, hi = (float(2 ** q) for q in (x.min(), np.median(x), x.max()))
+    return f"epoch {med:g} (range {lo:g} to {hi:g})" if lo != hi else f"epoch {med:g}"
+
+
+def findings(c: Course) -> dict[str, str]:
+    """The chapter's answers in plain sentences, each computed from the runs: ``when`` (the median epoch by which
+    half of the change was made, TV and later-layer sensitivity), ``layers`` and ``architectures`` (the timing
+    verdicts), ``monotone`` (TV and later-layer sensitivity) and ``noise`` (the reversal relative to the noise
+    control, the declared alternative that decides how the reversal is read)."""
+    tv = half_change_epochs(c.epochs, np.moveaxis(c.values["tv"], -1, -2))
+    moved_tv = np.abs(np.log(c.values["tv"][:, :, -1] / c.values["tv"][:, :, 0])) >= MINIMAL["tv"]
+    late = half_change_epochs(c.epochs, c.window("sensitivity", "late"))
+    out = {"when": (f"Filters smooth gradually: a conv layer whose TV moved at least {_pct(MINIMAL['tv'])} made half "
+                    f"of its change by {_epochs_words(tv[moved_tv]) if moved_tv.any() else 'no epoch (none moved)'} "
+                    f"(median over the {int(moved_tv.sum())} layer × network × seed trajectories that moved).  "
+                    f"The later layers' sensitivity moves first: half of its change is made by "
+                    f"{_epochs_words(late)} (median over the {late.size} networks).")}
+    timing = timing_verdicts(c, "tv") + timing_verdicts(c, "sensitivity")
+    out["timing"] = "  ".join(f"{v.claim}: {sentence(v)}." for v in timing)
+    found = {v.numbers["key"]: v for v in reversal_verdicts(c)}
+    parts = []
+    for key, v in found.items():
+        what = "TV" if v.numbers["quantity"] == "tv" else "later-layer sensitivity"
+        where = key.rsplit("-", 1)[-1]
+        if v.numbers["quantity"] == "tv" or v.verdict != SUPPORTED:
+            parts.append(f"{what} {where}: {v.verdict} ({v.value}; {v.numbers['reversing_networks']} of "
+                         f"{v.numbers['networks']} networks reverse by at least {_pct(REVERSAL_RULES[v.numbers['quantity']].minimal)} "
+                         f"anywhere along their own trajectory)")
+        else:
+            parts.append(f"{what} {where} {v.numbers['direction']} until near epoch {v.numbers['extreme_epoch']:g} "
+                         f"(median extreme) and then turns back: the way back to the end {v.value}, "
+                         f"{v.numbers['reversing_networks']} of {v.numbers['networks']} networks")
+    out["monotone"] = "; ".join(parts) + "."
+    out["monotone"] = out["monotone"] if parts else "No network was read."
+    d = found.get("course-reversal-sensitivity-without pooling")
+    r = _reversal(c, "R", "late", UNPOOLED, "without pooling")
+    if d is None or r is None:
+        out["noise"] = "No network without pooling was read, so the reversal's reference is not compared."
+    else:
+        if d.verdict == SUPPORTED and r.verdict != SUPPORTED:
+            out["noise"] = (f"Relative to the noise control there is no reversal of the minimal size (R = D / G: {r.verdict}, "
+                            f"{r.value}): after its extreme the later layers grow more sensitive to deformation and "
+                            f"to noise of the same size alike, so the rise of D is a rise of sensitivity in general, "
+                            f"not a loss of stability to deformation in particular.")
+        else:
+            out["noise"] = (f"Relative to the noise control (R = D / G) the later layers' sensitivity without pooling "
+                            f"is judged {r.verdict} ({r.value}), as D is judged {d.verdict}.")
+    return out
 
 
 def glue_numbers(c: Course, found: Sequence[Verdict]) -> Mapping[str, str]:

@@ -309,6 +309,11 @@ _training_chapter(
     RUN_DOWNSAMPLING_PARAM, experiments=("worst-case",),
 )
 
+# "Over the course of training" reads the pooling runs' trajectories (protocol 2 measures the standard profile's
+# at 1/8, 1/4, 1/2, 1, 2, 4, 8 and 16 epochs): defstab_lib.analysis.course.
+_training_chapter("course_of_training", "Over the course of training", RUN_SEEDS_PARAM, RUN_DOWNSAMPLING_PARAM,
+                  experiments=("pooling",))
+
 # The chapter "What teaches stability?" (the ablation, defstab_lib.analysis.ablation): its profile parameter says
 # what the profile means here (whose recipe the factors are moved from); its choices are PROFILE_PARAM's.
 _training_chapter(

@@ -105,7 +105,7 @@ def test_the_leave_one_out_reversal_rule_rarely_finds_a_reversal_in_a_monotone_f
     for _ in range(sims):
         v = np.exp(base + sd * rng.standard_normal((5, 3, base.size)))  # 5 seeds x 3 networks
         for trough in found:
-            u = np.mean([course.reversal_units(v[:, j], trough=trough)[0] for j in range(3)], axis=0)
+            u = np.mean([course.reversal_units(v[:, j], trough=trough).u for j in range(3)], axis=0)
             e = interval(u)
             found[trough] += decide_many(e.effect, e.low, e.high, rule)[()] == SUPPORTED
     assert found["loo"] / sims <= 0.06
