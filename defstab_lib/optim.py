@@ -31,6 +31,10 @@ class OptimConfig:
         schedule: ``"cosine"`` (to zero), ``"step"`` (x0.1 at 50% and 75% of training) or ``"constant"``.
         warmup_epochs: linear warm-up from ``lr / 10`` over this many epochs (fractions allowed).
         nesterov: use Nesterov momentum.
+        label_smoothing: the training loss's label smoothing ``eps`` in ``[0, 1)``: the target puts ``1 - eps`` on
+            the label and ``eps`` spread evenly over all classes (``torch.nn.functional.cross_entropy``'s
+            ``label_smoothing``).  Only the training objective changes: the losses a run reports are plain cross
+            entropy.  At its default 0 it is left out of a run's key, so runs stored before it existed keep theirs.
     """
 
     lr: float = 0.05
@@ -39,6 +43,7 @@ class OptimConfig:
     schedule: str = "cosine"
     warmup_epochs: float = 0.0
     nesterov: bool = True
+    label_smoothing: float = 0.0
 
     SCHEDULES = ("cosine", "step", "constant")
 
@@ -53,6 +58,8 @@ class OptimConfig:
             raise ValueError(f"schedule must be one of {self.SCHEDULES}, got {self.schedule!r}")
         if self.warmup_epochs < 0:
             raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
 
     def lr_factor(self, step: int, steps_per_epoch: int, epochs: int) -> float:
         """The multiplier of ``lr`` at optimiser step ``step`` (0-based) of ``steps_per_epoch * epochs``.

@@ -182,6 +182,7 @@ def train_epoch(
     precision: str = "auto",
     forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
     on_step: Callable[[int], None] | None = None,
+    label_smoothing: float = 0.0,
 ) -> EpochStats:
     """Train ``model`` for one epoch of ``batches`` (see the module docstring); return its :class:`EpochStats`.
 
@@ -190,8 +191,11 @@ def train_epoch(
     ``torch.compile(model)``, which shares ``model``'s parameters.
     ``on_step``, when given, is called with the number of optimiser steps taken so far in this epoch (1, 2, ...)
     after each step (to measure inside an epoch; it must leave the model in training mode and draw no randomness
-    from the batch source).
+    from the batch source).  ``label_smoothing`` (in ``[0, 1)``) smooths the training loss's targets
+    (:class:`~defstab_lib.optim.OptimConfig`); the loss it reports is that smoothed training loss.
     """
+    if not 0 <= label_smoothing < 1:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
     device = torch.device(device) if device is not None else next(model.parameters()).device
     context = autocast(device, precision)  # checks precision before any work
     forward = model if forward is None else forward
@@ -207,7 +211,7 @@ def train_epoch(
         x, y = _prepare(x, device), y.to(device, non_blocking=True)
         with context:
             logits = forward(x)
-            loss = F.cross_entropy(logits.float(), y)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -65,3 +65,24 @@ def test_training_learns_a_separable_task_and_evaluate_restores_the_mode():
     assert model.training is False, "evaluate restores the mode it found"
     assert after > 0.9 > before + 0.2 and loss < stats[0].loss
     assert stats[-1].images_per_s > 0 and stats[-1].epoch == 8
+
+
+def test_label_smoothing_is_the_training_objective_and_refused_outside_0_1():
+    """With smoothed targets a network that has learned the task keeps a loss floor (it cannot reach 0), so the
+    same epoch reports a higher training loss; the smoothing is checked before any work."""
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(3, (300,), generator=g)
+    images = (labels.float()[:, None, None, None] / 2 + 0.05 * torch.randn(300, 1, 6, 6, generator=g)).clamp(0, 1)
+    losses = {}
+    for eps in (0.0, 0.2):
+        model = small_model()
+        batches = TensorBatches(images, labels, 30, seed=0)
+        optimizer, scheduler = make_optimizer(model, OptimConfig(lr=0.1, label_smoothing=eps), len(batches), 8)
+        stats = [train_epoch(model, batches, optimizer, scheduler, e, progress=False, label_smoothing=eps)
+                 for e in range(1, 9)]
+        losses[eps] = stats[-1].loss
+    assert losses[0.2] > losses[0.0] + 0.1
+    with pytest.raises(ValueError, match="label_smoothing must be in"):
+        OptimConfig(label_smoothing=1.0)
+    with pytest.raises(ValueError, match="label_smoothing must be in"):
+        train_epoch(small_model(), TensorBatches(images, labels, 30, seed=0), None, None, 1, label_smoothing=-0.1)

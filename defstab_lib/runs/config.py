@@ -287,6 +287,7 @@ class RunConfig:
         what += "" if d.augmentation == "none" else f" with {d.augmentation}"
         decay = ("" if self.optim.weight_decay == OptimConfig().weight_decay
                  else f", weight decay {self.optim.weight_decay:g}")
+        decay += f", label smoothing {self.optim.label_smoothing:g}" if self.optim.label_smoothing else ""
         return (f"{self.experiment}: {a.downsampling} x{a.width:g} on {what}, {self.epochs} epochs{decay}, "
                 f"seed {self.seed}" + ("" if self.precision == "auto" else f", {self.precision}")
                 + (", compiled" if self.compile else ""))
@@ -320,7 +321,8 @@ def config_from_dict(d: dict[str, Any]) -> RunConfig:
 
 def run_key(config: RunConfig) -> str:
     """The canonical key of a run: 16 hex digits of SHA-256 over its config (without ``profile``, and without
-    ``precision`` and ``compile`` at their defaults ``"auto"`` and ``False``) and protocol.
+    ``precision``, ``compile`` and the optimiser's ``label_smoothing`` at their defaults ``"auto"``, ``False`` and 0)
+    and protocol.
 
     >>> run_key(RunConfig("demo")) == run_key(RunConfig("demo", profile="cpu"))
     True
@@ -329,6 +331,8 @@ def run_key(config: RunConfig) -> str:
     >>> run_key(RunConfig("demo")) == run_key(RunConfig("demo", precision="bf16"))
     False
     >>> run_key(RunConfig("demo")) == run_key(RunConfig("demo", compile=True))
+    False
+    >>> run_key(RunConfig("demo")) == run_key(RunConfig("demo", optim=OptimConfig(label_smoothing=0.1)))
     False
     """
     d = config_to_dict(config)
@@ -340,6 +344,8 @@ def run_key(config: RunConfig) -> str:
         d.pop("precision")
     if not d["compile"]:
         d.pop("compile")
+    if not d["optim"]["label_smoothing"]:  # ... and those of runs stored before label smoothing was a field
+        d["optim"].pop("label_smoothing")
     blob = json.dumps({"protocol": protocol, "config": d}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -299,7 +299,8 @@ def _train(config: RunConfig, store: ResultsStore, device: torch.device, progres
     for epoch in bar:
         stats = train_epoch(model, data.batches, optimizer, scheduler, epoch, device=device, progress=progress,
                             description=f"epoch {epoch}/{config.epochs}", precision=config.precision,
-                            forward=forward, on_step=_fraction_hook(model, data, epoch, measurements, config.precision))
+                            forward=forward, on_step=_fraction_hook(model, data, epoch, measurements, config.precision),
+                            label_smoothing=config.optim.label_smoothing)
         history.append(dataclasses.asdict(stats))
         if epoch in config.measured_epochs:
             measurements.append(measure(model, data, epoch, bound=epoch == config.epochs, precision=config.precision))

@@ -16,6 +16,7 @@ def test_each_candidate_changes_only_what_the_rule_says():
         assert c.epochs == change["epochs"] and c.optim.weight_decay == change["weight_decay"]
         assert c.data.classes == change.get("classes", base.data.classes)
         assert c.data.train_size == change.get("train_size", base.data.train_size)
+        assert c.optim.label_smoothing == change.get("label_smoothing", 0.0)
         assert (c.arch, c.probe, c.batch_size, c.precision) == (base.arch, base.probe, base.batch_size, base.precision)
         assert (c.optim.lr, c.optim.schedule, c.optim.warmup_epochs) == (base.optim.lr, base.optim.schedule,
                                                                        base.optim.warmup_epochs)
