@@ -355,8 +355,10 @@ class CampaignCost:
         if self.estimate is None:
             return head + f", {len(self.missing)} missing (not timed: --no-estimate)"
         e = self.estimate
-        workers = (f"{e.jobs} worker processes at once, {e.threads} thread(s) each, assuming each trains as fast as "
-                   f"one timed alone" if e.jobs > 1 else f"one run at a time, {e.threads} thread(s)")
+        workers = (f"{e.jobs} worker processes at once, {e.threads} thread(s) each, assuming each with a core of its "
+                   f"own trains as fast as one timed alone"
+                   + (f" (more workers than the {e.cores} cores share them)" if e.cores and e.jobs > e.cores else "")
+                   if e.jobs > 1 else f"one run at a time, {e.threads} thread(s)")
         return (f"{head}, about {estimate.format_duration(e.seconds)} left on this machine ({e.device}; {workers}; "
                 f"step times measured now on {e.networks} network(s))")
 

@@ -8,6 +8,7 @@
 - :mod:`.load`     -- :func:`load`, the one loader of runs: what was loaded, what it trained, what is missing;
 - :mod:`.protocol` -- what a protocol-2 run measures (worst cases, sine modes, per-image distances, trajectories);
 - :mod:`.parallel` -- missing runs trained in worker processes on this machine (``run_configs(jobs=N)``);
+- :mod:`.threads` -- the one thread count every run trains with on a CPU (:data:`RUN_THREADS`);
 - :mod:`.cluster`  -- the same through submitit, one job per run (``executor="slurm"`` or ``"local"``);
 - :mod:`.sizes`    -- how big a run is from its config: training images per epoch, SGD steps;
 - :mod:`.estimate` -- how long the missing runs will take, timed here before training (other devices: derived
@@ -38,8 +39,10 @@ from .store import CorruptResultError, Measurement, Results, ResultsStore, resul
 from .kernel_view import CNNTranslations, KernelBaselines, cnn_translation_sweeps, kernel_baselines
 from .untrained import RandomNetworks, SmoothInit, pooling_init, smooth_init
 from .bn_init import calibrated_inits, with_calibrated_init
+from .threads import RUN_THREADS
 
 __all__ = [
+    "RUN_THREADS",
     "PROTOCOL_VERSION", "ArchConfig", "DataConfig", "ProbeConfig", "RunConfig", "run_key",
     "build_run_data", "measure", "results_table", "run_configs", "run_or_load",
     "BOOK_PROFILE", "DOWNSAMPLING", "PROFILES", "STRENGTHS", "get_profile",

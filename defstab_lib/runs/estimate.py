@@ -2,12 +2,13 @@
 
 **Measured here** (:func:`estimate`).  For each distinct network among the missing runs (architecture, downsampling,
 width, input shape, classes, batch size, precision: :func:`network_of`) a few training steps are timed once on
-random images (nothing is loaded), with the threads one worker will have (``cores // jobs`` on a CPU).  A run's
-time is its SGD steps times its network's step, plus :data:`MEASURE_SHARE` for measuring; the runs are then dealt
-to ``jobs`` workers in order, each taking the next run when it is free (as :mod:`.parallel` does), and the time is
-that of the last worker to finish.  The assumption, stated wherever the number is printed: each of the ``jobs``
-workers trains as fast as the step timed alone with its share of the threads (on a busy machine, everything is
-slower).  It is an estimate (the first steps of a cold process are slower; data loading and augmentation are not
+random images (nothing is loaded), with the threads every run trains with on a CPU
+(:data:`~defstab_lib.runs.threads.RUN_THREADS`).  A run's time is its SGD steps times its network's step, plus
+:data:`MEASURE_SHARE` for measuring; the runs are then dealt to ``jobs`` workers in order, each taking the next run
+when it is free (as :mod:`.parallel` does), and the time is that of the last worker to finish.  On a CPU, workers
+beyond the cores share them: ``jobs`` workers on ``cores`` cores go ``min(1, cores / jobs)`` times as fast each, so
+more workers than cores never shorten the estimate.  The assumption, stated wherever the number is printed: each
+worker with a core of its own trains as fast as the step timed alone (on a busy machine, everything is slower).  It is an estimate (the first steps of a cold process are slower; data loading and augmentation are not
 timed), printed before training so that nobody starts hours of work by accident; the command line refuses one over
 :data:`CONFIRM_ABOVE_S` on a CPU unless ``--yes``.
 
@@ -47,8 +48,9 @@ from ..models import make_vgg
 from ..provenance import device_name
 from ..train import autocast, uses_bf16
 from .config import RunConfig
-from .parallel import worker_threads
+from .parallel import available_cores
 from .sizes import training_images, training_steps
+from .threads import RUN_THREADS
 
 __all__ = ["Estimate", "estimate", "CONFIRM_ABOVE_S", "MEASURE_SHARE", "format_duration", "network_of",
            "step_seconds", "count_step", "DeviceClass", "DEVICE_CLASSES", "DatasheetEstimate", "datasheet_estimate",
@@ -65,7 +67,8 @@ LAUNCH_S = (8e-6, 20e-6)
 @dataclasses.dataclass(frozen=True)
 class Estimate:
     """``seconds`` for ``runs`` missing runs on ``device``: ``steps`` SGD steps at ``step_s`` each on average
-    (measured on ``networks`` distinct networks with ``threads`` threads), ``jobs`` runs at a time."""
+    (measured on ``networks`` distinct networks with ``threads`` threads), ``jobs`` runs at a time on ``cores`` CPU
+    cores (0: not on a CPU)."""
 
     runs: int
     steps: int
@@ -75,12 +78,15 @@ class Estimate:
     jobs: int = 1
     threads: int = 1
     networks: int = 1
+    cores: int = 0
 
     def describe(self) -> str:
         if not self.runs:
             return f"nothing to train on {self.device}"
-        at_once = (f"{self.jobs} worker processes at once with {self.threads} thread(s) each, assuming each trains as "
-                   f"fast as one timed alone" if self.jobs > 1 else f"one at a time with {self.threads} thread(s)")
+        at_once = (f"{self.jobs} worker processes at once with {self.threads} thread(s) each, assuming each with a "
+                   f"core of its own trains as fast as one timed alone" + (
+                       f" (more workers than the {self.cores} cores share them)" if self.cores and self.jobs > self.cores
+                       else "") if self.jobs > 1 else f"one at a time with {self.threads} thread(s)")
         return (f"{self.runs} run(s) to train on {self.device}: about {format_duration(self.seconds)} "
                 f"({self.steps:,} SGD steps at {self.step_s * 1000:.0f} ms each on average, measured here on "
                 f"{self.networks} network(s), plus measuring; {at_once})")
@@ -191,20 +197,23 @@ def estimate(configs: Sequence[RunConfig], device: torch.device, *, jobs: int = 
     """The time the runs of ``configs`` take on ``device`` with ``jobs`` at once (pass only the missing ones).
 
     Each distinct network is timed once (:func:`step_seconds`, with ``measured`` as its cache); on a CPU with
-    ``jobs > 1`` with the threads each worker will have (:func:`defstab_lib.runs.parallel.worker_threads`), with
-    ``jobs == 1`` with this process's.  See the module docstring for the assumptions.
+    the threads every run trains with (:data:`~defstab_lib.runs.threads.RUN_THREADS`).  See the module docstring
+    for the assumptions.
     """
     configs = list(configs)
     if not configs:
         return Estimate(0, 0, 0.0, 0.0, device_name(device), jobs=jobs)
     jobs = max(1, min(jobs, len(configs)))
-    threads = worker_threads(jobs) if device.type == "cpu" and jobs > 1 else torch.get_num_threads()
+    cpu = device.type == "cpu"
+    threads = RUN_THREADS if cpu else torch.get_num_threads()
     step_s = step_seconds(configs, device, threads=threads, measured=measured)
     steps = [training_steps(c) for c in configs]
-    durations = [n * step_s[network_of(c)] * (1 + MEASURE_SHARE) for c, n in zip(configs, steps)]
+    cores = available_cores() if cpu else 0
+    slowdown = max(1.0, jobs * threads / cores) if cpu else 1.0  # workers beyond the cores share them
+    durations = [n * step_s[network_of(c)] * (1 + MEASURE_SHARE) * slowdown for c, n in zip(configs, steps)]
     mean_step = sum(n * step_s[network_of(c)] for c, n in zip(configs, steps)) / max(1, sum(steps))
     return Estimate(len(configs), sum(steps), mean_step, _makespan(durations, jobs), device_name(device), jobs=jobs,
-                    threads=threads if device.type == "cpu" else 1, networks=len(step_s))
+                    threads=threads if cpu else 1, networks=len(step_s), cores=cores)
 
 
 # --------------------------------------------------------------------------------------- from the datasheet

@@ -18,8 +18,9 @@ What a run does, in order:
 What protocol 2 measures besides protocol 1 is in :mod:`defstab_lib.runs.protocol`.
 
 A run killed at any point (also inside an epoch) restarts from its last saved epoch.  On the CPU the result is
-then exactly that of an uninterrupted run: the batches of epoch ``e`` depend only on ``(seed, e)``, and the state
-holds everything else.
+then exactly that of an uninterrupted run: the batches of epoch ``e`` depend only on ``(seed, e)``, the state
+holds everything else, and every run trains with the same thread count (:mod:`.threads`), however many workers
+share the machine.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from .cluster import JobResources, check_executor, submit_runs, wait_for
 from .config import MeasurementProtocol, RunConfig, init_seed, measurement_protocol, run_key
 from .parallel import plan_workers, run_in_processes
 from .store import Measurement, Protocol2Fields, Results, ResultsStore, atomic_torch_save
+from .threads import run_threads
 
 __all__ = ["run_or_load", "run_configs", "results_table", "measure", "RunData", "build_run_data", "augmentation",
            "resolve_device", "check_data"]
@@ -386,7 +388,8 @@ def run_or_load(
             return stored
         if force:
             store.discard_resume_state(config)
-        return _train(config, store, dev, progress, on_epoch)
+        with run_threads(dev):  # the numbers are a function of the config, not of how many threads were free
+            return _train(config, store, dev, progress, on_epoch)
 
 
 def check_data(configs: list[RunConfig], *, download: bool | None = None, no_download: str | None = None) -> None:

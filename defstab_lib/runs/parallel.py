@@ -3,7 +3,8 @@
 Independent runs scale almost perfectly across processes, while the small convolutions of one run scale poorly
 across threads; so ``run_configs(configs, jobs=N)`` starts ``N`` worker processes (``multiprocessing``'s spawn
 context), each with ``torch.set_num_threads(cores // N)``, that take the missing runs from one queue and train
-them with ``run_or_load``.
+them with ``run_or_load`` (which trains every run on a CPU with the same thread count, :mod:`.threads`, so that a
+run's numbers do not depend on ``N``).
 
 Safety comes from the results store, not from this module: each run is trained under its key's lock and written
 atomically, so two invocations over the same configs train every run once (the second waits on the lock, then

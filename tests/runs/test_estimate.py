@@ -8,12 +8,13 @@ import pytest
 
 from defstab_lib import cli, runs
 from defstab_lib.runs import estimate
-from defstab_lib.runs.parallel import worker_threads
+from defstab_lib.runs.threads import RUN_THREADS
 
 from tests.helpers import FAKE_STEP_S
 
 
-def test_each_network_is_timed_once_and_jobs_share_the_runs(fake_steps):
+def test_each_network_is_timed_once_and_jobs_share_the_runs(fake_steps, monkeypatch):
+    monkeypatch.setattr(estimate, "available_cores", lambda: 2)
     configs = runs.experiment_configs("pooling", "smoke", seeds=2)  # 5 networks x 2 seeds
     one = estimate.estimate(configs, cli.resolve_device("cpu"), jobs=1)
     assert len(fake_steps) == 5 and one.networks == 5
@@ -21,11 +22,22 @@ def test_each_network_is_timed_once_and_jobs_share_the_runs(fake_steps):
     assert one.seconds == pytest.approx(steps * FAKE_STEP_S * (1 + estimate.MEASURE_SHARE))
     measured: dict = {}
     two = estimate.estimate(configs, cli.resolve_device("cpu"), jobs=2, measured=measured)
-    assert two.jobs == 2 and two.threads == worker_threads(2)
+    assert two.jobs == 2 and two.threads == RUN_THREADS
     assert two.seconds == pytest.approx(one.seconds / 2), "ten equal runs on two workers: half the time"
     estimate.estimate(configs, cli.resolve_device("cpu"), jobs=2, measured=measured)
     assert len(fake_steps) == 10, "a second estimate with the same cache times nothing"
     assert "2 worker processes at once" in two.describe() and "measured here" in two.describe()
+
+
+def test_workers_beyond_the_cores_share_them(fake_steps, monkeypatch):
+    """On 2 cores, 100,000 workers finish no sooner than 2 (on cb67332 the estimate divided by every worker: a
+    smoke campaign in 'about 1 s', the paper campaign's 7 days in 8.3 hours)."""
+    monkeypatch.setattr(estimate, "available_cores", lambda: 2)
+    configs = runs.experiment_configs("pooling", "smoke", seeds=4)  # 20 runs
+    two = estimate.estimate(configs, cli.resolve_device("cpu"), jobs=2)
+    many = estimate.estimate(configs, cli.resolve_device("cpu"), jobs=100_000)
+    assert many.jobs == 20 and many.seconds >= two.seconds * (1 - 1e-9)
+    assert "share them" in many.describe() and "share them" not in two.describe()
 
 
 def test_one_long_run_is_not_shortened_by_more_workers(fake_steps):

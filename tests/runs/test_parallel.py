@@ -55,10 +55,10 @@ def test_two_workers_store_the_numbers_of_a_sequential_run(tmp_path):
     assert parallel.returncode == 0, parallel.stderr[-3000:]
     assert "training 5 runs in 2 worker processes" in parallel.stdout, parallel.stdout
     assert len(re.findall(r"\[\d/5\] .*: trained in", parallel.stdout)) == 5
-    # the same thread count as each worker's (float sums depend on how a reduction is split across threads)
-    threads = max(1, available_cores() // 2)
+    # every core as threads, as a user's `--jobs 1` has them: the run's own thread count must not depend on it
+    # (on cb67332 a run trained in one process with 2 threads stored other numbers than a 1-thread worker's)
     sequential = _cli("run", "pooling", "--profile", "smoke", "--jobs", "1", "--quiet",
-                      results=tmp_path / "sequential", threads=threads)
+                      results=tmp_path / "sequential", threads=max(2, available_cores()))
     assert sequential.returncode == 0, sequential.stderr[-3000:]
     assert "worker processes" not in sequential.stdout
     a, b = _payloads(tmp_path / "parallel"), _payloads(tmp_path / "sequential")
@@ -129,6 +129,12 @@ def test_a_killed_worker_leaves_resume_state_and_a_rerun_continues(tmp_path):
     stored = ResultsStore(tmp_path).stored()
     assert len(stored) == 2 and not list(tmp_path.glob("*/_work/*.state.pt"))
     assert sorted(r.provenance["resumed_from_epoch"] or 0 for r in stored)[1] >= 1, "the rerun continued"
+    # the rerun trains the one missing run here, in one process with every core as threads: it still stores the
+    # numbers of an uninterrupted run (on cb67332 every measurement after the resume point differed)
+    whole = _cli(*ARGS, "--quiet", results=tmp_path / "uninterrupted", threads=max(2, available_cores()))
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    a, b = _payloads(tmp_path), _payloads(tmp_path / "uninterrupted")
+    assert a.keys() == b.keys() and all(a[k] == b[k] for k in a), "the resumed run differs from an uninterrupted one"
 
 
 @pytest.mark.slow
