@@ -122,7 +122,7 @@ def test_a_training_chapter_reruns_with_other_parameters(tmp_path, own_store):
 @pytest.mark.timeout(240)
 def test_load_runs_trains_what_is_not_stored_then_only_loads(own_store):
     params = chapters.validate("pooling", dataset="fashion-mnist", profile="smoke", seeds=1,
-                               downsampling=["strided", "maxpool"], device="cpu")
+                               downsampling=["strided", "maxpool"], train=True, device="cpu")
     first = chapters.load_runs("pooling", params)
     assert first.trained == 2 and first.device == "cpu"
     assert list(first.groups["pooling"]) == ["strided", "maxpool"], "groups follow the chapter's order"
@@ -136,7 +136,7 @@ def test_load_runs_trains_what_is_not_stored_then_only_loads(own_store):
 @pytest.mark.timeout(240)
 def test_load_runs_groups_synthetic_tasks_by_ascending_strength(own_store):
     params = chapters.validate("synthetic_tasks", profile="smoke", seeds=1, strengths=[4.0, 1.0], classes=3,
-                               device="cpu")
+                               train=True, device="cpu")
     loaded = chapters.load_runs("synthetic_tasks", params)
     assert list(loaded.results) == ["synthetic"] and loaded.trained == 2
     assert list(loaded.groups["synthetic"]) == [1.0, 4.0]
@@ -147,7 +147,7 @@ def test_load_runs_refuses_bad_input_before_any_work(own_store):
     with pytest.raises(ValueError, match="reads no trained runs"):
         chapters.load_runs("data", {"n_per_source": 2, "seed": 0})
     good = chapters.validate("pooling", dataset="fashion-mnist", profile="smoke", seeds=1, downsampling=["maxpool"],
-                             device="cpu")
+                             train=True, device="cpu")
     with pytest.raises(ValueError, match="seeds"):
         chapters.load_runs("pooling", {**good, "seeds": 0})
     assert not own_store.exists(), "nothing was trained or stored"
@@ -231,3 +231,18 @@ def test_the_chapter_at_smoke_parameters_shows_each_factor_and_every_verdict(tmp
         assert claim in table
     glued = book.glued_values(nb)
     assert glued["verdict_length"].startswith("inconclusive") and "a CI needs at least 2" in glued["verdict_length"]
+
+
+@pytest.mark.timeout(300)
+def test_a_chapter_does_not_train_for_long_unasked(own_store):
+    """More seeds than are stored at the book's profile: the chapter stops before training, in one line that says
+    how long it would take here and which parameter asks for it (on cb67332 it started 5 standard runs, about 46
+    minutes, silently)."""
+    params = chapters.validate("pooling", dataset="fashion-mnist", profile="standard", seeds=1,
+                               downsampling=list(chapters.DOWNSAMPLING), train=False, device="cpu")
+    with pytest.raises(chapters.NotAsked) as info:
+        chapters.load_runs("pooling", params)
+    message = str(info.value)
+    assert "\n" not in message and "5 runs of pooling" in message and "-p train true" in message
+    assert info.value.seconds > chapters.ASK_ABOVE_S and "about" in message
+    assert not own_store.exists(), "nothing was trained or stored"

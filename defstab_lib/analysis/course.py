@@ -431,23 +431,21 @@ def alternative_rows(c: Course) -> list[dict[str, str]]:
     return rows
 
 
-def half_change_rows(c: Course) -> list[dict[str, str]]:
-    """Per network and layer, when half of the change was made (median and range over seeds, in epochs) and the
-    whole change, for sensitivity and TV; a layer that moved less than its minimal effect says so."""
+def half_change_rows(c: Course, quantity: str) -> list[dict[str, str]]:
+    """Per network and layer, the epoch by which ``quantity`` made half of its change (the median over seeds); "–"
+    for a layer that moved less than its minimal effect (:data:`MINIMAL`, mean over seeds), whose timing cannot be
+    read.  One row per network, one column per layer."""
+    v = c.values[quantity]  # (seeds, networks, T, layers)
+    half = half_change_epochs(c.epochs, np.moveaxis(v, -1, -2))  # (seeds, networks, layers)
+    lv = np.log(v)
+    change = lv[:, :, -1] - lv[:, :, 0]  # (seeds, networks, layers)
     rows = []
-    for quantity in ("sensitivity", "tv"):
-        v = c.values[quantity]  # (seeds, networks, T, layers)
-        half = half_change_epochs(c.epochs, np.moveaxis(v, -1, -2))  # (seeds, networks, layers)
-        lv = np.log(v)
-        change = lv[:, :, -1] - lv[:, :, 0]  # (seeds, networks, layers)
-        for j, name in enumerate(c.networks):
-            row = {"quantity": QUANTITIES[quantity][0].split(" (")[0], "network": name}
-            for k in range(v.shape[-1]):
-                moved = float(np.mean(np.abs(change[:, j, k])))
-                cell = (f"{2 ** float(np.median(half[:, j, k])):g}" if moved >= MINIMAL[quantity]
-                        else "–")
-                row[str(k + 1)] = cell
-            rows.append(row)
+    for j, name in enumerate(c.networks):
+        row = {"network": name}
+        for k in range(v.shape[-1]):
+            moved = float(np.mean(np.abs(change[:, j, k])))
+            row[str(k + 1)] = f"{2 ** float(np.median(half[:, j, k])):g}" if moved >= MINIMAL[quantity] else "–"
+        rows.append(row)
     return rows
 
 

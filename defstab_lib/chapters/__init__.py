@@ -12,15 +12,18 @@ A chapter notebook uses this package in the cell after its ``parameters`` cell::
     params = chapters.validate("data", n_per_source=n_per_source, seed=seed)
     chapters.show_parameters("data", params)
 
-A chapter that reads trained runs loads them (training what is not stored) in one call, :func:`load_runs`::
+A chapter that reads trained runs loads them (training what is not stored, if that takes at most
+:data:`ASK_ABOVE_S` here or its ``train`` parameter asks for it) in one call, :func:`load_runs`::
 
     loaded = chapters.load_runs("pooling", params)
     results, groups = loaded.results["pooling"], loaded.groups["pooling"]
 """
 
+from ..runs.load import NotAsked
 from ..vocabulary import DOWNSAMPLING
 from .figures import FIGURE_DPI, computation_file, figure_bundle, figure_drawn_by, results_file, show_figure
 from .loading import (
+    ASK_ABOVE_S,
     ChapterRuns,
     compare_ablations,
     compare_profiles,
@@ -53,6 +56,6 @@ from .registry import (
 __all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "PROFILE_PARAM", "TRAIN_DATASET_PARAM",
            "RUN_SEEDS_PARAM", "RUN_DOWNSAMPLING_PARAM", "TRAIN_DEVICE_PARAM", "CHAPTERS", "get", "validate",
            "injected_parameters", "show_parameters", "parameters_html", "glue", "glue_all", "resolve_device",
-           "html_table", "ChapterRuns", "load_runs", "load_evidence", "load_inputs", "page_inputs", "random_networks", "report_configs",
+           "html_table", "ChapterRuns", "ASK_ABOVE_S", "NotAsked", "load_runs", "load_evidence", "load_inputs", "page_inputs", "random_networks", "report_configs",
            "load_cells", "stored_counts", "compare_profiles", "compare_ablations", "load_pilots", "FIGURE_DPI",
            "results_file", "computation_file", "figure_drawn_by", "figure_bundle", "show_figure", "DOWNSAMPLING"]

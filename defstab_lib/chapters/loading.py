@@ -36,7 +36,7 @@ from ..vocabulary import DOWNSAMPLING
 from .page import resolve_device, validate
 from .registry import get
 
-__all__ = ["ChapterRuns", "load_runs", "report_configs", "load_evidence", "load_inputs", "page_inputs",
+__all__ = ["ChapterRuns", "ASK_ABOVE_S", "ASK", "ask_to_train", "load_runs", "report_configs", "load_evidence", "load_inputs", "page_inputs",
            "random_networks",
            "run_command",
            "compute_command", "RANDOM_NETWORK_KINDS", "load_cells", "stored_counts", "compare_profiles",
@@ -133,6 +133,24 @@ def _groups(experiment: str, results: list[Results], params: Mapping[str, Any]) 
     return analysis.group_by(results, unit, order=params.get("downsampling", DOWNSAMPLING))
 
 
+#: A chapter trains what is not stored without being asked only when that is estimated to take at most this long
+#: on this machine (the smoke budget: every chapter's smoke parameters render in under a minute on 2 cores).
+ASK_ABOVE_S = 60.0
+#: How a page's reader asks a chapter to train more (named when it stops).
+ASK = "-p train true (papermill), or train = True in the notebook's parameters cell"
+
+
+def ask_to_train(train: bool) -> dict[str, Any]:
+    """The keyword arguments of :func:`defstab_lib.runs.load` for a chapter's ``train`` parameter: without it, the
+    missing runs are trained only if they take at most :data:`ASK_ABOVE_S` here (else
+    :class:`~defstab_lib.runs.load.NotAsked`, naming :data:`ASK`).
+
+    >>> ask_to_train(True), ask_to_train(False)["budget_s"]
+    ({}, 60.0)
+    """
+    return {} if train else {"budget_s": ASK_ABOVE_S, "ask": ASK}
+
+
 def load_runs(chapter: str, params: Mapping[str, Any]) -> ChapterRuns:
     """Load the runs of a chapter's experiments from the results store, training (and storing) those that are not
     stored: the set-up of every chapter that reads trained runs.
@@ -141,7 +159,9 @@ def load_runs(chapter: str, params: Mapping[str, Any]) -> ChapterRuns:
     (:func:`defstab_lib.runs.trained_experiments`), in the registered order, the configs of the chapter's
     ``profile`` are built from its parameters (``dataset``, ``seeds``, ``downsampling``; for the synthetic tasks
     ``strengths`` and ``classes``), and :func:`defstab_lib.runs.load` loads them or trains the missing ones on the
-    chapter's ``device`` (:func:`resolve_device`).
+    chapter's ``device`` (:func:`resolve_device`) -- unless that would take more than :data:`ASK_ABOVE_S` here and
+    the chapter's ``train`` parameter is false: then :class:`~defstab_lib.runs.load.NotAsked` says how long and how
+    to ask, before any training.
 
     Args:
         chapter: a registered chapter name.
@@ -149,6 +169,7 @@ def load_runs(chapter: str, params: Mapping[str, Any]) -> ChapterRuns:
 
     Raises:
         ValueError: an unknown chapter, a bad parameter, or a chapter that reads no trained runs; before any work.
+        NotAsked: the missing runs would take longer than :data:`ASK_ABOVE_S` and ``train`` is false.
     """
     spec = get(chapter)
     params = validate(chapter, **params)
@@ -160,7 +181,7 @@ def load_runs(chapter: str, params: Mapping[str, Any]) -> ChapterRuns:
     configs = {e: runs.experiment_configs(e, params["profile"], **_experiment_kwargs(e, params))
                for e in experiments}
     device = resolve_device(params["device"])
-    loaded = runs.load(configs, device=device)
+    loaded = runs.load(configs, device=device, **ask_to_train(params.get("train", True)))
     groups = {e: _groups(e, rs, params) for e, rs in loaded.results.items()}
     return ChapterRuns(configs=loaded.configs, results=loaded.results, groups=groups, device=device,
                        trained=loaded.trained)
@@ -223,10 +244,12 @@ def _missing_networks(common: dict, sigmas: Sequence[float]) -> list[str]:
 
 def load_evidence(*, profile: str = "cpu", dataset: str = "fashion-mnist", seeds: int | None = None,
                   sigmas: Sequence[float] = SIGMAS, draws: int | None = None, device: str = "auto",
-                  stored_only: bool = False, store: ResultsStore | None = None) -> tuple[Evidence, runs.Loaded]:
+                  stored_only: bool = False, store: ResultsStore | None = None, train: bool = True
+                  ) -> tuple[Evidence, runs.Loaded]:
     """``(evidence, loaded)``: everything the eight tests read, loaded (or, unless ``stored_only``, trained and
     computed) -- the trained runs of :func:`report_configs` and the random networks -- and the trained runs as
-    :func:`defstab_lib.runs.load` loaded them (its compute note, the runs it trained).
+    :func:`defstab_lib.runs.load` loaded them (its compute note, the runs it trained).  With ``train`` false the
+    missing runs are trained only if that takes at most :data:`ASK_ABOVE_S` here (:func:`ask_to_train`).
 
     Raises:
         LookupError: ``stored_only`` and something is not stored (the message says what and how to make it).
@@ -250,7 +273,7 @@ def load_evidence(*, profile: str = "cpu", dataset: str = "fashion-mnist", seeds
         return text
 
     loaded = runs.load(report_configs(profile, dataset=dataset, seeds=seeds), stored_only=stored_only,
-                       device=device, store=store, describe=describe)
+                       device=device, store=store, describe=describe, **ask_to_train(train))
     try:
         nets = {"pooling_nets": random_networks("pooling", **common),
                 "smooth_nets": random_networks("smoothing", sigmas=sigmas, **common)}
@@ -343,7 +366,8 @@ def _stored_pooling(params: Mapping[str, Any], store: ResultsStore) -> list[Resu
 
 
 def load_cells(profile: str = "cpu", *, dataset: str | None = None, seeds: int | None = None, device: str = "auto",
-               stored_only: bool = False, store: ResultsStore | None = None) -> tuple[AblationRuns, runs.Loaded]:
+               stored_only: bool = False, store: ResultsStore | None = None, train: bool = True
+               ) -> tuple[AblationRuns, runs.Loaded]:
     """``(runs by cell, loaded)``: the ablation's runs of ``profile`` by cell
     (:func:`~defstab_lib.runs.experiments.ablation_cells`), loaded from the store, the missing ones trained unless
     ``stored_only``, and the runs as :func:`defstab_lib.runs.load` loaded them.
@@ -356,10 +380,12 @@ def load_cells(profile: str = "cpu", *, dataset: str | None = None, seeds: int |
         device: where to train what is missing.
         stored_only: refuse to train: raise ``LookupError`` instead.
         store: the results store (default :class:`~defstab_lib.runs.ResultsStore`).
+        train: ``False``: train the missing runs only if that takes at most :data:`ASK_ABOVE_S` here
+            (:func:`ask_to_train`; a chapter's ``train`` parameter).
 
     Raises:
         LookupError: ``stored_only`` and some runs are not stored (the message says which cells and how to make
-            them).
+            them), or (``NotAsked``) ``train`` is false and they would take longer than :data:`ASK_ABOVE_S`.
         ValueError, TypeError: bad parameters (from :func:`~defstab_lib.runs.experiments.ablation_cells`), before
             any work.
     """
@@ -370,7 +396,7 @@ def load_cells(profile: str = "cpu", *, dataset: str | None = None, seeds: int |
                 f"pooling experiment's runs)")
 
     loaded = runs.load(ablation_cells(profile, dataset=dataset, seeds=seeds), stored_only=stored_only,
-                       device=device, store=store, describe=describe)
+                       device=device, store=store, describe=describe, **ask_to_train(train))
     return AblationRuns(profile=profile, cells=loaded.results), loaded
 
 

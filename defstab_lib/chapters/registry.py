@@ -21,7 +21,7 @@ from ..tasks import MAX_CLASSES
 from ..vocabulary import DOWNSAMPLING, TRAINING_DATASETS
 
 __all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "PROFILE_PARAM", "TRAIN_DATASET_PARAM",
-           "RUN_SEEDS_PARAM", "RUN_DOWNSAMPLING_PARAM", "TRAIN_DEVICE_PARAM", "CHAPTERS", "get"]
+           "RUN_SEEDS_PARAM", "RUN_DOWNSAMPLING_PARAM", "TRAIN_DEVICE_PARAM", "TRAIN_PARAM", "CHAPTERS", "get"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -235,17 +235,20 @@ RUN_SEEDS_PARAM = Param("seeds", int, "training runs per setting (bands: +-2 sta
 RUN_DOWNSAMPLING_PARAM = Param("downsampling", list, "the networks compared, by downsampling layer",
                                item_kind=str, choices=DOWNSAMPLING)
 TRAIN_DEVICE_PARAM = Param("device", str, "where to train what is not stored: 'auto' picks CUDA when present")
-_RUN_SMOKE = {"profile": "smoke", "seeds": 1, "device": "cpu"}
+#: Whether a chapter may train what is not stored when that takes longer than ASK_ABOVE_S here (see loading).
+TRAIN_PARAM = Param("train", bool, "train the runs that are not stored even when that takes more than a minute here "
+                    "(otherwise the page stops before training and says how long it would take)")
+_RUN_SMOKE = {"profile": "smoke", "seeds": 1, "train": True, "device": "cpu"}
 
 
 def _training_chapter(name: str, title: str, *params: Param, experiments: tuple[str, ...], smoke: Mapping | None = None,
                       dataset: bool = True, profile: Param = PROFILE_PARAM, label_contrast: bool = False) -> None:
     """Register a chapter that trains (or loads) runs: its parameters are the training dataset (unless
-    ``dataset=False``), ``profile``, ``params`` in order, then the device; its smoke parameters are
-    :data:`_RUN_SMOKE` updated with ``smoke``."""
+    ``dataset=False``), ``profile``, ``params`` in order, then ``train`` and the device; its smoke parameters are
+    :data:`_RUN_SMOKE` updated with ``smoke`` (they ask to train: the tests' smoke runs take seconds)."""
     _register(ChapterSpec(
         name=name, title=title,
-        params=(*((TRAIN_DATASET_PARAM,) if dataset else ()), profile, *params, TRAIN_DEVICE_PARAM),
+        params=(*((TRAIN_DATASET_PARAM,) if dataset else ()), profile, *params, TRAIN_PARAM, TRAIN_DEVICE_PARAM),
         smoke={**_RUN_SMOKE, **(smoke or {})}, experiments=experiments, label_contrast=label_contrast,
     ))
 

@@ -14,11 +14,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Hashable, Mapping, Sequence
 
+from ..provenance import resolve_device
 from .config import RunConfig
+from .estimate import estimate, format_duration
 from .execute import run_configs
+from .parallel import plan_workers
 from .store import Results, ResultsStore
 
-__all__ = ["Loaded", "NotStored", "load", "not_stored", "compute_note"]
+__all__ = ["Loaded", "NotStored", "NotAsked", "load", "not_stored", "compute_note"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +59,16 @@ class NotStored(LookupError):
         self.missing = {k: list(v) for k, v in missing.items()}
 
 
+class NotAsked(LookupError):
+    """The runs missing would take longer to train than the caller allows without being asked (``budget_s``):
+    nothing was trained.  ``missing`` is ``{group: [RunConfig, ...]}``, ``seconds`` the estimate on this machine."""
+
+    def __init__(self, message: str, missing: Mapping[Hashable, Sequence[RunConfig]], seconds: float) -> None:
+        super().__init__(message)
+        self.missing = {k: list(v) for k, v in missing.items()}
+        self.seconds = seconds
+
+
 def not_stored(configs: Mapping[Hashable, Sequence[RunConfig]], store: ResultsStore | None = None
                ) -> dict[Hashable, list[RunConfig]]:
     """``{group: the configs of the group that are not stored}``, every group listed (reads the store only)."""
@@ -72,7 +85,8 @@ def _message(missing: Mapping[Hashable, Sequence[RunConfig]]) -> str:
 
 def load(configs: Mapping[Hashable, Sequence[RunConfig]], *, stored_only: bool = False, partial: bool = False,
          device: str = "auto", store: ResultsStore | None = None, jobs: int | None = None, progress: bool = True,
-         describe: Callable[[dict[Hashable, list[RunConfig]]], str] | None = None) -> Loaded:
+         describe: Callable[[dict[Hashable, list[RunConfig]]], str] | None = None, budget_s: float | None = None,
+         ask: str = "") -> Loaded:
     """Load the runs of ``configs`` from the store, training (and storing) those that are not stored, unless
     ``stored_only``.
 
@@ -89,9 +103,14 @@ def load(configs: Mapping[Hashable, Sequence[RunConfig]], *, stored_only: bool =
         progress: show progress bars while training.
         describe: ``describe(missing) -> message`` of :class:`NotStored` (default: ``"not stored: N runs of
             <group>, ... (profile P); train them with `python -m defstab_lib run EXPERIMENT --profile P`"``).
+        budget_s: train the missing runs only if they are estimated to take at most this many seconds on this
+            machine (:func:`defstab_lib.runs.estimate.estimate`, with the workers they would get); otherwise raise
+            :class:`NotAsked`.  ``None``: no limit.
+        ask: how the caller allows more (e.g. ``"-p train true"``), named in :class:`NotAsked`'s message.
 
     Raises:
         NotStored: ``stored_only`` (without ``partial``) and some runs are not stored; before any loading.
+        NotAsked: the missing runs would take longer than ``budget_s``; before any training.
         TypeError: ``configs`` is not a mapping of groups to configs.
     """
     if not isinstance(configs, Mapping):
@@ -105,6 +124,14 @@ def load(configs: Mapping[Hashable, Sequence[RunConfig]], *, stored_only: bool =
         configs_here = {k: [c for c in cs if c not in missing[k]] for k, cs in configs.items()}
         results = {k: [store.load(c) for c in cs] for k, cs in configs_here.items()}
         return Loaded(configs=configs, results=results, missing={k: v for k, v in missing.items() if v})
+    todo = [c for cs in missing.values() for c in cs]
+    if todo and budget_s is not None:
+        dev = resolve_device(device)
+        cost = estimate(todo, dev, jobs=plan_workers(jobs, len(todo), dev)[0])
+        if cost.seconds > budget_s:
+            raise NotAsked(f"{(describe or _message)(missing)} -- here that is {cost.describe()}, more than the "
+                           f"{format_duration(budget_s)} allowed without asking"
+                           + (f"; to train them here, pass {ask}" if ask else ""), missing, cost.seconds)
     flat = run_configs([c for cs in configs.values() for c in cs], device=device, store=store, jobs=jobs,
                        progress=progress)
     results, start = {}, 0

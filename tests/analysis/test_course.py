@@ -87,8 +87,9 @@ def test_alternatives_and_tables_cover_every_question():
     analyses = {r["analysis"] for r in rows}
     assert {"primary", "primary (D)", "R = D / G in place of D", "strided alone"} <= analyses
     assert any("own trajectory" in a for a in analyses)
-    half = course.half_change_rows(c)
-    assert len(half) == 10 and half[0]["1"] == "–"  # layer 1 did not move
+    half = course.half_change_rows(c, "sensitivity")
+    assert len(half) == 5 and half[0]["1"] == "–" and half[0]["12"] == "0.25"  # layer 1 did not move
+    assert len(course.half_change_rows(c, "tv")[0]) == 1 + 8
     assert len(course.long_table(c, "tv")) == 4 * 5 * 8 * 9
 
 

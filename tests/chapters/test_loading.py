@@ -97,7 +97,7 @@ def test_the_random_labels_chapter_reads_and_states_the_reports_claim_7(profile,
     monkeypatch.setattr(loading, "random_networks", fake_networks)
     monkeypatch.setenv("DEFSTAB_RESULTS", str(tmp_path))
     params = chapters.validate("random_labels", dataset="fashion-mnist", profile=profile,
-                               seeds=runs.get_profile(profile).seeds, downsampling=list(DOWNSAMPLING), device="cpu")
+                               seeds=runs.get_profile(profile).seeds, downsampling=list(DOWNSAMPLING), train=True, device="cpu")
     loaded = chapters.load_runs("random_labels", params)
     assert list(loaded.configs) == ["random-labels", contrast] and loaded.trained == 0
     assert loaded.configs[contrast] == runs.experiment_configs(contrast, profile)
