@@ -62,6 +62,7 @@ __all__ = [
     "figure_provenance",
     "stage",
     "status_markdown",
+    "build_device",
     "build",
 ]
 
@@ -341,12 +342,18 @@ def glued_values(nb) -> dict[str, str]:
     return values
 
 
-def _wall_and_device(nb, cpu: str) -> tuple[str, str]:
-    """How long an executed notebook took (papermill's record) and on which device (its glued ``device``, else
-    this build's CPU: chapters that name no device computed on it)."""
+def build_device() -> str:
+    """The machine this build renders on, in words: its CPU, and its GPU where it has one.  A page is rendered
+    *here*, whatever trained the runs it reads (their devices are in each page's compute note): on cb67332 a page
+    named the device of its first stored run ("NVIDIA H200") as the one it was rendered on."""
+    cpu = device_name(torch.device("cpu"))
+    return f"{cpu} with {device_name(torch.device('cuda'))}" if torch.cuda.is_available() else cpu
+
+
+def _wall(nb) -> str:
+    """How long an executed notebook took (papermill's record)."""
     duration = nb.metadata.get("papermill", {}).get("duration")
-    wall = f"{duration:.1f} s" if isinstance(duration, (int, float)) else "unknown"
-    return wall, glued_values(nb).get("device") or cpu
+    return f"{duration:.1f} s" if isinstance(duration, (int, float)) else "unknown"
 
 
 def status_markdown(executed: Mapping[str, Path], root: Path | None = None) -> str:
@@ -355,7 +362,7 @@ def status_markdown(executed: Mapping[str, Path], root: Path | None = None) -> s
 
     root = root or repo_root()
     commit = git_commit(root, dirty=True)
-    cpu = device_name(torch.device("cpu"))  # chapters that name no device computed on this build's CPU
+    here = build_device()
     lines = [
         "# Build status",
         "",
@@ -367,14 +374,14 @@ def status_markdown(executed: Mapping[str, Path], root: Path | None = None) -> s
         f"{platform.node() or 'unknown host'} ({platform.system()} {platform.machine()}, Python "
         f"{platform.python_version()}, torch {torch.__version__})",
         "",
-        "| chapter | parameters | executed | render time | device |",
+        "| chapter | parameters | executed | render time | rendered on |",
         "|---|---|---|---|---|",
     ]
     for name, path in executed.items():
         nb = nbformat.read(path, as_version=4)
         pm = nb.metadata.get("papermill", {})
         shown = ", ".join(f"`{k}={v!r}`" for k, v in notebook_parameters(nb).items())
-        wall, device = _wall_and_device(nb, cpu)
+        wall, device = _wall(nb), here
         end = (pm.get("end_time") or "")[:16].replace("T", " ")
         title = chapters.CHAPTERS[name].title if name in chapters.CHAPTERS else name
         lines.append(f"| [{title}]({name}.ipynb) | {shown} | {end} UTC | {wall} | {device} |")
@@ -497,12 +504,12 @@ def stage(executed: Mapping[str, Path], root: Path | None = None, stage_dir: Pat
             shutil.copytree(path, stage_dir / "book" / path.name)
         else:
             shutil.copy2(path, stage_dir / "book" / path.name)
-    cpu = device_name(torch.device("cpu"))
+    here = build_device()
     figures: dict[str, dict] = {}
     for name, path in executed.items():
         nb = nbformat.read(path, as_version=4)
         _hide_parameter_cells(nb)
-        _add_colab_badge(nb, name, *_wall_and_device(nb, cpu), root)
+        _add_colab_badge(nb, name, _wall(nb), here, root)
         figures.update(figure_provenance(nb, root, stage_dir / FIGURES_STATIC))
         nbformat.write(nb, stage_dir / "book" / f"{name}.ipynb")
     (stage_dir / FIGURES_FILE).write_text(json.dumps(figures, indent=1, sort_keys=True))

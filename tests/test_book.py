@@ -86,3 +86,18 @@ def test_cli_rejects_an_unknown_chapter(capsys):
         book.main(["execute", "no-such-chapter"])
     assert info.value.code == 2
     assert "unknown chapter 'no-such-chapter'" in capsys.readouterr().err
+
+
+def test_a_page_names_the_build_it_was_rendered_on_not_the_device_of_its_runs(tmp_path):
+    """A chapter that glues the device its stored runs trained on (an H200) is still said to be rendered on this
+    build's machine, on the status page and under its title (cb67332 named the runs' device)."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# The data\n\ntext"), nbformat.v4.new_code_cell(
+        "x", outputs=[nbformat.v4.new_output("display_data", data={"text/plain": "'NVIDIA H200'"},
+                                             metadata={"scrapbook": {"name": "device", "mime_prefix": ""}})])])
+    nb.metadata["papermill"] = {"duration": 12.5, "parameters": {}}
+    path = tmp_path / "data.ipynb"
+    nbformat.write(nb, path)
+    status = book.status_markdown({"data": path})
+    row = next(line for line in status.splitlines() if line.startswith("| [The data]"))
+    assert "NVIDIA H200" not in status and row.endswith(f"| 12.5 s | {book.build_device()} |")
+    assert "rendered on" in status
