@@ -116,13 +116,34 @@ def effect_words(est: Estimate, scale: str = "log") -> str:
     >>> effect_words(interval([-0.5, -0.4, -0.45]))
     '0.64× (36% lower; 95% CI 0.56× to 0.72×)'
     """
+    if est.n >= 2 and est.sd == 0.0:  # every unit the same: an interval of width 0 says only that
+        same = _ratio(math.exp(est.effect)) if scale == "log" else f"{est.effect:.3g}"
+        return f"{same} (the same in all {est.n} units: no spread to give an interval)"
     if scale == "log":
         r, lo, hi = math.exp(est.effect), math.exp(est.low), math.exp(est.high)
         change = f"{abs(r - 1):.0%} {'lower' if r < 1 else 'higher'}"
-        ci = f"95% CI {_ratio(lo)} to {_ratio(hi)}" if math.isfinite(est.low) else "no CI from 1 unit"
+        a, b = _distinct(lo, hi, 2, "×")
+        ci = f"95% CI {a} to {b}" if math.isfinite(est.low) else "no CI from 1 unit"
         return f"{_ratio(r)} ({change}; {ci})"
-    ci = f"95% CI {est.low:.3g} to {est.high:.3g}" if math.isfinite(est.low) else "no CI from 1 unit"
+    a, b = _distinct(est.low, est.high, 3, "")
+    ci = f"95% CI {a} to {b}" if math.isfinite(est.low) else "no CI from 1 unit"
     return f"{est.effect:.3g} ({ci})"
+
+
+def _distinct(low: float, high: float, digits: int, unit: str) -> tuple[str, str]:
+    """The interval's ends with as many digits as it takes for them to differ (at least ``digits``: decimals for
+    ratios, significant digits otherwise; at most 6).
+
+    >>> _distinct(0.8712, 0.8749, 2, "×"), _distinct(-0.178, 0.378, 3, "")
+    (('0.871×', '0.875×'), ('-0.178', '0.378'))
+    """
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return (_ratio(low), _ratio(high)) if unit else (f"{low:.3g}", f"{high:.3g}")
+    for d in range(digits, 7):
+        a, b = (f"{low:.{d}f}", f"{high:.{d}f}") if unit else (f"{low:.{d}g}", f"{high:.{d}g}")
+        if a != b or low == high:
+            break
+    return a + unit, b + unit
 
 
 def _amount(x: float, scale: str) -> str:

@@ -137,3 +137,16 @@ def test_the_rule_text_of_a_tightened_rule_says_the_ci_clears_m():
     v = verdicts.judge(claim="c", figure="F", statistic="s", what="w", units=[-0.15, -0.11, -0.13],
                        rule=stats.Rule(-1, 0.1, "why.", clear=True), runs=3)
     assert "the CI lies beyond m" in v.rule and v.verdict == stats.INCONCLUSIVE and v.n_needed
+
+
+def test_an_interval_is_printed_with_ends_that_differ_and_no_interval_where_units_agree():
+    """cb67332 printed '95% CI 0.87× to 0.87×' for a narrow interval, and a width-0 interval as if it were one."""
+    from defstab_lib.analysis.stats import interval
+    from defstab_lib.analysis.verdicts import effect_words
+
+    narrow = effect_words(interval([-0.1390, -0.1392, -0.1394]))
+    ends = narrow.split("95% CI ")[1].rstrip(")").split(" to ")
+    assert ends[0] != ends[1], narrow
+    same = effect_words(interval([0.0, 0.0, 0.0]))
+    assert "CI" not in same and "the same in all 3 units" in same
+    assert effect_words(interval([0.0, 0.0, 0.0]), "linear").startswith("0 (the same")
