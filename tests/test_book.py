@@ -77,7 +77,7 @@ def test_execution_is_cached_until_an_input_changes(fake_repo, monkeypatch):
     assert hidden and all("remove-cell" in c.metadata["tags"] for c in hidden)
     status = (stage / "book" / "status.md").read_text()
     assert "# Build status" in status and "`seed=3`" in status and "[The data](data.ipynb)" in status
-    assert (stage / "_toc.yml").is_file() and (stage / "book" / "intro.md").is_file()
+    assert (stage / "_toc.yml").is_file() and (stage / "book" / "bibliography.md").is_file()
     assert not (stage / "book" / "data.ipynb").samefile(out)
 
 

@@ -177,7 +177,10 @@ def test_one_key_per_reference():
 
 
 def test_introduction_cites_and_links_the_paper():
-    intro = (ROOT / "book" / "intro.md").read_text()
+    import nbformat
+
+    nb = nbformat.read(ROOT / "book" / "intro.ipynb", as_version=4)
+    intro = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert f"https://arxiv.org/abs/{PAPER_ARXIV}" in intro
     block = re.search(r"```bibtex\n(.*?)```", intro, flags=re.S)
     assert block, "the introduction has no BibTeX block for the paper"

@@ -18,7 +18,8 @@ more than the labels (:func:`label_contrast`; the statistic says which).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Mapping, Sequence
 
 from ..runs.config import init_seed
 from ..runs.experiments import label_contrast
@@ -27,9 +28,10 @@ from ..runs.store import Results
 from ..runs.untrained import RandomNetworks, SmoothInit
 from . import claims
 from .recipe import PAPER, recipe
+from .stats import CONTRADICTED, INCONCLUSIVE, NO_EFFECT, SUPPORTED, UNINFORMATIVE, VERDICTS
 from .verdicts import Verdict
 
-__all__ = ["Evidence", "pooling_verdict", "smoothing_verdict",
+__all__ = ["summary_lines", "Evidence", "pooling_verdict", "smoothing_verdict",
            "random_labels_verdict", "all_verdicts",
            "verdict_sources", "label_contrast", "contrast_words", "scale_rows",
            "recipes_side_by_side", "SIGMAS", "DRAWS"]
@@ -211,3 +213,40 @@ def recipes_side_by_side(evidence: Sequence[Evidence]) -> list[dict[str, str]]:
     described = {ev.profile: _rows(ev) for ev in evidence}
     return [{"": aspect, **{p: rows[aspect] for p, rows in described.items()}, "the paper": paper}
             for aspect, paper in _PAPER_ROWS.items()]
+
+
+def _names(vs: Sequence[Verdict]) -> str:
+    """"claims 1 (pooling confers stability …) and 4 (…)": each claim's number and a short form of it."""
+    items = [f"{v.numbers.get('number')} ({textwrap.shorten(v.claim.rstrip('.'), 60, placeholder='…')[0].lower()}"
+             f"{textwrap.shorten(v.claim.rstrip('.'), 60, placeholder='…')[1:]})" for v in vs]
+    head = "claim " if len(items) == 1 else "claims "
+    return head + (items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1])
+
+
+def summary_lines(verdicts: Sequence[Verdict], holds: Mapping[str, tuple[int, int]], *, profile: str,
+                  dataset: str) -> list[str]:
+    """The book's answer in plain sentences, from the verdicts (:func:`all_verdicts`, the headline first) and in how
+    many declared specifications each holds (``{key: (k, m)}``): the count of each verdict, the headline, what is
+    supported, what is not settled and why, what is contradicted (where anything is), and the scale of the runs."""
+    by = {k: [v for v in verdicts if v.verdict == k and v.numbers.get("key") != "headline"] for k in VERDICTS}
+    head = next((v for v in verdicts if v.numbers.get("key") == "headline"), None)
+    counts = ", ".join(f"{sum(v.verdict == k for v in verdicts)} {k}" for k in VERDICTS
+                       if any(v.verdict == k for v in verdicts))
+    lines = [f"Of the paper's headline and its {len(verdicts) - (head is not None)} claims tested here: {counts}."]
+    if head is not None:
+        k, m = holds.get("headline", (0, 0))
+        lines.append(f"The headline -- {head.claim[0].lower()}{head.claim[1:].rstrip('.')} -- is **{head.verdict}**: "
+                     f"{head.what} {head.value}, and it holds in {k} of {m} declared analyses.")
+    if by[SUPPORTED]:
+        lines.append(f"Supported: {_names(by[SUPPORTED])}.")
+    unsettled = by[INCONCLUSIVE] + by[UNINFORMATIVE] + by[NO_EFFECT]
+    if unsettled:
+        lines.append("Not settled by these runs: " + "; ".join(
+            f"{_names([v])}, {v.verdict}" + (f" ({v.uninformative_reason})" if v.uninformative_reason else
+                                             f" (about {v.n_needed} initialisations would decide it)" if v.n_needed
+                                             else "") for v in unsettled) + ".")
+    if by[CONTRADICTED]:
+        lines.append(f"Contradicted: {_names(by[CONTRADICTED])}.")
+    lines.append(f"Every number is from the `{profile}` profile's runs on {dataset}, smaller than the paper's "
+                 f"(the report's table says how): read each verdict as a verdict at that scale.")
+    return lines

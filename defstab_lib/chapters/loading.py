@@ -118,7 +118,7 @@ def _experiment_kwargs(experiment: str, params: Mapping[str, Any]) -> dict[str, 
     >>> _experiment_kwargs("pooling", {"seeds": 3, "dataset": "mnist", "profile": "cpu"})
     {'seeds': 3, 'dataset': 'mnist'}
     """
-    kwargs: dict[str, Any] = {"seeds": params["seeds"]}
+    kwargs: dict[str, Any] = {"seeds": params["seeds"]} if "seeds" in params else {}  # else the profile's
     for option in get_experiment(experiment).options:
         if option in params:
             kwargs[option] = sorted(set(params[option])) if option == "strengths" else params[option]

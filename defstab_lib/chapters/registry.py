@@ -253,6 +253,21 @@ def _training_chapter(name: str, title: str, *params: Param, experiments: tuple[
     ))
 
 
+#: The report's random networks (claims 1 and 4), which the introduction's verdicts read too.
+SIGMAS_PARAM = Param("sigmas", list, "Figure 4: smoothing standard deviations, pixels", item_kind=float, minimum=0.0,
+                     min_length=2)
+SMOOTH_SEEDS_PARAM = Param("smooth_seeds", int, "claims 1 and 4: independent random networks per downsampling "
+                           "variant and per sigma (at the trained networks' width and at full width)", minimum=1,
+                           maximum=1000)
+
+# The book's first page opens with the report's verdicts (it reads what the report reads, at the profile's seeds).
+_register(ChapterSpec(
+    name="intro", title="Learned deformation stability, reproduced",
+    params=(TRAIN_DATASET_PARAM, PROFILE_PARAM, SIGMAS_PARAM, SMOOTH_SEEDS_PARAM, TRAIN_PARAM, TRAIN_DEVICE_PARAM),
+    smoke={**{k: v for k, v in _RUN_SMOKE.items() if k != "seeds"}, "sigmas": [0.0, 2.0], "smooth_seeds": 2},
+    experiments=("pooling", "random-labels", "matched-real", "synthetic", "smooth-init", "pooling-init"),
+))
+
 _training_chapter("pooling", "Pooling and learned stability", RUN_SEEDS_PARAM, RUN_DOWNSAMPLING_PARAM,
                   experiments=("pooling", "pooling-init"))
 
@@ -276,11 +291,7 @@ _training_chapter("random_labels", "Random labels", RUN_SEEDS_PARAM, RUN_DOWNSAM
 
 _training_chapter(
     "report", "Does it reproduce?",
-    RUN_SEEDS_PARAM,
-    Param("sigmas", list, "Figure 4: smoothing standard deviations, pixels", item_kind=float, minimum=0.0,
-          min_length=2),
-    Param("smooth_seeds", int, "claims 1 and 4: independent random networks per downsampling variant and "
-          "per sigma (at the trained networks' width and at full width)", minimum=1, maximum=1000),
+    RUN_SEEDS_PARAM, SIGMAS_PARAM, SMOOTH_SEEDS_PARAM,
     smoke={"sigmas": [0.0, 2.0], "smooth_seeds": 2},
     experiments=("pooling", "random-labels", "matched-real", "synthetic", "smooth-init", "pooling-init"),
 )

@@ -51,3 +51,23 @@ def test_claim_7_reads_the_pooling_runs_in_the_older_profiles():
     assert "within a seed the subsample, maxpool, avgpool networks" in rows_["initialisations"]
     assert "20,000 of the 60,000 training images × 8 epochs" in rows_["training, real labels"]
     assert report.label_contrast("cpu") == "pooling" and report.label_contrast("standard") == "matched-real"
+
+
+def test_the_summary_says_each_verdict_once_with_the_headline_first_and_the_reason_of_what_is_not_settled():
+    from defstab_lib.analysis.stats import Room, Rule
+    from defstab_lib.analysis.verdicts import judge
+
+    def v(key, number, units, room=None):
+        found = judge(claim=f"Claim {key} holds.", figure="F", statistic="s", what=f"{key} ratio", units=units,
+                      rule=Rule(-1, 0.1, "why."), runs=10, room=room)
+        found.numbers.update({"key": key, "number": number})
+        return found
+
+    verdicts = [v("headline", "H", [-0.5, -0.4, -0.45]), v("one", 1, [-0.5, -0.4, -0.45]),
+                v("two", 2, [-0.3, 0.2, 0.05]), v("three", 3, [0.0, 0.01, -0.01], Room(0.01, 0.2, "it moved 1%"))]
+    lines = report.summary_lines(verdicts, {"headline": (3, 4)}, profile="standard", dataset="Fashion-MNIST")
+    assert lines[0].startswith("Of the paper's headline and its 3 claims") and "2 supported" in lines[0]
+    assert "**supported**" in lines[1] and "holds in 3 of 4" in lines[1]
+    assert lines[2] == "Supported: claim 1 (claim one holds)."
+    assert "claim 2 (claim two holds), inconclusive (about" in lines[3] and "uninformative (it moved 1%)" in lines[3]
+    assert "`standard`" in lines[-1] and len(lines) == 5

@@ -53,7 +53,7 @@ def close_figures():
 
 def test_the_package_has_the_functions_this_file_knows():
     assert NOT_DRAWING <= set(FUNCTIONS)
-    assert len(DRAWING) == 28  # a new plot function is added here and to EXAMPLES below
+    assert len(DRAWING) == 29  # a new plot function is added here and to EXAMPLES below
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -109,6 +109,7 @@ EXAMPLES = {
     "ablation.plot_factor": (lambda: ((_factor(),), {}), "own"),
     "course.plot_course": (lambda: (([{"seed": 0, "network": "maxpool", "layer": 1, "epoch": e, "ratio": 1.0 - 0.1 * e}
                                       for e in (0, 1, 2)],), {"ylabel": "ratio"}), "own"),
+    "summary.plot_summary": (lambda: (([_verdict()],), {}), "own"),
     "datasets.sample_grid": (lambda: (([("a", torch.rand(2, 1, 4, 4), ["x", "y"])],), {}), "own"),
     "images.show_image": (lambda: ((torch.rand(1, 5, 6),), {}), "ax first"),
     "images.originals_and_deformed": (lambda: (([("rgb", torch.rand(2, 3, 5, 6), torch.rand(2, 3, 5, 6))],), {}),
