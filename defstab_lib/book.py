@@ -446,7 +446,8 @@ def _caption_sentence(cell, glued: Mapping[str, str]) -> str:
     return text if end < 0 else text[: end + 1]
 
 
-def figure_provenance(nb, root: Path | None = None, svg_dir: Path | None = None) -> dict[str, dict]:
+def figure_provenance(nb, root: Path | None = None, svg_dir: Path | None = None, chapter: int | None = None
+                      ) -> dict[str, dict]:
     """Collect (and take out of ``nb``) what each figure of an executed chapter says about itself.
 
     A chapter shows a figure as a PNG output whose metadata may carry, under ``metadata["image/png"]["defstab"]``,
@@ -456,8 +457,12 @@ def figure_provenance(nb, root: Path | None = None, svg_dir: Path | None = None)
     removed from the output (the page shows the PNG and links the SVG).  A figure without ``alt`` gets the first sentence of the
     ``**Figure N.**`` caption cell that follows its cell, if there is one.
 
-    Returns ``{sha256 of the PNG: {"alt", "drawn_by", "results": [(name, url)], "svg": file name or ""}}``; the
-    hash is the name myst-nb gives the image file, which is how :mod:`defstab_lib.sphinxext` finds it.
+    With ``chapter`` (the chapter's number), each figure is numbered in the order the page shows them:
+    ``"<chapter>.<k>"``, shown with its alt text as its visible caption.
+
+    Returns ``{sha256 of the PNG: {"alt", "drawn_by", "results": [(name, url)], "svg": file name or "",
+    "number": "3.2" or ""}}``; the hash is the name myst-nb gives the image file, which is how
+    :mod:`defstab_lib.sphinxext` finds it.
     """
     figures = {}
     cells, glued = nb.cells, glued_values(nb)
@@ -482,6 +487,7 @@ def figure_provenance(nb, root: Path | None = None, svg_dir: Path | None = None)
                 "drawn_by": str(meta.get("drawn_by") or ""),
                 "results": [(Path(r).name, results_url(r, root)) for r in meta.get("results", [])],
                 "svg": svg_name,
+                "number": f"{chapter}.{len(figures) + 1}" if chapter is not None else "",
             }
     return figures
 
@@ -506,11 +512,12 @@ def stage(executed: Mapping[str, Path], root: Path | None = None, stage_dir: Pat
             shutil.copy2(path, stage_dir / "book" / path.name)
     here = build_device()
     figures: dict[str, dict] = {}
+    numbers = {name: i for i, name in enumerate(chapter_names(root), start=1)}  # the table of contents' order
     for name, path in executed.items():
         nb = nbformat.read(path, as_version=4)
         _hide_parameter_cells(nb)
         _add_colab_badge(nb, name, _wall(nb), here, root)
-        figures.update(figure_provenance(nb, root, stage_dir / FIGURES_STATIC))
+        figures.update(figure_provenance(nb, root, stage_dir / FIGURES_STATIC, chapter=numbers.get(name)))
         nbformat.write(nb, stage_dir / "book" / f"{name}.ipynb")
     (stage_dir / FIGURES_FILE).write_text(json.dumps(figures, indent=1, sort_keys=True))
     (stage_dir / "book" / "status.md").write_text(status_markdown(executed, root))

@@ -10,9 +10,10 @@ console ("Identifier 'THEBE_JS_URL' has already been declared"), found by the br
 Figures with provenance: ``python -m defstab_lib.book build`` stages, beside the book, ``defstab-figures.json``
 (:func:`defstab_lib.book.figure_provenance`: per figure, by the SHA-256 of its PNG, which is the name myst-nb gives
 the image file, its alt text, the library function that drew it, the stored results it was drawn from and its
-SVG copy).  :func:`provenance_html` turns one entry into the line shown under the figure
-(``div.defstab-provenance``, styled by ``book/static/defstab.css``), and the ``doctree-resolved`` hook sets each
-image's alt text and adds that line.
+SVG copy, and its number by chapter).  :func:`caption_html` turns one entry into the visible caption under the
+figure ("Figure 3.2." and what it shows, ``div.defstab-caption``) and :func:`provenance_html` into the line under
+that (``div.defstab-provenance``, both styled by ``book/static/defstab.css``); the ``doctree-resolved`` hook sets
+each image's alt text and adds both.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from docutils import nodes
 
 from .vocabulary import FIGURES_FILE
 
-__all__ = ["unique_scripts", "provenance_html", "setup"]
+__all__ = ["unique_scripts", "caption_html", "provenance_html", "setup"]
 
 
 
@@ -94,6 +95,21 @@ def provenance_html(entry: dict, static_prefix: str = "_static/") -> str:
     return f'<div class="defstab-provenance">{" · ".join(parts)}</div>' if parts else ""
 
 
+def caption_html(entry: dict) -> str:
+    """The figure's visible caption: its number and what it shows (``div.defstab-caption``); empty without a
+    number.
+
+    >>> caption_html({"number": "3.2", "alt": "Sensitivity per layer <of> five networks."})
+    '<div class="defstab-caption"><b>Figure 3.2.</b> Sensitivity per layer &lt;of&gt; five networks.</div>'
+    >>> caption_html({"alt": "x y z"})
+    ''
+    """
+    if not entry.get("number"):
+        return ""
+    return (f'<div class="defstab-caption"><b>Figure {html.escape(str(entry["number"]))}.</b> '
+            f'{html.escape(str(entry.get("alt", "")))}</div>')
+
+
 def _load_figures(app) -> None:
     path = Path(app.srcdir) / FIGURES_FILE
     app.env.defstab_figures = json.loads(path.read_text()) if path.is_file() else {}
@@ -110,7 +126,7 @@ def _annotate_figures(app, doctree, docname) -> None:
             continue
         if entry.get("alt"):
             image["alt"] = entry["alt"]
-        line = provenance_html(entry, static_prefix)
+        line = caption_html(entry) + provenance_html(entry, static_prefix)
         if line:
             image.parent.insert(image.parent.index(image) + 1, nodes.raw("", line, format="html"))
 

@@ -7,6 +7,8 @@ binary); all three come with the ``test`` extra.
 
 from __future__ import annotations
 
+import base64
+import copy
 import hashlib
 import importlib.util
 import re
@@ -228,13 +230,29 @@ def test_figure_provenance_collects_alt_function_results_and_svg(tmp_path):
     figures = book.figure_provenance(nb, ROOT, tmp_path)
     url = book.book_config(ROOT)["repository"]["url"] + "/blob/main/results/pooling/abc.json"
     assert figures == {digest: {"alt": meta["alt"], "drawn_by": meta["drawn_by"], "results": [("abc.json", url)],
-                                "svg": f"{digest}.svg"}}
+                                "svg": f"{digest}.svg", "number": ""}}
     assert (tmp_path / f"{digest}.svg").read_text().startswith("<svg")
     assert "image/svg+xml" not in nb.cells[0].outputs[0].data, "the page shows the PNG; the SVG is a download"
     from defstab_lib.sphinxext import provenance_html
 
     line = provenance_html(figures[digest], "../_static/")
     assert f'href="../_static/figures/{digest}.svg" download' in line and url in line and meta["drawn_by"] in line
+
+
+def test_every_figure_is_numbered_by_chapter_with_a_visible_caption(tmp_path):
+    """cb67332 showed 38 of 42 figures with no caption and no number; each figure of a chapter is now numbered in
+    its order ("Figure 4.1", "Figure 4.2") and its caption is visible under it."""
+    from defstab_lib.sphinxext import caption_html
+
+    meta = {"alt": "Sensitivity per layer of five networks.", "drawn_by": "defstab_lib.plots.profiles.f"}
+    nb, digest = _figure_notebook(meta, None)
+    second = copy.deepcopy(nb.cells[0])
+    second.outputs[0].data["image/png"] = base64.b64encode(b"\x89PNG other").decode()
+    nb.cells.insert(1, second)
+    figures = book.figure_provenance(nb, ROOT, chapter=4)
+    assert sorted(f["number"] for f in figures.values()) == ["4.1", "4.2"]
+    assert caption_html(figures[digest]) == ('<div class="defstab-caption"><b>Figure 4.1.</b> Sensitivity per layer '
+                                             'of five networks.</div>')
 
 
 def test_figure_without_provenance_takes_its_captions_first_sentence_as_alt():
