@@ -122,6 +122,32 @@ def test_no_functions_or_classes_defined_in_notebooks(name):
             )
 
 
+#: Tags that keep a code cell's source off the page.
+HIDDEN_SOURCE = ("remove-cell", "remove-input", "parameters", "colab-install")
+#: Library calls that return a value a notebook cell would print as a stray output when they end a shown cell.
+_RETURNING = ("glue", "glue_all", "validate")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_code_and_no_stray_value_reaches_the_page(name):
+    """cb67332 showed 15 lines of Python on the smoothness page (an untagged cell) and a quoted string on the
+    synthetic tasks page (a shown cell ending in a glue call, whose value IPython printed)."""
+    for index, cell in enumerate(code_cells(read(name))):
+        tags = cell.metadata.get("tags", [])
+        assert any(t in tags for t in HIDDEN_SOURCE), f"{name}: code cell {index} would show its code on the page"
+        if "remove-input" not in tags:
+            continue
+        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("!", "%")))
+        body = ast.parse(source).body
+        last = body[-1] if body else None
+        if isinstance(last, ast.Expr) and not source.rstrip().endswith(";"):
+            call = last.value
+            name_called = (call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+                           ) if isinstance(call, ast.Call) else None
+            assert name_called is not None and name_called not in _RETURNING, (
+                f"{name}: code cell {index} ends in an expression whose value would be printed on the page")
+
+
 def code_lines(source: str) -> int:
     r"""Lines of a cell that are neither blank nor only a comment.
 
