@@ -70,6 +70,10 @@ def _dedupe_page_scripts(app, pagename, templatename, context, doctree) -> None:
         scripts[:] = unique_scripts(scripts)
 
 
+#: Up to this many stored results are linked under a figure as they are; more are one click away (a collapsed list).
+SHOWN_RESULTS = 3
+
+
 def provenance_html(entry: dict, static_prefix: str = "_static/") -> str:
     """The line under a figure: the function that drew it, its SVG, the stored results (empty if none known).
 
@@ -81,6 +85,8 @@ def provenance_html(entry: dict, static_prefix: str = "_static/") -> str:
     '<div class="defstab-provenance">Drawn by <code>defstab_lib.plots.f</code> · <a class="defstab-svg" href="../_static/figures/ab.svg" download>SVG</a> · results: <a class="defstab-results" href="https://example.org/k.json">k.json</a></div>'
     >>> provenance_html({"drawn_by": "", "svg": "", "results": []})
     ''
+    >>> "drawn from 30 stored results</summary>" in provenance_html({"results": [["k.json", "u"]] * 30})
+    True
     """
     parts = []
     if entry.get("drawn_by"):
@@ -88,10 +94,13 @@ def provenance_html(entry: dict, static_prefix: str = "_static/") -> str:
     if entry.get("svg"):
         href = html.escape(f"{static_prefix}figures/{entry['svg']}")
         parts.append(f'<a class="defstab-svg" href="{href}" download>SVG</a>')
-    if entry.get("results"):
-        links = ", ".join(f'<a class="defstab-results" href="{html.escape(url)}">{html.escape(name)}</a>'
-                          for name, url in entry["results"])
-        parts.append(f"results: {links}")
+    results = entry.get("results") or []
+    links = [f'<a class="defstab-results" href="{html.escape(url)}">{html.escape(name)}</a>' for name, url in results]
+    if len(links) > SHOWN_RESULTS:  # a wall of hash-named links: the count, the files one click away
+        parts.append(f"<details class='defstab-results'><summary>drawn from {len(links)} stored results</summary>"
+                     f"{', '.join(links)}</details>")
+    elif links:
+        parts.append(f"results: {', '.join(links)}")
     return f'<div class="defstab-provenance">{" · ".join(parts)}</div>' if parts else ""
 
 
