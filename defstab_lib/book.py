@@ -373,6 +373,10 @@ def status_markdown(executed: Mapping[str, Path], root: Path | None = None) -> s
         f"- built: {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} on "
         f"{platform.node() or 'unknown host'} ({platform.system()} {platform.machine()}, Python "
         f"{platform.python_version()}, torch {torch.__version__})",
+        f"- built for the repository <{book_config(root)['repository']['url']}> (`_config.yml`: `repository.url`, "
+        f"branch `{book_config(root)['repository'].get('branch', 'main')}`): every link out of this site -- Colab, "
+        f"the source of each figure's function, the stored results under each figure -- points there.  A fork "
+        f"changes that one line and rebuilds; a site built from a fork without it sends its readers here.",
         "",
         "| chapter | parameters | executed | render time | rendered on |",
         "|---|---|---|---|---|",

@@ -101,3 +101,4 @@ def test_a_page_names_the_build_it_was_rendered_on_not_the_device_of_its_runs(tm
     row = next(line for line in status.splitlines() if line.startswith("| [The data]"))
     assert "NVIDIA H200" not in status and row.endswith(f"| 12.5 s | {book.build_device()} |")
     assert "rendered on" in status
+    assert f"built for the repository <{book.book_config()['repository']['url']}>" in status, "a fork's reader sees it"
