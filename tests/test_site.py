@@ -81,6 +81,10 @@ return {
   links: Array.from(document.querySelectorAll('a[href]')).map(a => ({href: a.href, text: a.textContent.trim()})),
   articleLinks: Array.from(article.querySelectorAll('a[href]')).map(a => ({href: a.href, text: a.textContent.trim()})),
   text: article.innerText,
+  shownCode: Array.from(article.querySelectorAll('div.cell_input')).filter(e => e.offsetParent !== null)
+      .map(e => e.innerText.slice(0, 80)),
+  codeText: Array.from(article.querySelectorAll('div.cell_input, div.cell_output pre')).map(e => e.innerText)
+      .join('\n'),
 };
 """
 
@@ -323,8 +327,10 @@ def test_chapter_parameters_table_and_no_parameter_cells(visit, name):
     hidden = ("tag_parameters", "tag_injected-parameters", "tag_colab-install")
     shown = [c for c in v.info["tagged"] if any(t in c.split() for t in hidden)]
     _check(not shown, f"{name}: cells that should be hidden are on the page: {shown}")
-    for text in ("# Parameters", "google.colab", "papermill"):
-        _check(text not in v.info["text"], f"{name}: the page shows {text!r} (a parameters or Colab cell)")
+    _check(not v.info["shownCode"], f"{name}: code cells shown on the page (tag them remove-input or remove-cell): "
+                                    f"{v.info['shownCode'][:3]}")
+    for text in ("# Parameters", "google.colab", "papermill"):  # in code shown on the page (prose may name them)
+        _check(text not in v.info["codeText"], f"{name}: the page shows {text!r} (a parameters or Colab cell)")
 
 
 def _colab_url(name: str) -> str:
