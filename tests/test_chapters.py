@@ -243,6 +243,6 @@ def test_a_chapter_does_not_train_for_long_unasked(own_store):
     with pytest.raises(chapters.NotAsked) as info:
         chapters.load_runs("pooling", params)
     message = str(info.value)
-    assert "\n" not in message and "5 runs of pooling" in message and "-p train true" in message
+    assert "\n" not in message and "5 runs of pooling" in message and "-p train True" in message
     assert info.value.seconds > chapters.ASK_ABOVE_S and "about" in message
     assert not own_store.exists(), "nothing was trained or stored"

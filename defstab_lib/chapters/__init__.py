@@ -56,6 +56,7 @@ from .registry import (
 __all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "PROFILE_PARAM", "TRAIN_DATASET_PARAM",
            "RUN_SEEDS_PARAM", "RUN_DOWNSAMPLING_PARAM", "TRAIN_DEVICE_PARAM", "CHAPTERS", "get", "validate",
            "injected_parameters", "show_parameters", "parameters_html", "glue", "glue_all", "resolve_device",
-           "html_table", "ChapterRuns", "ASK_ABOVE_S", "NotAsked", "load_runs", "load_evidence", "load_inputs", "page_inputs", "random_networks", "report_configs",
+           "html_table", "ChapterRuns", "ASK_ABOVE_S", "NotAsked", "load_runs", "load_evidence", "load_inputs",
+           "page_inputs", "random_networks", "report_configs",
            "load_cells", "stored_counts", "compare_profiles", "compare_ablations", "load_pilots", "FIGURE_DPI",
            "results_file", "computation_file", "figure_drawn_by", "figure_bundle", "show_figure", "DOWNSAMPLING"]

@@ -36,8 +36,8 @@ from ..vocabulary import DOWNSAMPLING
 from .page import resolve_device, validate
 from .registry import get
 
-__all__ = ["ChapterRuns", "ASK_ABOVE_S", "ASK", "ask_to_train", "load_runs", "report_configs", "load_evidence", "load_inputs", "page_inputs",
-           "random_networks",
+__all__ = ["ChapterRuns", "ASK_ABOVE_S", "ASK", "ask_to_train", "load_runs", "report_configs", "load_evidence",
+           "load_inputs", "page_inputs", "random_networks",
            "run_command",
            "compute_command", "RANDOM_NETWORK_KINDS", "load_cells", "stored_counts", "compare_profiles",
            "compare_ablations", "load_pilots"]
@@ -137,7 +137,7 @@ def _groups(experiment: str, results: list[Results], params: Mapping[str, Any]) 
 #: on this machine (the smoke budget: every chapter's smoke parameters render in under a minute on 2 cores).
 ASK_ABOVE_S = 60.0
 #: How a page's reader asks a chapter to train more (named when it stops).
-ASK = "-p train true (papermill), or train = True in the notebook's parameters cell"
+ASK = "-p train True (papermill: True, capitalised), or train = True in the notebook's parameters cell"
 
 
 def ask_to_train(train: bool) -> dict[str, Any]:

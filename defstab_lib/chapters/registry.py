@@ -72,7 +72,9 @@ class Param:
 
     def _check_scalar(self, value: Any, kind: type | None, *, what: str) -> Any:
         if kind is not None and not _is_kind(value, kind):
-            raise TypeError(f"{what} must be of type {kind.__name__}; {self._allowed()}")
+            hint = (" (papermill reads only -p NAME True or -p NAME False, capitalised, as a bool)"
+                    if kind is bool and isinstance(value, str) else "")
+            raise TypeError(f"{what} must be of type {kind.__name__}; {self._allowed()}{hint}")
         if self.choices is not None and value not in self.choices:
             raise ValueError(f"{what} is not allowed; {self._allowed()}")
         if self.minimum is not None and value < self.minimum:

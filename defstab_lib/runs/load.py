@@ -106,7 +106,7 @@ def load(configs: Mapping[Hashable, Sequence[RunConfig]], *, stored_only: bool =
         budget_s: train the missing runs only if they are estimated to take at most this many seconds on this
             machine (:func:`defstab_lib.runs.estimate.estimate`, with the workers they would get); otherwise raise
             :class:`NotAsked`.  ``None``: no limit.
-        ask: how the caller allows more (e.g. ``"-p train true"``), named in :class:`NotAsked`'s message.
+        ask: how the caller allows more (e.g. ``"-p train True"``), named in :class:`NotAsked`'s message.
 
     Raises:
         NotStored: ``stored_only`` (without ``partial``) and some runs are not stored; before any loading.

@@ -19,3 +19,9 @@ def test_sizes_have_upper_bounds_and_lists_no_repeats():
     with pytest.raises(TypeError, match="seeds"):
         chapters.validate("pooling", dataset="fashion-mnist", profile="smoke", seeds=2.0, downsampling=["maxpool"],
                           train=True, device="cpu")
+
+
+def test_a_bool_given_as_lowercase_text_is_refused_with_the_papermill_spelling():
+    with pytest.raises(TypeError, match="-p NAME True"):
+        chapters.validate("pooling", dataset="fashion-mnist", profile="smoke", seeds=1, downsampling=["maxpool"],
+                          train="true", device="cpu")
