@@ -11,7 +11,7 @@ statistics was computed on stored runs (issue 26).
 **Quantities** (per network, at every measured epoch ``t``):
 
 - *sensitivity*: the normalised cosine distance ``D`` of each layer 1-12 (mean over the probe images); a window's
-  value is the mean over its layers (:data:`WINDOWS`: layers 1-6 and 7-12);
+  value is the mean over its layers (:func:`window_values`: layers 1-6 and 7-12);
 - *R*: the same relative to the noise control, ``D / G`` (a declared alternative to ``D``);
 - *TV*: the normalised total variation of each conv layer's filters 1-8; windows conv 1-4 and 5-8.
 
@@ -73,7 +73,7 @@ from .room import layer_window
 from .stats import SUPPORTED, UNINFORMATIVE, Room, Rule
 from .verdicts import Verdict, judge, sentence
 
-__all__ = ["QUANTITIES", "WINDOWS", "MINIMAL", "TIMING_MINIMAL", "TIMING_RULE", "REVERSAL_RULES", "FIGURE",
+__all__ = ["QUANTITIES", "MINIMAL", "TIMING_MINIMAL", "TIMING_RULE", "REVERSAL_RULES", "FIGURE",
            "trajectories", "window_values", "half_change_epochs", "Reversal", "reversal_units", "largest_reversal",
            "Course", "course", "timing_verdicts", "reversal_verdicts", "alternative_rows", "half_change_rows",
            "long_table", "findings", "glue_numbers"]
@@ -84,8 +84,6 @@ QUANTITIES: dict[str, tuple[str, str]] = {
     "R": ("sensitivity relative to noise R = D / G", "layer"),
     "tv": ("filter roughness TV (normalised total variation)", "conv layer"),
 }
-#: Each quantity's earlier and later windows (``room.layer_window`` parts of its layers).
-WINDOWS: tuple[str, str] = ("early", "late")
 #: Minimal effect per quantity, on the log scale: 10% for sensitivity (the book's claims on sensitivity), 3% for
 #: filter TV (claims 5 and 6).
 MINIMAL: dict[str, float] = {"sensitivity": math.log(1.1), "R": math.log(1.1), "tv": math.log(1.03)}
