@@ -183,17 +183,17 @@ def test_status_gives_each_campaign_its_cost(fake_steps, store, capsys):
 
 
 def test_status_lists_the_experiments_each_profile_reads(store, capsys):
-    """matched-real is listed for the chapters that read it (random_labels, report) in the profile with
+    """matched-real is listed for the chapters that read it (random_labels, report, intro) in the profile with
     matched_contrast only; the random-labels chapter lists its pooling contrast in the other profiles only."""
     rows = cli.status_rows(list(runs.PROFILES))
     listed = {(r["chapter"], r["experiment"], r["profile"].rstrip("*")) for r in rows}
-    for chapter in ("random_labels", "report"):
+    for chapter in ("random_labels", "report", "intro"):
         assert (chapter, "matched-real", "standard") in listed
         assert not [p for p in ("cpu", "smoke", "paper") if (chapter, "matched-real", p) in listed], chapter
     assert ("random_labels", "pooling", "standard") not in listed
     assert all(("random_labels", "pooling", p) in listed for p in ("cpu", "smoke", "paper"))
     assert ("report", "pooling", "standard") in listed and ("smoothness", "pooling", "standard") in listed
-    assert not any(e == "matched-real" for c, e, _ in listed if c not in ("random_labels", "report"))
+    assert not any(e == "matched-real" for c, e, _ in listed if c not in ("random_labels", "report", "intro"))
     matched = [r for r in rows if r["chapter"] == "random_labels" and r["experiment"] == "matched-real"]
     assert [r["stored"] for r in matched] == [f"0/{len(runs.experiment_configs('matched-real', 'standard'))}"]
     assert cli.main(["status", "--profile", "standard", "--no-estimate"]) == 0

@@ -294,8 +294,16 @@ class RunConfig:
 
 
 def config_to_dict(config: RunConfig) -> dict[str, Any]:
-    """A JSON-ready dict of ``config`` (tuples become lists)."""
-    return json.loads(json.dumps(dataclasses.asdict(config)))
+    """A JSON-ready dict of ``config`` (tuples become lists).  The optimiser's ``label_smoothing`` is left out at
+    its default 0, so that the runs stored before it existed keep their bytes and their keys.
+
+    >>> "label_smoothing" in config_to_dict(RunConfig("demo"))["optim"]
+    False
+    """
+    d = json.loads(json.dumps(dataclasses.asdict(config)))
+    if not d["optim"]["label_smoothing"]:
+        d["optim"].pop("label_smoothing")
+    return d
 
 
 def config_from_dict(d: dict[str, Any]) -> RunConfig:
@@ -320,9 +328,9 @@ def config_from_dict(d: dict[str, Any]) -> RunConfig:
 
 
 def run_key(config: RunConfig) -> str:
-    """The canonical key of a run: 16 hex digits of SHA-256 over its config (without ``profile``, and without
-    ``precision``, ``compile`` and the optimiser's ``label_smoothing`` at their defaults ``"auto"``, ``False`` and 0)
-    and protocol.
+    """The canonical key of a run: 16 hex digits of SHA-256 over its config (:func:`config_to_dict`, which leaves out
+    the optimiser's ``label_smoothing`` at 0; without ``profile``, and without ``precision`` and ``compile`` at their
+    defaults ``"auto"`` and ``False``) and protocol.
 
     >>> run_key(RunConfig("demo")) == run_key(RunConfig("demo", profile="cpu"))
     True
@@ -344,8 +352,6 @@ def run_key(config: RunConfig) -> str:
         d.pop("precision")
     if not d["compile"]:
         d.pop("compile")
-    if not d["optim"]["label_smoothing"]:  # ... and those of runs stored before label smoothing was a field
-        d["optim"].pop("label_smoothing")
     blob = json.dumps({"protocol": protocol, "config": d}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
