@@ -240,16 +240,19 @@ class Course:
         networks: the downsampling variants, in order.
         seeds: the seeds that hold every network, in order.
         values: ``{quantity: (seeds, networks, T, layers)}``.
-        runs: how many runs.
-        results: the runs (for the figures' data links).
+        results: the runs, seed by seed and network by network (for the figures' data links).
     """
 
     epochs: np.ndarray
     networks: tuple[str, ...]
     seeds: tuple[int, ...]
     values: dict[str, np.ndarray]
-    runs: int
     results: tuple[Results, ...]
+
+    @property
+    def runs(self) -> int:
+        """How many runs."""
+        return len(self.results)
 
     def window(self, quantity: str, window: str = "all") -> np.ndarray:
         """``(seeds, networks, T)``: the window's mean of ``quantity``."""
@@ -281,8 +284,7 @@ def course(results: Sequence[Results], *, networks: Sequence[str] | None = None)
     for q in QUANTITIES:
         epochs, v = trajectories(ordered, q)
         values[q] = v.reshape(len(seeds), len(present), *v.shape[1:])
-    return Course(epochs=epochs, networks=tuple(present), seeds=seeds, values=values, runs=len(ordered),
-                  results=tuple(ordered))
+    return Course(epochs=epochs, networks=tuple(present), seeds=seeds, values=values, results=tuple(ordered))
 
 
 def _moved(values: np.ndarray) -> float:
@@ -347,7 +349,7 @@ def timing_verdicts(c: Course, quantity: str = "sensitivity") -> list[Verdict]:
 
 
 def _reversal(c: Course, quantity: str, window: str, names: Sequence[str], label: str, *,
-              trough: str = "loo", role: str = "claim") -> Verdict | None:
+              trough: str = "loo") -> Verdict | None:
     idx = c.where(names)
     if not idx:
         return None
@@ -369,7 +371,7 @@ def _reversal(c: Course, quantity: str, window: str, names: Sequence[str], label
         statistic="per seed, the mean over its networks of -sign × log(value at the end ÷ value at the extreme "
                   + ("of the other seeds' mean trajectory)" if trough == "loo" else "of its own trajectory)"),
         what="the way back from the extreme to the end (1× = none)", units=u, rule=rule, runs=v.shape[0] * v.shape[1],
-        room=room, role=role, direction_words="a reversal (fixed by us before computing: the paper asks)",
+        room=room, direction_words="a reversal (fixed by us before computing: the paper asks)",
         numbers={"key": f"course-reversal-{quantity}-{label}", "quantity": quantity, "trough": trough,
                  "reversing_networks": big, "networks": int(v.shape[0] * v.shape[1]),
                  "direction": _directions([c.networks[j] for j in idx], [p.sign for p in per]),
@@ -468,11 +470,12 @@ def _epochs_words(log2_epochs: np.ndarray) -> str:
     return f"epoch {med:g} (range {lo:g} to {hi:g})" if lo != hi else f"epoch {med:g}"
 
 
-def findings(c: Course) -> dict[str, str]:
-    """The chapter's answers in plain sentences, each computed from the runs: ``when`` (the median epoch by which
-    half of the change was made, TV and later-layer sensitivity), ``layers`` and ``architectures`` (the timing
-    verdicts), ``monotone`` (TV and later-layer sensitivity) and ``noise`` (the reversal relative to the noise
-    control, the declared alternative that decides how the reversal is read)."""
+def findings(c: Course, found: Sequence[Verdict]) -> dict[str, str]:
+    """The chapter's answers in plain sentences, each computed from the runs and from ``found``, the chapter's
+    verdicts (:func:`timing_verdicts` and :func:`reversal_verdicts`): ``when`` (the median epoch by which half of
+    the change was made, TV and later-layer sensitivity), ``timing`` (the timing verdicts), ``monotone`` (the
+    reversal verdicts) and ``noise`` (the reversal relative to the noise control, the declared alternative that
+    decides how the reversal is read)."""
     tv = half_change_epochs(c.epochs, np.moveaxis(c.values["tv"], -1, -2))
     moved_tv = np.abs(np.log(c.values["tv"][:, :, -1] / c.values["tv"][:, :, 0])) >= MINIMAL["tv"]
     late = half_change_epochs(c.epochs, c.window("sensitivity", "late"))
@@ -481,31 +484,31 @@ def findings(c: Course) -> dict[str, str]:
                     f"(median over the {int(moved_tv.sum())} layer × network × seed trajectories that moved).  "
                     f"The later layers' sensitivity moves first: half of its change is made by "
                     f"{_epochs_words(late)} (median over the {late.size} networks).")}
-    timing = timing_verdicts(c, "tv") + timing_verdicts(c, "sensitivity")
-    out["timing"] = "  ".join(f"{v.claim}: {sentence(v)}." for v in timing)
-    found = {v.numbers["key"]: v for v in reversal_verdicts(c)}
+    out["timing"] = "  ".join(f"{v.claim}: {sentence(v)}." for v in found
+                              if not v.numbers["key"].startswith("course-reversal-"))
+    reversals = {v.numbers["key"]: v for v in found if v.numbers["key"].startswith("course-reversal-")}
     parts = []
-    for key, v in found.items():
+    for key, v in reversals.items():
         what = "TV" if v.numbers["quantity"] == "tv" else "later-layer sensitivity"
         where = key.rsplit("-", 1)[-1]
         if v.numbers["quantity"] == "tv" or v.verdict != SUPPORTED:
+            minimal = _pct(REVERSAL_RULES[v.numbers["quantity"]].minimal)
             parts.append(f"{what} {where}: {v.verdict} ({v.value}; {v.numbers['reversing_networks']} of "
-                         f"{v.numbers['networks']} networks reverse by at least {_pct(REVERSAL_RULES[v.numbers['quantity']].minimal)} "
-                         f"anywhere along their own trajectory)")
+                         f"{v.numbers['networks']} networks reverse by at least {minimal} anywhere along their own "
+                         f"trajectory)")
         else:
             parts.append(f"{what} {where} {v.numbers['direction']} until near epoch {v.numbers['extreme_epoch']:g} "
                          f"(median extreme) and then turns back: the way back to the end {v.value}, "
                          f"{v.numbers['reversing_networks']} of {v.numbers['networks']} networks")
-    out["monotone"] = "; ".join(parts) + "."
-    out["monotone"] = out["monotone"] if parts else "No network was read."
-    d = found.get("course-reversal-sensitivity-without pooling")
+    out["monotone"] = "; ".join(parts) + "." if parts else "No network was read."
+    d = reversals.get("course-reversal-sensitivity-without pooling")
     r = _reversal(c, "R", "late", UNPOOLED, "without pooling")
     if d is None or r is None:
         out["noise"] = "No network without pooling was read, so the reversal's reference is not compared."
     else:
         if d.verdict == SUPPORTED and r.verdict != SUPPORTED:
-            out["noise"] = (f"Relative to the noise control there is no reversal of the minimal size (R = D / G: {r.verdict}, "
-                            f"{r.value}): after its extreme the later layers grow more sensitive to deformation and "
+            out["noise"] = (f"Relative to the noise control there is no reversal of the minimal size (R = D / G: "
+                            f"{r.verdict}, {r.value}): after its extreme the later layers grow more sensitive to deformation and "
                             f"to noise of the same size alike, so the rise of D is a rise of sensitivity in general, "
                             f"not a loss of stability to deformation in particular.")
         else:

@@ -217,8 +217,8 @@ def recipes_side_by_side(evidence: Sequence[Evidence]) -> list[dict[str, str]]:
 
 def _names(vs: Sequence[Verdict]) -> str:
     """"claims 1 (pooling confers stability …) and 4 (…)": each claim's number and a short form of it."""
-    items = [f"{v.numbers.get('number')} ({textwrap.shorten(v.claim.rstrip('.'), 60, placeholder='…')[0].lower()}"
-             f"{textwrap.shorten(v.claim.rstrip('.'), 60, placeholder='…')[1:]})" for v in vs]
+    short = [textwrap.shorten(v.claim.rstrip("."), 60, placeholder="…") for v in vs]
+    items = [f"{v.numbers.get('number')} ({text[0].lower()}{text[1:]})" for v, text in zip(vs, short)]
     head = "claim " if len(items) == 1 else "claims "
     return head + (items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1])
 

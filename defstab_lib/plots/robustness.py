@@ -51,7 +51,7 @@ from matplotlib.lines import Line2D
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
 from .provenance import draws
-from .verdicts import VERDICT_COLORS, spaced_ticks
+from .verdicts import VERDICT_COLORS, no_effect_band, spaced_ticks
 
 __all__ = ["plot_robustness", "plot_robustness_grid"]
 
@@ -110,17 +110,8 @@ def _finite(values) -> list[float]:
     return [float(x) for x in values if x is not None and math.isfinite(x)]
 
 
-def _reference(v) -> tuple[float, float, float]:
-    """No effect, the band's ends (no meaningful effect) of the verdict ``v``."""
-    m = v.minimal_effect
-    if v.scale == "log":
-        m = max(m, 1 / m) if math.isfinite(m) and m > 0 else math.nan
-        return 1.0, 1 / m, m
-    return 0.0, -abs(m), abs(m)
-
-
 def _draw_references(ax, v) -> None:
-    none, low, high = _reference(v)
+    none, low, high = no_effect_band(v)
     if math.isfinite(low):
         ax.axvspan(low, high, color=_BAND, lw=0, zorder=0, gid="no meaningful effect")
     ax.axvline(none, color="black", lw=0.9, zorder=1, gid="no effect")
@@ -141,7 +132,7 @@ def _draw_row(ax, s, y: float, primary_m: float) -> None:
                 **({"markersize": 9.5, "markeredgecolor": "black", "markeredgewidth": 1.3} if s.primary
                    else {"markersize": 6.5, "markeredgecolor": "white", "markeredgewidth": 0.8}))
     if not v.has_ci:
-        x = v.effect if math.isfinite(v.effect) else _reference(v)[0]
+        x = v.effect if math.isfinite(v.effect) else no_effect_band(v)[0]
         ax.annotate("no CI" if math.isfinite(v.effect) else "no estimate", (x, y), xytext=(7, 0),
                     textcoords="offset points", va="center", fontsize=7.5, color="#555555", style="italic")
     m = v.minimal_effect
@@ -152,7 +143,7 @@ def _draw_row(ax, s, y: float, primary_m: float) -> None:
 
 def _set_x(ax, specs: Sequence, v) -> None:
     """The x axis: log with "0.5×" labels for ratios; limits that hold every CI, effect and the band."""
-    none, low, high = _reference(v)
+    none, low, high = no_effect_band(v)
     values = _finite([x for s in specs for x in (s.verdict.ci_low, s.verdict.ci_high, s.verdict.effect,
                                                    s.verdict.minimal_effect)] + [none, low, high])
     lo, hi = min(values), max(values)

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .provenance import draws
-from .verdicts import VERDICT_COLORS, spaced_ticks
+from .verdicts import VERDICT_COLORS, no_effect_band, spaced_ticks
 
 __all__ = ["plot_summary"]
 
@@ -76,15 +76,15 @@ def plot_summary(verdicts: Sequence, *, holds: Mapping[str, str] | None = None, 
     ends = []
     for i, v in enumerate(verdicts):
         y = n - 1 - i
-        m = max(v.minimal_effect, 1 / v.minimal_effect) if v.minimal_effect > 0 else math.nan
-        if math.isfinite(m):
-            ax.fill_betweenx([y - 0.32, y + 0.32], 1 / m, m, color="#e4e4e4", lw=0)
+        _, low, high = no_effect_band(v)
+        if math.isfinite(low):
+            ax.fill_betweenx([y - 0.32, y + 0.32], low, high, color="#e4e4e4", lw=0)
         color = VERDICT_COLORS.get(v.verdict, "0.3")
         if v.has_ci:
             ax.plot([v.ci_low, v.ci_high], [y, y], color=color, lw=2.4, solid_capstyle="butt")
             ends += [v.ci_low, v.ci_high]
         ax.plot([v.effect], [y], "o", color=color, ms=7, mec="white", mew=0.8)
-        ends += [v.effect, 1 / m, m] if math.isfinite(m) else [v.effect]
+        ends += [v.effect, low, high] if math.isfinite(low) else [v.effect]
     ax.axvline(1.0, color="0.3", lw=0.8, ls=":")
     ax.set_xscale("log")
     lo, hi = min(ends) / 1.15, max(ends) * 1.15

@@ -25,7 +25,7 @@ import numpy as np
 
 from .provenance import draws
 
-__all__ = ["VERDICT_COLORS", "plot_verdict", "plot_verdicts"]
+__all__ = ["VERDICT_COLORS", "no_effect_band", "plot_verdict", "plot_verdicts"]
 
 _TICKS = (0.25, 0.33, 0.5, 0.67, 0.8, 0.9, 0.95, 0.97, 1.0, 1.03, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 4.0)
 
@@ -33,6 +33,17 @@ _TICKS = (0.25, 0.33, 0.5, 0.67, 0.8, 0.9, 0.95, 0.97, 1.0, 1.03, 1.05, 1.1, 1.2
 VERDICT_COLORS = {"supported": "#1a9850", "contradicted": "#d73027", "no meaningful effect": "#4575b4",
                   "inconclusive": "#7f7f7f", "uninformative": "#b8860b",
                   "not supported": "#d73027"}
+
+
+def no_effect_band(v) -> tuple[float, float, float]:
+    """``(no effect, low end, high end)`` of the band of no meaningful effect of the verdict ``v``: ``1 / m`` to
+    ``m`` around 1× for ratios (``m`` the minimal effect as a ratio above 1), ``-|m|`` to ``|m|`` around 0
+    otherwise; the ends are NaN when the minimal effect is not a finite positive ratio."""
+    m = v.minimal_effect
+    if v.scale == "log":
+        m = max(m, 1 / m) if math.isfinite(m) and m > 0 else math.nan
+        return 1.0, 1 / m, m
+    return 0.0, -abs(m), abs(m)
 
 
 @draws
@@ -46,10 +57,8 @@ def plot_verdict(v, ax=None, *, title: str | None = None):
     labels = [_label(r) for r in rows]
     if v.scale == "log":
         ax.set_xscale("log")
-    m = v.minimal_effect if v.scale != "log" else max(v.minimal_effect, 1 / v.minimal_effect)
-    none = 1.0 if v.scale == "log" else 0.0
-    ax.axvspan(none / m if v.scale == "log" else -m, none * m if v.scale == "log" else m, color="#dddddd",
-               zorder=0)
+    none, low, high = no_effect_band(v)
+    ax.axvspan(low, high, color="#dddddd", zorder=0)
     ax.axvline(none, color="black", lw=0.8, zorder=1)
     # each unit's effect, in a strip just below its evidence's CI bar; the strip's vertical jitter is layout, not
     # data, drawn from a fixed generator so that the same verdict gives the same picture on every build
@@ -73,8 +82,8 @@ def plot_verdict(v, ax=None, *, title: str | None = None):
     if v.scale == "log":
         ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x:g}×"))
         ax.xaxis.set_minor_formatter(plt.NullFormatter())
-        lo = min([r.ci_low for r in rows if r.has_ci] + [x for r in rows for x in r.unit_effects] + [1 / m])
-        hi = max([r.ci_high for r in rows if r.has_ci] + [x for r in rows for x in r.unit_effects] + [m])
+        lo = min([r.ci_low for r in rows if r.has_ci] + [x for r in rows for x in r.unit_effects] + [low])
+        hi = max([r.ci_high for r in rows if r.has_ci] + [x for r in rows for x in r.unit_effects] + [high])
         ax.set_xlim(lo / 1.15, hi * 1.15)
         ax.set_xticks(spaced_ticks(lo / 1.15, hi * 1.15))
     ax.tick_params(labelsize=8)

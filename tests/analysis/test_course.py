@@ -112,3 +112,15 @@ def test_the_leave_one_out_reversal_rule_rarely_finds_a_reversal_in_a_monotone_f
     assert found["loo"] / sims <= 0.06
     if sd >= 0.1:
         assert found["own"] / sims > 0.5
+
+
+def test_findings_say_when_and_read_the_reversal_against_the_noise_control():
+    c = course.course(_runs())
+    found = course.timing_verdicts(c, "tv") + course.timing_verdicts(c, "sensitivity") + course.reversal_verdicts(c)
+    said = course.findings(c, found)
+    assert set(said) == {"when", "timing", "monotone", "noise"}
+    assert "made half of its change by epoch 2" in said["when"] and "median over the 20 networks" in said["when"]
+    assert said["timing"].count("doublings of the epoch") == 4
+    assert "later-layer sensitivity without pooling falls until near epoch 1" in said["monotone"]
+    # R = D / G is flat in these runs (G = 2 D): the reversal of D is a change of sensitivity to everything
+    assert said["noise"].startswith("Relative to the noise control there is no reversal")

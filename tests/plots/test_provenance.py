@@ -23,7 +23,8 @@ matplotlib.use("Agg")
 
 #: Public functions of ``plots`` that draw nothing: they compute colours or statistics, or set matplotlib's style.
 NOT_DRAWING = {"defstab_lib.plots.apply_style", "defstab_lib.plots.profiles.band_stats",
-               "defstab_lib.plots.profiles.shade_colors", "defstab_lib.plots.kernel_view.scale_colors"}
+               "defstab_lib.plots.profiles.shade_colors", "defstab_lib.plots.kernel_view.scale_colors",
+               "defstab_lib.plots.verdicts.no_effect_band"}
 
 
 def public_functions() -> dict[str, object]:
