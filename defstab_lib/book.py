@@ -420,6 +420,36 @@ def results_url(path: str, root: Path | None = None) -> str:
     return f"{repo['url'].rstrip('/')}/blob/{repo.get('branch', 'main')}/{path}"
 
 
+def source_url(drawn_by: str, root: Path | None = None) -> str:
+    """The address of the library function ``drawn_by`` (``"defstab_lib.plots.x.f"``) in the published repository,
+    at the commit the book is built from (its branch outside a git checkout), with the line it starts on; ``""``
+    for a name that is not a function of the library.
+
+    >>> source_url("defstab_lib.plots.profiles.plot_profiles").split("/blob/")[1].split("/", 1)[1]  # doctest: +ELLIPSIS
+    'defstab_lib/plots/profiles.py#L...'
+    >>> source_url("os.path.join")
+    ''
+    """
+    import importlib
+    import inspect
+
+    module_name, _, attr = drawn_by.rpartition(".")
+    if not module_name.startswith("defstab_lib"):
+        return ""
+    try:
+        target = inspect.unwrap(getattr(importlib.import_module(module_name), attr))
+        file, line = Path(inspect.getsourcefile(target)).resolve(), inspect.getsourcelines(target)[1]
+    except (ImportError, AttributeError, TypeError, OSError):
+        return ""
+    package = Path(__file__).resolve().parent
+    if package not in file.parents:
+        return ""
+    repo = book_config(root)["repository"]
+    commit = git_commit(package).split(" ")[0]
+    ref = commit if re.fullmatch(r"[0-9a-f]{7,40}", commit) else repo.get("branch", "main")
+    return f"{repo['url'].rstrip('/')}/blob/{ref}/{file.relative_to(package.parent).as_posix()}#L{line}"
+
+
 def _plain(text: str, glued: Mapping[str, str]) -> str:
     """MyST markdown as plain text: glued values filled in (with their format), other roles' targets kept, math
     and emphasis unmarked.
@@ -464,8 +494,12 @@ def figure_provenance(nb, root: Path | None = None, svg_dir: Path | None = None,
     With ``chapter`` (the chapter's number), each figure is numbered in the order the page shows them:
     ``"<chapter>.<k>"``, shown with its alt text as its visible caption.
 
+    With ``svg_dir`` (the built site), each figure also gets ``"source"`` (:func:`source_url` of the function that
+    drew it) and ``"data"``: a manifest ``svg_dir/<sha256>.json`` of what it was drawn from (its number, caption,
+    function, source and every stored-results file with its address), which the page links as the figure's data.
+
     Returns ``{sha256 of the PNG: {"alt", "drawn_by", "results": [(name, url)], "svg": file name or "",
-    "number": "3.2" or ""}}``; the hash is the name myst-nb gives the image file, which is how
+    "number": "3.2" or ""[, "source", "data"]}}``; the hash is the name myst-nb gives the image file, which is how
     :mod:`defstab_lib.sphinxext` finds it.
     """
     figures = {}
@@ -486,13 +520,24 @@ def figure_provenance(nb, root: Path | None = None, svg_dir: Path | None = None,
                 svg_dir.mkdir(parents=True, exist_ok=True)
                 svg_name = f"{digest}.svg"
                 (svg_dir / svg_name).write_text(svg if isinstance(svg, str) else "".join(svg))
-            figures[digest] = {
+            drawn_by = str(meta.get("drawn_by") or "")
+            entry = {
                 "alt": str(meta.get("alt") or caption),
-                "drawn_by": str(meta.get("drawn_by") or ""),
+                "drawn_by": drawn_by,
                 "results": [(Path(r).name, results_url(r, root)) for r in meta.get("results", [])],
                 "svg": svg_name,
                 "number": f"{chapter}.{len(figures) + 1}" if chapter is not None else "",
             }
+            if svg_dir is not None:  # the built site: the function's source and a manifest of the figure's data
+                entry["source"] = source_url(drawn_by, root) if drawn_by else ""
+                entry["data"] = f"{digest}.json"
+                manifest = {"figure": entry["number"], "caption": entry["alt"], "drawn_by": drawn_by,
+                            "source": entry["source"],
+                            "results": [{"file": r, "url": url} for r, (_, url) in
+                                        zip(meta.get("results", []), entry["results"])]}
+                svg_dir.mkdir(parents=True, exist_ok=True)
+                (svg_dir / entry["data"]).write_text(json.dumps(manifest, indent=1) + "\n")
+            figures[digest] = entry
     return figures
 
 

@@ -75,32 +75,44 @@ SHOWN_RESULTS = 3
 
 
 def provenance_html(entry: dict, static_prefix: str = "_static/") -> str:
-    """The line under a figure: the function that drew it, its SVG, the stored results (empty if none known).
+    """The line under a figure: the function that drew it (linked to its source at the built commit, when known),
+    its SVG, and what it was drawn from -- one "data" link to the figure's manifest when the build wrote one, else
+    the stored results themselves (empty if nothing is known).
 
     ``entry``: one figure of ``defstab-figures.json`` (``drawn_by``, ``svg``, ``results`` as ``[name, url]``
-    pairs); ``static_prefix``: the page's relative path to ``_static/``.
+    pairs, and from a site build ``source`` and ``data``); ``static_prefix``: the page's relative path to
+    ``_static/``.
 
     >>> provenance_html({"drawn_by": "defstab_lib.plots.f", "svg": "ab.svg",
     ...                  "results": [["k.json", "https://example.org/k.json"]]}, "../_static/")
     '<div class="defstab-provenance">Drawn by <code>defstab_lib.plots.f</code> · <a class="defstab-svg" href="../_static/figures/ab.svg" download>SVG</a> · results: <a class="defstab-results" href="https://example.org/k.json">k.json</a></div>'
+    >>> provenance_html({"drawn_by": "defstab_lib.plots.f", "source": "https://x/f.py#L3", "svg": "ab.svg",
+    ...                  "data": "ab.json", "results": [["k.json", "u"]] * 30}, "../_static/")  # doctest: +ELLIPSIS
+    '<div ...>Drawn by <a class="defstab-source" href="https://x/f.py#L3"><code>defstab_lib.plots.f</code></a> · <a ...>SVG</a> · <a class="defstab-data" href="../_static/figures/ab.json">data: 30 stored results</a></div>'
     >>> provenance_html({"drawn_by": "", "svg": "", "results": []})
     ''
-    >>> "drawn from 30 stored results</summary>" in provenance_html({"results": [["k.json", "u"]] * 30})
-    True
     """
     parts = []
     if entry.get("drawn_by"):
-        parts.append(f"Drawn by <code>{html.escape(entry['drawn_by'])}</code>")
+        name = f"<code>{html.escape(entry['drawn_by'])}</code>"
+        parts.append("Drawn by " + (f'<a class="defstab-source" href="{html.escape(entry["source"])}">{name}</a>'
+                                    if entry.get("source") else name))
     if entry.get("svg"):
         href = html.escape(f"{static_prefix}figures/{entry['svg']}")
         parts.append(f'<a class="defstab-svg" href="{href}" download>SVG</a>')
     results = entry.get("results") or []
-    links = [f'<a class="defstab-results" href="{html.escape(url)}">{html.escape(name)}</a>' for name, url in results]
-    if len(links) > SHOWN_RESULTS:  # a wall of hash-named links: the count, the files one click away
-        parts.append(f"<details class='defstab-results'><summary>drawn from {len(links)} stored results</summary>"
-                     f"{', '.join(links)}</details>")
-    elif links:
-        parts.append(f"results: {', '.join(links)}")
+    if entry.get("data") and results:
+        href = html.escape(f"{static_prefix}figures/{entry['data']}")
+        count = f"{len(results)} stored result" + ("s" if len(results) != 1 else "")
+        parts.append(f'<a class="defstab-data" href="{href}">data: {count}</a>')
+    else:
+        links = [f'<a class="defstab-results" href="{html.escape(url)}">{html.escape(name)}</a>'
+                 for name, url in results]
+        if len(links) > SHOWN_RESULTS:  # a wall of hash-named links: the count, the files one click away
+            parts.append(f"<details class='defstab-results'><summary>drawn from {len(links)} stored results</summary>"
+                         f"{', '.join(links)}</details>")
+        elif links:
+            parts.append(f"results: {', '.join(links)}")
     return f'<div class="defstab-provenance">{" · ".join(parts)}</div>' if parts else ""
 
 

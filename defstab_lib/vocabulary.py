@@ -6,7 +6,7 @@ True
 
 from __future__ import annotations
 
-__all__ = ["DOWNSAMPLING", "POOLED", "UNPOOLED", "TRAINING_DATASETS", "RUN_DATASETS", "FIGURES_FILE"]
+__all__ = ["DOWNSAMPLING", "POOLED", "UNPOOLED", "TRAINING_DATASETS", "RUN_DATASETS", "FIGURES_FILE", "VERDICT_GUIDE"]
 
 #: The downsampling layers the paper compares (section 2.2), in the order of its figures.
 DOWNSAMPLING: tuple[str, ...] = ("subsample", "maxpool", "avgpool", "strided", "strided-relu")
@@ -22,3 +22,6 @@ RUN_DATASETS: tuple[str, ...] = TRAINING_DATASETS + ("synthetic",)
 #: book's root (the Sphinx source folder) and read by :mod:`defstab_lib.sphinxext` (here, so that the book's build
 #: needs no Sphinx import and the command line no book extra).
 FIGURES_FILE = "defstab-figures.json"
+#: Where the book explains once how to read a verdict (the minimal effect, why 0.909× = 1 ÷ 1.10, what "would change
+#: it" means): the report's box, as a link from any chapter page (every chapter is a page of ``book/``).
+VERDICT_GUIDE = "report.html#how-to-read-a-verdict"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import json
 import importlib.util
 import re
 import shutil
@@ -230,13 +231,35 @@ def test_figure_provenance_collects_alt_function_results_and_svg(tmp_path):
     figures = book.figure_provenance(nb, ROOT, tmp_path)
     url = book.book_config(ROOT)["repository"]["url"] + "/blob/main/results/pooling/abc.json"
     assert figures == {digest: {"alt": meta["alt"], "drawn_by": meta["drawn_by"], "results": [("abc.json", url)],
-                                "svg": f"{digest}.svg", "number": ""}}
+                                "svg": f"{digest}.svg", "number": "", "source": "", "data": f"{digest}.json"}}
     assert (tmp_path / f"{digest}.svg").read_text().startswith("<svg")
     assert "image/svg+xml" not in nb.cells[0].outputs[0].data, "the page shows the PNG; the SVG is a download"
+    # the figure's data: one manifest of every stored result it was drawn from, with its address
+    manifest = json.loads((tmp_path / f"{digest}.json").read_text())
+    assert manifest["results"] == [{"file": "results/pooling/abc.json", "url": url}]
+    assert manifest["caption"] == meta["alt"] and manifest["drawn_by"] == meta["drawn_by"]
     from defstab_lib.sphinxext import provenance_html
 
     line = provenance_html(figures[digest], "../_static/")
-    assert f'href="../_static/figures/{digest}.svg" download' in line and url in line and meta["drawn_by"] in line
+    assert f'href="../_static/figures/{digest}.svg" download' in line and meta["drawn_by"] in line
+    assert f'<a class="defstab-data" href="../_static/figures/{digest}.json">data: 1 stored result</a>' in line
+
+
+def test_a_figures_drawing_function_links_to_its_source_at_the_built_commit(tmp_path):
+    """cb67332 named the drawing function under each figure without linking it to its source."""
+    import inspect
+
+    from defstab_lib.plots.profiles import plot_profiles
+    from defstab_lib.provenance import git_commit
+
+    nb, digest = _figure_notebook({"alt": "Two curves of sensitivity.", "results": [],
+                                   "drawn_by": "defstab_lib.plots.profiles.plot_profiles"}, None)
+    url = book.figure_provenance(nb, ROOT, tmp_path)[digest]["source"]
+    line = inspect.getsourcelines(inspect.unwrap(plot_profiles))[1]
+    commit = git_commit(ROOT).split(" ")[0]
+    assert url == (f"{book.book_config(ROOT)['repository']['url']}/blob/{commit}/defstab_lib/plots/profiles.py"
+                   f"#L{line}")
+    assert book.source_url("defstab_lib.plots.profiles.no_such_function") == ""
 
 
 def test_every_figure_is_numbered_by_chapter_with_a_visible_caption(tmp_path):

@@ -4,6 +4,7 @@
   random factor), rules, verdicts (with room to move: "uninformative"), ``n_needed``;
 - :mod:`.calibration` -- each rule simulated at the observed spread and skew: false support and power;
 - :mod:`.verdicts` -- the :class:`Verdict` object and the one way every page states, glues and tabulates it;
+- :mod:`.reading`  -- the one "How to read a verdict" box and the compact lines a page states a claim in;
 - :mod:`.claims`   -- the eight tests (the paper's seven claims and its headline) as :class:`Claim` records, each
   with its rule, and the functions that judge them;
 - :mod:`.specifications` -- every claim under its declared specifications (:mod:`.alternatives` computes them,
@@ -53,6 +54,7 @@ from .stats import (
     probe_replicates,
 )
 from .random_networks import smoothing_numbers
+from .reading import claim_lines, verdict_guide
 from .recipe import recipe_html, recipe_rows
 from .tables import accuracy_rows, html_table
 from .verdicts import (
@@ -75,7 +77,7 @@ __all__ = [
     "Rule", "Room", "Estimate", "interval", "decide", "n_needed", "probe_replicates", "interval_with_probe",
     "Calibration", "calibrate", "tightened", "calibration_rows",
     "Verdict", "judge", "effect_words", "sentence", "what_would_change", "glue_id", "glue_values", "to_json",
-    "table_rows", "side_by_side", "verdict_table", "html_table",
+    "table_rows", "side_by_side", "verdict_table", "html_table", "claim_lines", "verdict_guide",
     "Claim", "CLAIMS",
     "pooling_at_init", "training_changes_pattern", "convergence_after_training", "smoothing_stabilises",
     "stronger_tasks_smoother", "training_smooths", "random_labels_depend_on_architecture",

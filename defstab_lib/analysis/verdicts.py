@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from ..vocabulary import VERDICT_GUIDE
+
 from .stats import (
     CONTRADICTED,
     INCONCLUSIVE,
@@ -38,7 +40,8 @@ from .stats import (
 )
 
 __all__ = ["Verdict", "judge", "effect_words", "sentence", "unit_words", "what_would_change", "GLUE_KINDS", "glue_id",
-           "glue_values", "to_json", "table_rows", "side_by_side", "verdict_table"]
+           "glue_values", "to_json", "table_rows", "side_by_side", "verdict_table", "minimal_words",
+           "VERDICT_GUIDE"]
 
 
 @dataclasses.dataclass
@@ -285,7 +288,7 @@ def what_would_change(v: Verdict) -> str:
     band = max(v.minimal_effect, 1 / v.minimal_effect) if v.scale == "log" else abs(v.minimal_effect)
     if v.verdict == SUPPORTED and v.direction != 0:
         return (f"It would change if new initialisations moved the CI's end nearest to no effect ({near:.3f}×) "
-                f"across 1×, or the estimate ({v.effect:.3f}×) past the minimal effect ({v.minimal_effect:.3f}×).")
+                f"across 1×, or the estimate ({v.effect:.3f}×) past the minimal effect ({minimal_words(v)}).")
     if v.verdict == SUPPORTED:
         return (f"The CI lies within a factor {band:.2f} either way; it would change if new initialisations "
                 f"widened or moved it beyond that.")
@@ -396,25 +399,68 @@ def side_by_side(columns: Mapping[str, Sequence[Verdict]], *, label_column: str,
             for i, v in enumerate(first)]
 
 
-def verdict_table(verdicts: Sequence[Verdict], *, caption: str = "", holds: Mapping[str, str] | None = None) -> str:
-    """The verdicts as an HTML table: claim, the paper's figure, the effect with its CI in words, the verdict,
-    and, with ``holds`` (``{claim key: "k of m"}``), a column "holds in" (the declared specifications that support
-    it).  Each verdict cell carries ``data-verdict`` and its row a ``data-ci`` (for the browser suite).  (Generic
-    rows are :func:`~defstab_lib.analysis.tables.html_table`'s.)"""
+def minimal_words(v: Verdict) -> str:
+    """The minimal effect of interest in words, the way it is crossed: a ratio as the factor and its per cent in the
+    paper's direction (a factor 1.10 falling is 0.909× = 1 ÷ 1.10, 9.1% lower; :data:`VERDICT_GUIDE` explains why).
+
+    >>> minimal_words(Verdict("c", "s", "v", "r", "supported", 1, minimal_effect=1 / 1.1, direction=-1))
+    '0.909× (a factor 1.10 lower)'
+    >>> minimal_words(Verdict("c", "s", "v", "r", "supported", 1, minimal_effect=1.03, direction=1))
+    '1.030× (a factor 1.03 higher)'
+    >>> minimal_words(Verdict("c", "s", "v", "r", "supported", 1, minimal_effect=1.1, direction=0))
+    '1.100× (a factor 1.10 either way)'
+    """
+    if v.scale != "log":
+        return f"{v.minimal_effect:.3g}"
+    factor = max(v.minimal_effect, 1 / v.minimal_effect)
+    way = {-1: "lower", 1: "higher"}.get(v.direction, "either way")
+    return f"{v.minimal_effect:.3f}× (a factor {factor:.2f} {way})"
+
+
+def _n_words(v: Verdict) -> str:
+    return f"{v.n_independent} {unit_words(v)}" if v.n_independent else str(v.runs)
+
+
+def verdict_table(verdicts: Sequence[Verdict], *, caption: str = "", holds: Mapping[str, str] | None = None,
+                  links: Mapping[str, str] | None = None, guide: str = VERDICT_GUIDE) -> str:
+    """The verdicts as an HTML table: the claim's number, the claim, the paper's figure, the effect with its 95% CI
+    in words, ``n`` (the independent units it rests on), the verdict (its header linked to ``guide``, the one
+    "How to read a verdict" box, which the caption links as well), with ``holds`` (``{claim key: "k of m"}``) a column "holds in" (the declared
+    specifications that support it) and with ``links`` (``{claim key: href}``) a column linking each claim to its
+    chapter.
+
+    Each verdict cell carries ``data-verdict`` and its row a ``data-ci`` (for the browser suite); each cell a
+    ``data-label`` with its column's name, which ``book/static/defstab.css`` shows beside the value when a phone's
+    width turns each row into a card.  (Generic rows are :func:`~defstab_lib.analysis.tables.html_table`'s.)"""
+    columns = ["#", "claim", "paper", "effect (95% CI)", "n", "verdict"]
+    if holds:
+        columns.append("holds in (declared specifications)")
+    if links:
+        columns.append("chapter")
     rows = []
     for i, v in enumerate(verdicts, start=1):
         number = v.numbers.get("number", i)
+        key = v.numbers.get("key", "")
         ci = f"{v.ci_low:.4g} to {v.ci_high:.4g}" if v.has_ci else ""
-        rows.append(
-            f"<tr data-ci='{html.escape(ci)}'><td>{number}</td><td>{html.escape(v.claim)}</td>"
-            f"<td>{html.escape(v.figure)}</td><td class='effect'>{html.escape(v.what)}: {html.escape(v.value)}"
-            f"</td><td class='verdict' data-verdict='{html.escape(v.verdict)}'><b>{html.escape(v.verdict)}</b>"
-            + (f"<br><small>~{v.n_needed} initialisations would decide it</small>" if v.n_needed else "")
-            + (f"<br><small>{html.escape(v.uninformative_reason)}</small>" if v.uninformative_reason else "")
-            + "</td>"
-            + (f"<td class='holds'>{html.escape(holds.get(v.numbers.get('key', ''), ''))}</td>" if holds else "")
-            + "</tr>")
-    head = ("<tr><th>#</th><th>claim</th><th>paper</th><th>effect (95% CI)</th><th>verdict</th>"
-            + ("<th>holds in (declared specifications)</th>" if holds else "") + "</tr>")
-    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    return f"<table class='verdicts'>{cap}<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+        verdict = (f"<b>{html.escape(v.verdict)}</b>"
+                   + (f"<br><small>~{v.n_needed} initialisations would decide it</small>" if v.n_needed else "")
+                   + (f"<br><small>{html.escape(v.uninformative_reason)}</small>" if v.uninformative_reason else ""))
+        cells = [("#", str(number), ""), ("claim", html.escape(v.claim), ""), ("paper", html.escape(v.figure), ""),
+                 ("effect (95% CI)", f"{html.escape(v.what)}: {html.escape(v.value)}" if v.what
+                  else html.escape(v.value), " class='effect'"),
+                 ("n", html.escape(_n_words(v)), " class='n'"),
+                 ("verdict", verdict, f" class='verdict' data-verdict='{html.escape(v.verdict)}'")]
+        if holds:
+            cells.append(("holds in", html.escape(holds.get(key, "")), " class='holds'"))
+        if links:
+            href = links.get(key, "")
+            cells.append(("chapter", f"<a href='{html.escape(href)}'>read</a>" if href else "", " class='chapter'"))
+        rows.append(f"<tr data-ci='{html.escape(ci)}'>"
+                    + "".join(f"<td data-label='{html.escape(label)}'{attrs}>{value}</td>"
+                              for label, value, attrs in cells) + "</tr>")
+    head = "".join(f"<th><a href='{html.escape(guide)}'>{c}</a></th>" if c == "verdict" and guide
+                   else f"<th>{html.escape(c)}</th>" for c in columns)
+    how = f"<a class='defstab-guide' href='{html.escape(guide)}'>how to read a verdict</a>" if guide else ""
+    cap = (f"<caption>{html.escape(caption)}" + (f" ({how})" if how else "") + "</caption>" if caption
+           else f"<caption>{how}</caption>" if how else "")
+    return f"<table class='verdicts'>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"

@@ -41,6 +41,7 @@ from .page import glue, glue_all, html_table, injected_parameters, parameters_ht
     validate
 from .registry import (
     CHAPTERS,
+    CLAIM_CHAPTERS,
     DEVICE_PARAM,
     PROFILE_PARAM,
     RUN_DOWNSAMPLING_PARAM,
@@ -50,11 +51,13 @@ from .registry import (
     TRAIN_DEVICE_PARAM,
     ChapterSpec,
     Param,
+    claim_links,
     get,
 )
 
 __all__ = ["Param", "ChapterSpec", "SEED_PARAM", "DEVICE_PARAM", "PROFILE_PARAM", "TRAIN_DATASET_PARAM",
-           "RUN_SEEDS_PARAM", "RUN_DOWNSAMPLING_PARAM", "TRAIN_DEVICE_PARAM", "CHAPTERS", "get", "validate",
+           "RUN_SEEDS_PARAM", "RUN_DOWNSAMPLING_PARAM", "TRAIN_DEVICE_PARAM", "CHAPTERS", "CLAIM_CHAPTERS", "claim_links",
+           "get", "validate",
            "injected_parameters", "show_parameters", "parameters_html", "glue", "glue_all", "resolve_device",
            "html_table", "ChapterRuns", "ASK_ABOVE_S", "NotAsked", "load_runs", "load_evidence", "load_inputs",
            "page_inputs", "random_networks", "report_configs",

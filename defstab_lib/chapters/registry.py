@@ -342,6 +342,20 @@ _training_chapter(
 )
 
 
+#: The chapter that shows each of the report's claims (a key of :data:`defstab_lib.analysis.claims.CLAIMS`) with its
+#: figures and discussion: where the report's verdict table links each claim.
+CLAIM_CHAPTERS: dict[str, str] = {
+    "headline": "pooling", "pooling": "pooling", "training-changes": "pooling", "convergence": "pooling",
+    "smoothing": "smooth_init", "synthetic": "synthetic_tasks", "training-smooths": "smoothness",
+    "random-labels": "random_labels",
+}
+
+
+def claim_links() -> dict[str, str]:
+    """``{claim key: "<chapter>.html"}``: each claim's chapter page, as a link from another page of the book (every
+    chapter is a page of ``book/``)."""
+    return {key: f"{name}.html" for key, name in CLAIM_CHAPTERS.items()}
+
 def get(name: str) -> ChapterSpec:
     """The registered chapter called ``name`` (a ``ValueError`` lists the known names otherwise)."""
     try:

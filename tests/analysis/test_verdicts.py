@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from defstab_lib.vocabulary import VERDICT_GUIDE
+
 from defstab_lib import analysis, chapters
 from defstab_lib.analysis import stats, tables, verdicts
 from defstab_lib.analysis.claims import CLAIMS
@@ -72,7 +74,19 @@ def test_the_verdict_table_marks_each_verdict_and_its_interval_for_the_browser()
     v.numbers["number"] = "1"
     html = verdicts.verdict_table([v], caption="c")
     assert f"data-verdict='{v.verdict}'" in html and f"data-ci='{v.ci_low:.4g} to {v.ci_high:.4g}'" in html
-    assert html.startswith("<table class='verdicts'><caption>c</caption>") and "<td>1</td>" in html
+    assert html.startswith(f"<table class='verdicts'><caption>c (<a class='defstab-guide' href='{VERDICT_GUIDE}'>") and "<td data-label='#'>1</td>" in html
+    # n: the independent units it rests on; the verdict's header links to the one box that says how to read it
+    assert f"<td data-label='n' class='n'>{v.n_independent} draws</td>" in html
+    assert f"<th><a href='{VERDICT_GUIDE}'>verdict</a></th>" in html and "chapter" not in html
+    v.numbers["key"] = "pooling"
+    linked = verdicts.verdict_table([v], links={"pooling": "pooling.html"}, holds={"pooling": "3 of 4"})
+    assert "<a href='pooling.html'>read</a>" in linked and "<td data-label='holds in' class='holds'>3 of 4</td>" in linked
+
+
+def test_the_minimal_effect_is_said_the_way_it_is_crossed():
+    v = _verdict()
+    assert v.direction == -1 and verdicts.minimal_words(v).endswith("(a factor 1.10 lower)")
+    assert v.verdict == "supported" and verdicts.minimal_words(v) in verdicts.what_would_change(v)
 
 
 def test_the_one_generic_table_is_the_chapters_and_the_analysis_one():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from defstab_lib import chapters
+from defstab_lib.chapters import registry
 from defstab_lib.models import DOWNSAMPLING
 
 
@@ -31,3 +32,17 @@ def test_the_random_labels_chapter_reads_the_profiles_claim_7_contrast():
     assert chapters.get("smoothness").experiments_for("standard") == ("pooling", "random-labels")
     with pytest.raises(ValueError, match="unknown profile 'nope'"):
         spec.experiments_for("nope")
+
+
+def test_every_claim_links_to_a_chapter_of_the_book_that_states_its_verdict():
+    from defstab_lib.analysis.claims import CLAIMS
+    from defstab_lib.book import chapter_names, repo_root
+
+    assert set(registry.CLAIM_CHAPTERS) == set(CLAIMS)
+    in_book = set(chapter_names(repo_root()))
+    for key, name in registry.CLAIM_CHAPTERS.items():
+        assert name in in_book and name in registry.CHAPTERS, (key, name)
+        # the chapter glues the claim's verdict (verdict_<glue id>), so the link lands where the verdict is stated
+        source = (repo_root() / "book" / f"{name}.ipynb").read_text()
+        assert f"verdict_{CLAIMS[key].glue_id}" in source, (key, name)
+    assert registry.claim_links()["synthetic"] == "synthetic_tasks.html"
