@@ -356,6 +356,7 @@ def claim_links() -> dict[str, str]:
     chapter is a page of ``book/``)."""
     return {key: f"{name}.html" for key, name in CLAIM_CHAPTERS.items()}
 
+
 def get(name: str) -> ChapterSpec:
     """The registered chapter called ``name`` (a ``ValueError`` lists the known names otherwise)."""
     try:
