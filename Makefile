@@ -93,7 +93,9 @@ bench: install
 	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f; done
 
 # The GPU check installs nothing (GPU machines may have no network): it uses .venv where there is one, else the
-# python3 on PATH, which must have torch with CUDA.  Without CUDA it fails at once with one line.
+# python3 on PATH, which must have torch with CUDA.  Without CUDA it fails at once with one line.  Its paper slices
+# train on Fashion-MNIST, then on CIFAR-10 where cifar-10-batches-py/ is in $DEFSTAB_DATA (or its cache) or in
+# .data/ (extract cifar-10-python.tar.gz there to carry it along); without it, it says that slice is skipped.
 GPU_PY := $(if $(wildcard $(PY)),$(PY),$(PYTHON))
 
 gpu-check:

@@ -6,15 +6,18 @@
    channels_last: the library's defaults on CUDA), batch 128;
 4. several runs at once: 1, 2 and 4 processes training the half-width network on the same GPU, their images/s
    summed over a common timed window (a small network leaves a large GPU idle; processes fill it);
-5. a timed slice of the ``paper`` profile: one pooling run (maxpool, full width, all 60,000 training images) for
-   2 epochs through ``run_or_load``, with the time per epoch and what the profile's 25 pooling runs of 30 epochs
-   would take one at a time;
+5. timed slices of the ``paper`` profile: one pooling run (maxpool, full width, all training images) for 2 epochs
+   through ``run_or_load`` on Fashion-MNIST (60,000 images), then on CIFAR-10 (50,000) where its files are here
+   (:func:`paper_slices`; otherwise it says that it is skipped for lack of data, and where it looked), each with
+   the time per epoch and what the profile's 25 pooling runs of 30 epochs would take one at a time;
 
 then a summary.  On a machine without CUDA it exits with status 1 at once, with one line.
 
-Data: Fashion-MNIST where ``defstab_lib.data`` finds it (``$DEFSTAB_DATA``, its cache, Debian's package); else the
-copy that ``make gpu-data`` puts in ``.data/FashionMNIST/raw`` of the working tree (gitignored), which travels
-with the tree to a machine without the package and without a network.
+Data (nothing is downloaded): Fashion-MNIST where ``defstab_lib.data`` finds it (``$DEFSTAB_DATA``, its cache,
+Debian's package); else the copy that ``make gpu-data`` puts in ``.data/FashionMNIST/raw`` of the working tree
+(gitignored), which travels with the tree to a machine without the package and without a network.  CIFAR-10 the
+same way: ``$DEFSTAB_DATA/cifar-10-batches-py`` (or the cache's), else ``.data/cifar-10-batches-py`` (extract
+``cifar-10-python.tar.gz`` into ``.data/``).
 
     python benchmarks/gpu_check.py [--budget 480]
 """
@@ -28,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the checkout's library, installed or not
@@ -35,7 +39,15 @@ sys.path.insert(0, str(ROOT))  # the checkout's library, installed or not
 try:
     import torch
 
-    from defstab_lib.data import load_dataset, locate, pad_to_size
+    from defstab_lib.data import (
+        DATASET_INFO,
+        DatasetNotFoundError,
+        default_root,
+        load_dataset,
+        locate,
+        pad_to_size,
+        require_dataset,
+    )
     from defstab_lib.deform import deform
     from defstab_lib.models import make_vgg
     from defstab_lib.runs import ResultsStore, experiment_configs, run_or_load
@@ -48,13 +60,47 @@ CARRIED_DATA = ROOT / ".data"
 SUMMARY: list[tuple[str, str, str]] = []  # (what, measured, goal or note)
 
 
+#: The datasets of the paper slices, in order: Fashion-MNIST (needed: the check stops without it), CIFAR-10 (run
+#: where its files are here, else skipped with a message).
+SLICE_DATASETS = ("fashion-mnist", "cifar10")
+
+
+class PaperSlice(NamedTuple):
+    """One paper slice (a 2-epoch pooling run of the ``paper`` profile) on ``dataset``: ``root`` is the data root to
+    run it with (``$DEFSTAB_DATA`` during the run; ``None`` when skipped), ``skipped`` says why it cannot run here
+    (``None`` when it can)."""
+
+    dataset: str
+    root: Path | None
+    skipped: str | None = None
+
+
+def find_data(name: str, carried: Path = CARRIED_DATA) -> PaperSlice:
+    """Where both splits of dataset ``name`` are on this machine: the library's default places (``$DEFSTAB_DATA``,
+    its cache, Debian's package for Fashion-MNIST), else the folder ``carried`` with the working tree; nothing is
+    downloaded.  Where neither holds them, ``skipped`` says so in one line, with where it looked."""
+    try:
+        require_dataset(name, download=False, no_download="gpu-check downloads nothing")
+        return PaperSlice(name, default_root())  # Debian's Fashion-MNIST is found under any root
+    except DatasetNotFoundError as exc:
+        if all(locate(name, split, root=carried) for split in DATASET_INFO[name].sizes):
+            return PaperSlice(name, Path(carried))
+        folder = {"fashion-mnist": "FashionMNIST/raw", "cifar10": "cifar-10-batches-py"}.get(name, "")
+        return PaperSlice(name, None, f"no {DATASET_INFO[name].title} data on this machine: {exc} Nor in "
+                                      f"{Path(carried) / folder}, the folder carried with the working tree.")
+
+
+def paper_slices(carried: Path = CARRIED_DATA) -> list[PaperSlice]:
+    """The paper slices of this check, one per dataset of :data:`SLICE_DATASETS`, each found (:func:`find_data`) or
+    skipped for lack of data."""
+    return [find_data(name, carried) for name in SLICE_DATASETS]
+
+
 def _find_data() -> bool:
-    if locate("fashion-mnist", "train") and locate("fashion-mnist", "test"):
-        return True
-    if locate("fashion-mnist", "train", root=CARRIED_DATA) and locate("fashion-mnist", "test", root=CARRIED_DATA):
-        os.environ["DEFSTAB_DATA"] = str(CARRIED_DATA)  # also for the worker processes below
-        return True
-    return False
+    found = find_data("fashion-mnist")
+    if found.skipped is None:
+        os.environ["DEFSTAB_DATA"] = str(found.root)  # also for the worker processes below
+    return found.skipped is None
 
 
 def _step(name: str, deadline: float, need_s: float) -> bool:
@@ -172,22 +218,38 @@ def concurrent_runs(deadline: float) -> None:
                         f"{total / single:.2f}x one process"))
 
 
-def paper_slice(deadline: float) -> None:
-    if not _step("a slice of the paper profile: one pooling run (maxpool, full width, 60,000 images), 2 epochs",
-                 deadline, 90):
+def paper_slice(deadline: float, found: PaperSlice) -> None:
+    info = DATASET_INFO[found.dataset]
+    name = (f"a slice of the paper profile on {info.title}: one pooling run (maxpool, full width, "
+            f"{info.sizes['train']:,} images), 2 epochs")
+    what = f"paper pooling run, {info.title}, 2 epochs"
+    if found.skipped:
+        print(f"\n== {name}: skipped, for lack of data: {found.skipped}", flush=True)
+        SUMMARY.append((what, "skipped", f"no {info.title} data here"))
         return
-    config = experiment_configs("pooling", "paper", downsampling=["maxpool"], seeds=1, epochs=2)[0]
-    with tempfile.TemporaryDirectory(prefix="defstab-gpu-check-") as root:
-        start = time.perf_counter()
-        r = run_or_load(config, store=ResultsStore(root), progress=False, device="cuda")
-        wall = time.perf_counter() - start
+    if not _step(name, deadline, 90):
+        return
+    config = experiment_configs("pooling", "paper", dataset=found.dataset, downsampling=["maxpool"], seeds=1,
+                                epochs=2)[0]
+    before = os.environ.get("DEFSTAB_DATA")
+    os.environ["DEFSTAB_DATA"] = str(found.root)
+    try:
+        with tempfile.TemporaryDirectory(prefix="defstab-gpu-check-") as root:
+            start = time.perf_counter()
+            r = run_or_load(config, store=ResultsStore(root), progress=False, device="cuda")
+            wall = time.perf_counter() - start
+    finally:
+        if before is None:
+            os.environ.pop("DEFSTAB_DATA", None)
+        else:
+            os.environ["DEFSTAB_DATA"] = before
     per_epoch = max(h["seconds"] for h in r.history)
     measured = wall - sum(h["seconds"] for h in r.history)
     full = 30 * per_epoch + measured * 7 / 3  # 30 epochs; measurements at 7 epochs instead of 3 (0, 1, 2)
     print(f"   {wall:.0f} s in all: {per_epoch:.1f} s per epoch ({r.history[-1]['images_per_s']:,.0f} images/s), "
           f"{measured:.0f} s of data, measurements and set-up; test accuracy after 2 epochs "
           f"{r.final.test_accuracy:.3f}", flush=True)
-    SUMMARY.append(("paper pooling run, 2 epochs", f"{wall:.0f} s ({per_epoch:.1f} s/epoch)",
+    SUMMARY.append((what, f"{wall:.0f} s ({per_epoch:.1f} s/epoch)",
                     f"a 30-epoch run ~{full / 60:.0f} min; the 25 pooling runs ~{25 * full / 3600:.1f} h one at a "
                     "time"))
 
@@ -201,6 +263,7 @@ def main() -> int:
         print(f"gpu-check: no CUDA device on this machine (torch {torch.__version__}, CUDA build "
               f"{torch.version.cuda or 'none'}); run it on a machine with an NVIDIA GPU", file=sys.stderr)
         return 1
+    slices = paper_slices()  # before _find_data sets $DEFSTAB_DATA for Fashion-MNIST
     if not _find_data():
         print(f"gpu-check: Fashion-MNIST not found (installed, $DEFSTAB_DATA, or {CARRIED_DATA}); run 'make "
               f"gpu-data' where it is installed, and carry {CARRIED_DATA} with the working tree", file=sys.stderr)
@@ -219,10 +282,11 @@ def main() -> int:
     images, labels = pad_to_size(train.images[:40_000], 32), train.labels[:40_000]
     training_throughput(deadline, device, images, labels)
     concurrent_runs(deadline)
-    paper_slice(deadline)
+    for found in slices:
+        paper_slice(deadline, found)
     print(f"\n== summary ({time.time() - begin:.0f} s, {torch.cuda.get_device_name(device)})")
     for what, measured, note in SUMMARY:
-        print(f"   {what:<40} {measured:>28}   {note}")
+        print(f"   {what:<44} {measured:>28}   {note}")
     failed = any("FAILED" in note or "MISSED" in note for _, _, note in SUMMARY)
     return 1 if failed else 0
 

@@ -20,7 +20,9 @@ deformation tasks whatever the dataset (it says so).  ``--seeds`` goes to every 
 to only some experiments (``--downsampling``, ``--strengths``, ``--epochs``: the ablation's length factor sets its
 own epochs) are refused.  Before training it prints the estimate per device class: this machine's *measured*
 (:func:`defstab_lib.runs.estimate.estimate`), the others *derived from datasheets, not measured*
-(:func:`defstab_lib.runs.estimate.datasheet_estimate`, with the assumptions in the output).
+(:func:`defstab_lib.runs.estimate.datasheet_estimate`, with the assumptions in the output).  ``run EXPERIMENT
+--dry-run`` prints the same estimates for that experiment's missing runs (``run pooling --profile paper --dataset
+cifar10 --dry-run``: the Colab T4's estimate in the README and the pooling chapter).
 
 ``compute`` computes (and stores) the computations a profile's ``report`` reads that train nothing: the random
 networks of claims 1 and 4 (``pooling-init``, ``smooth-init``) at the report's parameters; ``report`` names it when
@@ -257,7 +259,7 @@ def _run(args, parser) -> int:
         guess = estimate.estimate(missing, device, jobs=workers)
         print(f"estimate{' on this machine, measured' if args.experiment == 'all' else ''}: {guess.describe()}",
               flush=True)
-    if missing and args.experiment == "all":
+    if missing and (args.experiment == "all" or args.dry_run):  # a dry run is asked for the cost: every device's
         _print_device_classes(missing, device)
     if missing and args.executor == "processes":
         if device.type == "cpu" and guess.seconds > estimate.CONFIRM_ABOVE_S and not args.yes and not args.dry_run:

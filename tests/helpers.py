@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import urllib.request
@@ -374,3 +375,66 @@ def simulated(profile: str = "cpu", effects: dict | None = None, tv_effects: dic
                                [], {}))
         cells[key] = out
     return cells
+
+
+#: CIFAR-10's folder inside a data root, as torchvision and the archive ``cifar-10-python.tar.gz`` lay it out.
+CIFAR10_FOLDER = "cifar-10-batches-py"
+
+
+def _py2_str(text: bytes) -> bytes:
+    """A Python 2 ``str`` as the pickle opcode SHORT_BINSTRING: what the real CIFAR-10 files hold (read back as
+    ``str`` with ``encoding="latin1"``, torchvision's choice, and as ``bytes`` with ``encoding="bytes"``, the recipe
+    of the CIFAR-10 web page)."""
+    assert len(text) < 256
+    return b"U" + bytes([len(text)]) + text
+
+
+def _py2_pickle(items: list[tuple[bytes, object]]) -> bytes:
+    """A protocol-2 pickle of a dict with Python 2 ``str`` keys, as CIFAR-10's pickles were written (Python 2's
+    cPickle): a value that is ``bytes`` or a list of ``bytes`` is a Python 2 ``str`` too, a list of ints a list of
+    ints, anything else (a numpy array) pickled by Python 3 at protocol 2, without its own header and STOP."""
+    out = [b"\x80\x02}("]  # PROTO 2, EMPTY_DICT, MARK
+    for key, value in items:
+        out.append(_py2_str(key))
+        if isinstance(value, bytes):
+            out.append(_py2_str(value))
+        elif isinstance(value, list) and all(isinstance(v, bytes) for v in value):
+            out.append(b"](" + b"".join(_py2_str(v) for v in value) + b"e")  # EMPTY_LIST, MARK, APPENDS
+        elif isinstance(value, list):
+            out.append(b"](" + b"".join(b"J" + int(v).to_bytes(4, "little", signed=True) for v in value) + b"e")
+        elif isinstance(value, int):
+            out.append(b"J" + value.to_bytes(4, "little", signed=True))
+        else:
+            out.append(pickle.dumps(value, protocol=2)[2:-1])
+    out.append(b"u.")  # SETITEMS, STOP
+    return b"".join(out)
+
+
+def write_cifar10(root: Path, *, per_batch: int = 110, n_test: int = 300, seed: int = 0) -> Path:
+    """A small CIFAR-10 in the real on-disk format under ``root`` (``root/cifar-10-batches-py/``: ``data_batch_1``
+    to ``data_batch_5``, ``test_batch`` and ``batches.meta``), with random images; returns that folder.
+
+    Each batch is a Python 2 pickle ``{b"batch_label", b"labels", b"data", b"filenames"}``: ``data`` a uint8 array
+    ``(n, 3072)``, one row per image, row-major: the 1024 red values of the 32x32 image row by row, then green, then
+    blue; ``labels`` a list of ``n`` ints in 0..9.  ``batches.meta`` holds ``label_names`` (the ten class names),
+    ``num_cases_per_batch`` and ``num_vis`` (3072), as in ``cifar-10-python.tar.gz``.  ``per_batch`` images in each
+    training batch (5 x 110 = 550 by default, above the smoke profile's 512 training images), ``n_test`` in the test
+    batch; the images and labels are drawn from ``numpy.random.default_rng(seed)``."""
+    from defstab_lib.data import CIFAR10_CLASSES
+
+    folder = Path(root) / CIFAR10_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    batches = [(f"data_batch_{i}", f"training batch {i} of 5", per_batch) for i in range(1, 6)]
+    for name, label, n in [*batches, ("test_batch", "testing batch 1 of 1", n_test)]:
+        data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+        labels = rng.integers(0, 10, n).tolist()
+        (folder / name).write_bytes(_py2_pickle([
+            (b"batch_label", label.encode()), (b"labels", labels), (b"data", data),
+            (b"filenames", [f"{name}_{i:05d}.png".encode() for i in range(n)]),
+        ]))
+    (folder / "batches.meta").write_bytes(_py2_pickle([
+        (b"num_cases_per_batch", per_batch), (b"label_names", [c.encode() for c in CIFAR10_CLASSES]),
+        (b"num_vis", 3072),
+    ]))
+    return folder

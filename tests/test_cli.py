@@ -494,3 +494,75 @@ def test_report_reads_the_books_profile_by_default_with_every_claims_specificati
     text = capsys.readouterr().out
     assert f"verdicts of the {runs.BOOK_PROFILE} profile" in text and "holds in" in text
     assert "calibration of each rule" in text
+
+
+# ------------------------------------------------------------------------ CIFAR-10: the paper profile (issue 28)
+
+
+@pytest.mark.slow
+def test_a_paper_dry_run_on_cifar10_without_its_files_says_so_in_one_line_before_anything_else(tmp_path):
+    """``run all --profile paper --dataset cifar10 --dry-run`` in a real process, on a machine without CIFAR-10
+    (an empty ``$DEFSTAB_DATA``, no network): one line says that CIFAR-10 is missing and where it looked, before the
+    estimates (which still come: a dry run is asked for the cost) and any worker; the exit status is 1."""
+    from tests.helpers import NO_NETWORK
+
+    data_root, results = tmp_path / "data", tmp_path / "results"
+    (results / "pooling").mkdir(parents=True)
+    env = {**_env(results, threads=1), **NO_NETWORK, "DEFSTAB_DATA": str(data_root)}
+    done = subprocess.run([sys.executable, "-m", "defstab_lib", "run", "all", "--profile", "paper", "--dataset",
+                           "cifar10", "--dry-run", "--device", "cpu"], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert done.returncode == 1, done.stderr
+    out = done.stdout.splitlines()
+    said = [i for i, line in enumerate(out + done.stderr.splitlines()) if "cifar10" in line and "not found" in line]
+    assert len(said) == 1, done.stdout + done.stderr
+    line = out[said[0]]
+    assert line.startswith("missing data: dataset 'cifar10' (split 'train') not found. Looked in: "
+                           f"{data_root / 'cifar-10-batches-py'}, {data_root};"), line
+    first_estimate = next(i for i, text in enumerate(out) if text.startswith("estimate"))
+    assert said[0] < first_estimate, "the missing data are said before the estimates"
+    assert not any("worker" in text and "started" in text for text in out)
+    assert out[-1] == "dry run: nothing trained (the data named above are missing: provide them first)"
+    assert not data_root.exists() and not list(results.rglob("*.json")), "nothing downloaded, nothing trained"
+
+
+def test_a_dry_run_of_one_experiment_gives_the_datasheet_estimate_of_every_device_class(fake_steps, store,
+                                                                                       mnist_here, capsys):
+    assert cli.main(["run", "pooling", "--profile", "smoke", "--dataset", "mnist", "--dry-run", "--device",
+                     "cpu"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    head = next(i for i, line in enumerate(out) if line.startswith("estimates for other devices, from the "
+                                                                    "datasheet, NOT measured"))
+    rows = out[head + 1:head + 1 + len(estimate.DEVICE_CLASSES)]
+    assert [row[:len(f"  {d.name:<11} about ")] for row, d in zip(rows, estimate.DEVICE_CLASSES)] == [
+        f"  {d.name:<11} about " for d in estimate.DEVICE_CLASSES], out
+    assert out[-1] == "dry run: nothing trained"
+
+
+#: The one command that trains the paper profile's pooling runs on CIFAR-10 on a Colab GPU runtime.
+COLAB_CIFAR10 = ("!(test -d /content/defstab || git clone --depth 1 https://github.com/defstab/defstab /content/defstab) "
+                 "&& pip install --quiet /content/defstab && cd /content/defstab && python -m defstab_lib run pooling "
+                 "--profile paper --dataset cifar10")
+
+
+def test_the_colab_command_for_cifar10_states_the_estimators_t4_time_as_a_datasheet_estimate():
+    """The README's Colab section and the pooling chapter give the same command and the T4 time that
+    :func:`defstab_lib.runs.estimate.datasheet_estimate` derives for its runs (regenerate both when it changes),
+    labelled as a datasheet estimate."""
+    t4 = next(d for d in estimate.DEVICE_CLASSES if "T4" in d.name)
+    configs = experiment_configs("pooling", "paper", dataset="cifar10")
+    guess = estimate.datasheet_estimate(configs, t4)
+    said = f"On a T4 that takes about {estimate.format_duration(guess.low)} to {estimate.format_duration(guess.high)}."
+    peak = f"{t4.tflops['float32']:g} TFLOP/s FP32"
+    readme = (ROOT / "README.md").read_text()
+    colab = readme[readme.index("## Colab"):readme.index("## Re-running a chapter")]
+    nb = json.loads((ROOT / "book" / "pooling.ipynb").read_text())
+    chapter = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    for where, text in (("README.md", colab), ("book/pooling.ipynb", chapter)):
+        flat = " ".join(text.split())
+        assert COLAB_CIFAR10 in text, f"{where}: the command"
+        assert said in flat, f"{where}: {said!r}"
+        assert "datasheet estimate, not a measurement" in flat and peak in flat, where
+        assert f"{t4.efficiency[0]:.0%}-{t4.efficiency[1]:.0%} efficiency" in flat, where
+    assert len(configs) == 25 and {c.data.dataset for c in configs} == {"cifar10"}
+    assert {c.epochs for c in configs} == {30} and {c.data.train_size for c in configs} == {None}

@@ -44,14 +44,38 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 
 def read_cifar_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """Read one CIFAR-10 python pickle batch: ``(images (n, 3, 32, 32) uint8, labels (n,) int64)``."""
-    with open(path, "rb") as f:
-        batch = pickle.load(f, encoding="latin1")
+    """Read one CIFAR python pickle batch (``data_batch_1`` .. ``data_batch_5``, ``test_batch`` of
+    ``cifar-10-batches-py/``; CIFAR-100's ``train``/``test`` too).
+
+    The file is a pickled dict with ``data``, a uint8 array ``(n, 3072)`` whose rows are images stored row-major,
+    the 1024 red values of the 32x32 image row by row, then green, then blue; and ``labels`` (CIFAR-100:
+    ``fine_labels``), ``n`` ints.  Its keys may be Python 2 strings, as in the archive from the CIFAR web page, or
+    ``bytes``, as in a copy pickled again by Python 3 after loading with ``encoding="bytes"``.
+
+    Returns:
+        ``(images, labels)``: images ``(n, 3, 32, 32)`` uint8 (channels red, green, blue; rows top to bottom),
+        labels ``(n,)`` int64.
+
+    Raises:
+        ValueError: the file is not such a batch (the message names the file and what is wrong).
+    """
+    try:
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="latin1")
+    except (pickle.UnpicklingError, EOFError, ValueError) as exc:
+        raise ValueError(f"{path} is not a CIFAR python batch: it cannot be unpickled ({exc})") from exc
+    if not isinstance(batch, dict):
+        raise ValueError(f"{path} is not a CIFAR python batch: it holds a {type(batch).__name__}, not a dict")
+    batch = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
     if "data" not in batch or ("labels" not in batch and "fine_labels" not in batch):
-        raise ValueError(f"{path} is not a CIFAR python batch (keys: {sorted(batch)})")
-    labels = batch.get("labels", batch.get("fine_labels"))
-    images = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-    return images, np.asarray(labels, dtype=np.int64)
+        raise ValueError(f"{path} is not a CIFAR python batch (keys: {sorted(map(str, batch))}; expected 'data' "
+                         f"and 'labels')")
+    labels = np.asarray(batch.get("labels", batch.get("fine_labels")), dtype=np.int64)
+    data = np.asarray(batch["data"])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.shape != (len(data),):
+        raise ValueError(f"{path} is not a CIFAR python batch: 'data' is {data.dtype} {data.shape} and there are "
+                         f"{labels.size} labels; expected uint8 (n, 3072) and n labels")
+    return data.reshape(-1, 3, 32, 32), labels
 
 
 def default_root() -> Path:
