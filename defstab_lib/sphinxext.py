@@ -29,7 +29,7 @@ from docutils import nodes
 
 from .vocabulary import FIGURES_FILE
 
-__all__ = ["unique_scripts", "caption_html", "provenance_html", "setup"]
+__all__ = ["unique_scripts", "caption_html", "provenance_html", "panels_html", "setup"]
 
 
 
@@ -131,6 +131,22 @@ def caption_html(entry: dict) -> str:
             f'{html.escape(str(entry.get("alt", "")))}</div>')
 
 
+def panels_html(entry: dict, static_prefix: str = "_static/") -> str:
+    """A figure's columns of panels one under another (``div.defstab-panels``), which ``book/static/defstab.css``
+    shows instead of the whole figure on a phone's width; empty for a figure of one column.
+
+    >>> panels_html({"number": "3.2", "panels": ["ab-1.png", "ab-2.png"]}, "../_static/")  # doctest: +ELLIPSIS
+    '<div class="defstab-panels"><img src="../_static/figures/ab-1.png" alt="Figure 3.2, panel 1 of 2">...</div>'
+    >>> panels_html({"panels": []})
+    ''
+    """
+    panels = entry.get("panels") or []
+    label = f"Figure {entry['number']}" if entry.get("number") else "The figure"
+    imgs = [f'<img src="{html.escape(f"{static_prefix}figures/{name}")}" alt="{html.escape(label)}, panel {k} of '
+            f'{len(panels)}">' for k, name in enumerate(panels, start=1)]
+    return f'<div class="defstab-panels">{"".join(imgs)}</div>' if imgs else ""
+
+
 def _load_figures(app) -> None:
     path = Path(app.srcdir) / FIGURES_FILE
     app.env.defstab_figures = json.loads(path.read_text()) if path.is_file() else {}
@@ -147,7 +163,7 @@ def _annotate_figures(app, doctree, docname) -> None:
             continue
         if entry.get("alt"):
             image["alt"] = entry["alt"]
-        line = caption_html(entry) + provenance_html(entry, static_prefix)
+        line = panels_html(entry, static_prefix) + caption_html(entry) + provenance_html(entry, static_prefix)
         if line:
             image.parent.insert(image.parent.index(image) + 1, nodes.raw("", line, format="html"))
 

@@ -202,11 +202,26 @@ _NO_MOTION = ("const s = document.createElement('style'); s.id = 'defstab-no-mot
               "document.head.appendChild(s);")
 
 
-def full_page_screenshot(driver, path: Path, *, max_height: int = 30000) -> tuple[int, int]:
+#: A phone as the suite renders it (width and height in CSS pixels, device pixels per CSS pixel).
+PHONE = (400, 860, 2)
+
+
+def emulate_phone(driver, on: bool = True) -> None:
+    """Render the next loads at :data:`PHONE`'s width with mobile emulation (``on=False``: back to the window)."""
+    if on:
+        width, height, scale = PHONE
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": True})
+    else:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def full_page_screenshot(driver, path: Path, *, max_height: int = 30000, phone: bool = False) -> tuple[int, int]:
     """Save a PNG of the whole page (not only the window) and return its size ``(width, height)`` in pixels.
 
     The viewport is made as tall as the page for the capture (Chromium's ``captureBeyondViewport`` instead
-    re-lays the page out mid-capture and shifted the theme's sidebars), with CSS transitions off.
+    re-lays the page out mid-capture and shifted the theme's sidebars), with CSS transitions off; with ``phone``,
+    at the phone's width with mobile emulation (see :func:`emulate_phone`), which stays on afterwards.
     """
     import base64
 
@@ -214,12 +229,12 @@ def full_page_screenshot(driver, path: Path, *, max_height: int = 30000) -> tupl
     driver.execute_script(_NO_MOTION)
     height = min(int(driver.execute_script("return document.documentElement.scrollHeight")), max_height)
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": phone})
     try:
         time.sleep(0.2)
         shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
     finally:
-        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        emulate_phone(driver, phone)  # back to the phone's viewport, or to the window
         driver.execute_script("document.getElementById('defstab-no-motion')?.remove()")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(base64.b64decode(shot["data"]))

@@ -231,7 +231,8 @@ def test_figure_provenance_collects_alt_function_results_and_svg(tmp_path):
     figures = book.figure_provenance(nb, ROOT, tmp_path)
     url = book.book_config(ROOT)["repository"]["url"] + "/blob/main/results/pooling/abc.json"
     assert figures == {digest: {"alt": meta["alt"], "drawn_by": meta["drawn_by"], "results": [("abc.json", url)],
-                                "svg": f"{digest}.svg", "number": "", "source": "", "data": f"{digest}.json"}}
+                                "svg": f"{digest}.svg", "number": "", "panels": [], "source": "",
+                                "data": f"{digest}.json"}}
     assert (tmp_path / f"{digest}.svg").read_text().startswith("<svg")
     assert "image/svg+xml" not in nb.cells[0].outputs[0].data, "the page shows the PNG; the SVG is a download"
     # the figure's data: one manifest of every stored result it was drawn from, with its address

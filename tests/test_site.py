@@ -5,7 +5,8 @@ Run by ``make site-test`` (``.ci/run`` calls it after ``make book``; a missing s
 marker, and says so, when it does not).  The site is served on 127.0.0.1 at a free port; Chromium resolves no
 other host, so a fetch from the internet fails at once and is reported as such (``KNOWN_EXTERNAL``).
 
-Screenshots of every page (light theme; chapters also in the dark theme) go to ``_build/screenshots/``.
+Screenshots of every page (light theme at 1280 px and on a 400 px phone; chapters also in the dark theme) go to
+``_build/screenshots/`` (``<page>-light.png``, ``<page>-phone.png``, ``<page>-dark.png``).
 """
 
 from __future__ import annotations
@@ -65,7 +66,21 @@ return {
   theme: document.documentElement.dataset.theme || '',
   h1: (article.querySelector('h1') || {}).textContent || '',
   column: {left: col.left, right: col.right, width: col.width},
-  images: Array.from(article.querySelectorAll('img')).map(i => Object.assign(box(i), {
+  viewport: window.innerWidth,
+  documentWidth: document.documentElement.scrollWidth,
+  panels: Array.from(article.querySelectorAll('div.defstab-panels img')).map(i => Object.assign(box(i), {
+      src: i.currentSrc || i.src, complete: i.complete, naturalWidth: i.naturalWidth,
+      visible: i.offsetParent !== null})),
+  figureBoxes: Array.from(article.querySelectorAll('div.cell_output:has(> img)')).map(d => Object.assign(box(d), {
+      panels: !!d.querySelector(':scope > div.defstab-panels'), hidden: d.scrollWidth - d.clientWidth,
+      cue: getComputedStyle(d, '::before').content})),
+  verdictRows: Array.from(article.querySelectorAll('table.verdicts tbody tr')).map(tr => Object.assign(box(tr), {
+      text: tr.innerText, hidden: tr.closest('table').scrollWidth - tr.closest('table').clientWidth,
+      ci: tr.dataset.ci || '', verdict: (tr.querySelector('td.verdict') || {textContent: ''}).textContent,
+      n: (tr.querySelector('td.n') || {textContent: ''}).textContent,
+      effect: (tr.querySelector('td.effect') || {textContent: ''}).textContent})),
+  images: Array.from(article.querySelectorAll('img')).filter(i => !i.closest('div.defstab-panels'))
+      .map(i => Object.assign(box(i), {
       src: i.currentSrc || i.src, complete: i.complete, naturalWidth: i.naturalWidth,
       naturalHeight: i.naturalHeight, figure: !!i.closest('.cell_output')})),
   pasted: Array.from(article.querySelectorAll('.pasted-text, .pasted-inline, .pasted-math')).map(e => e.textContent),
@@ -133,25 +148,31 @@ def browser(server):
 
 @pytest.fixture(scope="module")
 def visit(browser, server):
-    """``visit(page, mode)``: load a page in the light or dark theme (once), screenshot it, return a Visit."""
+    """``visit(page, mode)``: load a page in the light or dark theme, or on a phone (``"phone"``: light, at
+    :data:`tests.sitebrowser.PHONE`'s width with mobile emulation), once; screenshot it; return a Visit."""
     cache: dict[tuple[str, str], Visit] = {}
 
     def _visit(page: str, mode: str = "light") -> Visit:
         if (page, mode) in cache:
             return cache[(page, mode)]
         url = urllib.parse.urljoin(server.base, f"{page}.html")
+        theme, phone = ("light", True) if mode == "phone" else (mode, False)
         sb.network_events(browser)  # drain what earlier pages left
         browser.get_log("browser")
-        sb.load(browser, url)
-        if browser.execute_script("return document.documentElement.dataset.theme") != mode:
-            sb.set_theme(browser, mode)
-            browser.get_log("browser")
-            sb.network_events(browser)
+        sb.emulate_phone(browser, phone)
+        try:
             sb.load(browser, url)
-        problems = sb.classify(browser.get_log("browser"), sb.network_events(browser), server.base)
-        info = browser.execute_script(PAGE_SCRIPT)
-        shot = _shot_path(page, mode)
-        size = sb.full_page_screenshot(browser, shot)
+            if browser.execute_script("return document.documentElement.dataset.theme") != theme:
+                sb.set_theme(browser, theme)
+                browser.get_log("browser")
+                sb.network_events(browser)
+                sb.load(browser, url)
+            problems = sb.classify(browser.get_log("browser"), sb.network_events(browser), server.base)
+            info = browser.execute_script(PAGE_SCRIPT)
+            shot = _shot_path(page, mode)
+            size = sb.full_page_screenshot(browser, shot, phone=phone)
+        finally:
+            sb.emulate_phone(browser, False)
         cache[(page, mode)] = result = Visit(page, mode, url, info, problems, shot, size)
         return result
 
@@ -205,6 +226,42 @@ def test_nothing_spills_out_of_the_text_column(visit, page):
     hidden = [f"<table class={t['cls']!r}>: {t['hidden']} px out of sight" for t in v.info["tables"]
               if t["cls"].startswith("defstab-") and t["hidden"] > 1]
     _check(not hidden, f"{page}: tables that need scrolling sideways at {sb.WINDOW[0]} px: {hidden}")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_on_a_phone_nothing_overflows_sideways_and_figures_show_each_panel_legibly(visit, page):
+    """At 400 px (cb67332: verdicts cut to "suppo", panel (b) of every two-panel figure off-screen, three pages
+    wider than the screen): the page never scrolls sideways; a figure of several panels shows them one under
+    another, each as wide as the column and with labels of at least MIN_FIGURE_TEXT_PX; a figure of one panel
+    that is wider than the screen says so; verdict tables wrap into cards that need no scrolling."""
+    v = visit(page, "phone")
+    info = v.info
+    _check(info["viewport"] == sb.PHONE[0], f"the phone's viewport is {info['viewport']} px, not {sb.PHONE[0]}")
+    _check(info["documentWidth"] <= info["viewport"] + 1,
+           f"{page}: the page is {info['documentWidth']} px wide on a {info['viewport']} px phone (sideways scroll)")
+    for box in info["figureBoxes"]:
+        if box["hidden"] > 1 and not box["panels"]:
+            _check("scroll" in box["cue"], f"{page}: a figure scrolls sideways by {box['hidden']} px with no cue")
+        _check(not (box["panels"] and box["hidden"] > 1),
+               f"{page}: a figure of several panels still scrolls sideways by {box['hidden']} px")
+    small, broken = [], []
+    for i in info["panels"]:
+        if not (i["visible"] and i["complete"] and i["naturalWidth"] > 0):
+            broken.append(Path(i["src"]).name)
+            continue
+        _check(i["right"] <= info["viewport"] + 1, f"{page}: panel {Path(i['src']).name} runs off the screen")
+        text_px = _smallest_text_px(i)
+        if text_px < MIN_FIGURE_TEXT_PX:
+            small.append(f"{Path(i['src']).name}: labels {text_px:.1f} px")
+    _check(not broken, f"{page}: panels not shown on a phone: {broken}")
+    _check(not small, f"{page}: panels whose labels are under {MIN_FIGURE_TEXT_PX} px on a phone: {small}")
+    for row in info["verdictRows"]:
+        _check(row["hidden"] <= 1 and row["right"] <= info["viewport"] + 1,
+               f"{page}: a verdict table is cut or scrolls sideways on a phone: {row['text'][:60]!r}")
+        _check(row["verdict"].strip() and re.match(r"\d+ ", row["n"].strip())
+               and (not row["ci"] or re.search(r"95% CI \S+ to \S+", row["effect"])),
+               f"{page}: a verdict lacks its verdict, n or interval: {row['text'][:200]!r}")
+    _check(v.screenshot.stat().st_size > 10_000, f"screenshot {v.screenshot} looks empty")
 
 
 def test_no_internal_link_is_broken(server):

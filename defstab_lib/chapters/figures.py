@@ -14,11 +14,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
+from matplotlib.transforms import Bbox
 
 from .. import runs
 from ..plots import provenance as plot_provenance
 
-__all__ = ["FIGURE_DPI", "results_file", "computation_file", "figure_drawn_by", "figure_bundle", "show_figure"]
+__all__ = ["FIGURE_DPI", "results_file", "computation_file", "figure_drawn_by", "panel_pngs", "figure_bundle",
+           "show_figure"]
 
 
 #: The resolution of a figure's PNG: twice matplotlib's screen dpi of the book's style (``plots.RC_PARAMS``,
@@ -121,9 +123,59 @@ def figure_drawn_by(fig, drawn_by: str | None = None) -> str:
     return drawn_by
 
 
+#: An axes narrower than this share of the figure (a colour bar) belongs to the panel on its left.
+_NARROW = 0.12
+
+
+def _columns(fig) -> list[list]:
+    """The figure's visible axes grouped into columns of panels, left to right: axes whose horizontal extents
+    overlap share a column; a narrow one (a colour bar) joins the column on its left."""
+    axes = sorted((ax for ax in fig.get_axes() if ax.get_visible()), key=lambda ax: ax.get_position().x0)
+    columns: list[list] = []
+    for ax in axes:
+        box = ax.get_position()
+        if columns and (box.x0 < max(a.get_position().x1 for a in columns[-1]) - 1e-3 or box.width < _NARROW):
+            columns[-1].append(ax)
+        else:
+            columns.append([ax])
+    return columns
+
+
+def panel_pngs(fig, dpi: int = FIGURE_DPI) -> list[bytes]:
+    """The figure's columns of panels, each as its own PNG cropped from the drawn figure (with its labels, ticks,
+    title and legend), left to right; ``[]`` for a figure of one column.
+
+    On a phone's 400 px column a figure of two or three panels side by side is too small to read; the built site
+    shows these crops one under another there instead (``book/static/defstab.css``), each as wide as the column.
+    A legend or title of the whole figure (``fig.legend``, ``fig.suptitle``) is not in any crop: the caption under
+    the figure says what it shows.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.4))
+    >>> crops = panel_pngs(fig)
+    >>> len(crops), all(c[1:4] == b"PNG" for c in crops), panel_pngs(plt.subplots(2, 1)[0])
+    (3, True, [])
+    """
+    columns = _columns(fig)
+    if len(columns) < 2:
+        return []
+    renderer = fig.canvas.get_renderer()
+    to_inches = fig.dpi_scale_trans.inverted()
+    crops = []
+    for column in columns:
+        box = Bbox.union([ax.get_tightbbox(renderer) for ax in column]).transformed(to_inches).padded(0.05)
+        out = io.BytesIO()
+        fig.savefig(out, format="png", dpi=dpi, bbox_inches=box)
+        crops.append(out.getvalue())
+    return crops
+
+
 def figure_bundle(fig, alt: str, *, drawn_by: str | None = None, results: Sequence[Any] = ()) -> tuple[dict, dict]:
     """A matplotlib figure as one output's ``(data, metadata)``: its PNG (at :data:`FIGURE_DPI`) and SVG, with
-    ``metadata["image/png"]["defstab"]`` = ``{"alt", "drawn_by", "results"}``, which
+    ``metadata["image/png"]["defstab"]`` = ``{"alt", "drawn_by", "results"}`` and, for a figure of several columns
+    of panels, ``"panels"`` (each column's PNG, base64: :func:`panel_pngs`), which
     :func:`defstab_lib.book.figure_provenance` reads when the book is built.
 
     Args:
@@ -149,7 +201,11 @@ def figure_bundle(fig, alt: str, *, drawn_by: str | None = None, results: Sequen
     fig.savefig(svg, format="svg", bbox_inches="tight")
     data = {"image/png": base64.b64encode(png.getvalue()).decode("ascii"), "image/svg+xml": svg.getvalue(),
             "text/plain": alt}
-    metadata = {"image/png": {"defstab": {"alt": alt, "drawn_by": drawn_by, "results": files}}}
+    meta = {"alt": alt, "drawn_by": drawn_by, "results": files}
+    panels = panel_pngs(fig)
+    if panels:
+        meta["panels"] = [base64.b64encode(p).decode("ascii") for p in panels]
+    metadata = {"image/png": {"defstab": meta}}
     return data, metadata
 
 

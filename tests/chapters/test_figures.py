@@ -53,10 +53,34 @@ def _mixed_figure():
 
 def test_the_stamp_names_the_function_that_drew_the_figure():
     run = _a_stored_run()
-    data, metadata = chapters.figure_bundle(_profiles_figure(), ALT, results=[run])
+    fig = _profiles_figure()
+    columns = len(chapters.figures._columns(fig))
+    data, metadata = chapters.figure_bundle(fig, ALT, results=[run])
+    panels = metadata["image/png"]["defstab"].pop("panels", [])
     assert metadata == {"image/png": {"defstab": {"alt": ALT, "drawn_by": PROFILES,
                                                   "results": [f"results/pooling/{run.key}.json"]}}}
     assert data["text/plain"] == ALT
+    assert len(panels) == (columns if columns > 1 else 0)
+
+
+def test_a_figure_of_panels_side_by_side_carries_each_column_as_its_own_image_for_a_phone():
+    """cb67332 put panel (b) of every two-panel figure off-screen at 400 px; the site shows these crops stacked."""
+    import base64
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 2.4))
+    left.plot([0, 1], [1, 0])
+    right.figure.colorbar(right.imshow([[0, 1], [1, 0]]), ax=right)  # a colour bar joins its panel
+    crops = chapters.figures.panel_pngs(fig)
+    png = chapters.figure_bundle(fig, ALT, drawn_by=PROFILES)[0]["image/png"]
+    whole = Image.open(io.BytesIO(base64.b64decode(png)))
+    assert len(crops) == 2 and len(fig.axes) == 3
+    widths = [Image.open(io.BytesIO(c)).size[0] for c in crops]
+    assert all(w < whole.size[0] * 0.75 for w in widths) and sum(widths) > whole.size[0] * 0.8
+    plt.close("all")
 
 
 def test_a_figure_of_several_plot_functions_is_named_by_the_first_or_the_one_given():
