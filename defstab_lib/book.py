@@ -24,15 +24,18 @@ import argparse
 import ast
 import base64
 import datetime as _dt
+import gzip
 import hashlib
 import importlib
 import inspect
+import io
 import json
 import platform
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -64,6 +67,9 @@ __all__ = [
     "figure_provenance",
     "stage",
     "status_markdown",
+    "RESULTS_ARCHIVE",
+    "results_archive",
+    "archive_markdown",
     "build_device",
     "build",
 ]
@@ -361,6 +367,63 @@ def _wall(nb) -> str:
     return f"{duration:.1f} s" if isinstance(duration, (int, float)) else "unknown"
 
 
+#: The results store as one archive, built with the site (served from ``_static/``).
+RESULTS_ARCHIVE = "defstab-results.tar.gz"
+
+
+def results_archive(dest: Path, root: Path | None = None) -> dict[str, Any]:
+    """Write the stored results behind the book -- every committed file under ``results/`` (outside a git checkout:
+    its ``.json`` and ``.md`` files) -- as one reproducible ``.tar.gz`` at ``dest`` (the same files give the same
+    bytes: sorted, with no dates, owners or modes of this machine), and return ``{"name", "files", "bytes",
+    "sha256"}``.
+
+    Raises:
+        FileNotFoundError: the repository has no ``results/`` folder.
+    """
+    root = root or repo_root()
+    folder = root / "results"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no results folder to archive at {folder}")
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z", "results"], cwd=root, capture_output=True, check=True,
+                                timeout=60).stdout.decode().split("\0")
+        files = sorted(root / f for f in listed if f and (root / f).is_file())
+    except (OSError, subprocess.SubprocessError):
+        files = sorted(p for p in folder.rglob("*") if p.suffix in (".json", ".md") and p.is_file())
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest, "wb") as raw, \
+            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0, filename="") as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in files:
+            data = path.read_bytes()
+            info = tarfile.TarInfo(path.relative_to(root).as_posix())
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    digest = hashlib.sha256(dest.read_bytes()).hexdigest()
+    return {"name": dest.name, "files": len(files), "bytes": dest.stat().st_size, "sha256": digest}
+
+
+def archive_markdown(archive: Mapping[str, Any]) -> str:
+    """The status page's section on the data behind the book: the archive's link, size, files and SHA-256.
+
+    >>> print(archive_markdown({"name": "r.tar.gz", "files": 3, "bytes": 2_500_000, "sha256": "ab" * 32}))
+    ... # doctest: +ELLIPSIS
+    ## The data behind this book
+    <BLANKLINE>
+    Every stored result the chapters read, as one archive: <a href="../_static/r.tar.gz" download>r.tar.gz</a> (3 files, 2.5 MB), SHA-256 `abab...`.  ...
+    """
+    return "\n".join([
+        "## The data behind this book",
+        "",
+        f'Every stored result the chapters read, as one archive: <a href="../_static/{archive["name"]}" download>'
+        f'{archive["name"]}</a> ({archive["files"]} files, {archive["bytes"] / 1e6:.1f} MB), SHA-256 '
+        f'`{archive["sha256"]}`.  Unpack it in a checkout (`tar xzf {archive["name"]}`) and every chapter renders '
+        f'from it without training; `sha256sum {archive["name"]}` checks the download.  The archive is built with '
+        f"the site from the committed `results/` folder, the same files always giving the same bytes.",
+        "",
+    ])
+
+
 def status_markdown(executed: Mapping[str, Path], root: Path | None = None) -> str:
     """The status page: for each chapter the parameters it was rendered with, wall time, device, versions."""
     import nbformat  # optional dependency: the book extra
@@ -578,7 +641,8 @@ def stage(executed: Mapping[str, Path], root: Path | None = None, stage_dir: Pat
         figures.update(figure_provenance(nb, root, stage_dir / FIGURES_STATIC, chapter=numbers.get(name)))
         nbformat.write(nb, stage_dir / "book" / f"{name}.ipynb")
     (stage_dir / FIGURES_FILE).write_text(json.dumps(figures, indent=1, sort_keys=True))
-    (stage_dir / "book" / "status.md").write_text(status_markdown(executed, root))
+    archive = results_archive(stage_dir / "book" / "static" / RESULTS_ARCHIVE, root)
+    (stage_dir / "book" / "status.md").write_text(status_markdown(executed, root) + "\n" + archive_markdown(archive))
     return stage_dir
 
 

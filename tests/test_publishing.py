@@ -289,3 +289,36 @@ def test_figure_without_provenance_takes_its_captions_first_sentence_as_alt():
     assert book.figure_provenance(nb, ROOT)[digest]["alt"] == ""
     with pytest.raises(ValueError, match="results file"):
         book.results_url("pooling/abc.json", ROOT)
+
+
+def test_the_results_behind_the_book_are_one_reproducible_archive_with_its_checksum(tmp_path):
+    """cb67332 offered no way to download the data behind the book."""
+    import tarfile
+
+    first = book.results_archive(tmp_path / "a" / book.RESULTS_ARCHIVE, ROOT)
+    again = book.results_archive(tmp_path / "b" / book.RESULTS_ARCHIVE, ROOT)
+    assert first["sha256"] == again["sha256"] and first["bytes"] == again["bytes"] > 0, "same files, same bytes"
+    committed = subprocess.run(["git", "ls-files", "results"], cwd=ROOT, capture_output=True, text=True,
+                               check=True).stdout.split()
+    with tarfile.open(tmp_path / "a" / book.RESULTS_ARCHIVE) as tar:
+        names = tar.getnames()
+        member = tar.getmember(names[0])
+        assert (member.mtime, member.uid, member.uname) == (0, 0, "")
+        assert tar.extractfile(names[0]).read() == (ROOT / names[0]).read_bytes()
+    assert sorted(names) == sorted(committed) and first["files"] == len(committed)
+    text = book.archive_markdown(first)
+    assert first["sha256"] in text and f'href="../_static/{book.RESULTS_ARCHIVE}" download' in text
+
+
+def test_the_intro_says_how_to_cite_this_book_as_citation_cff_does():
+    """cb67332 had no visible "cite this book"; the intro's BibTeX must agree with CITATION.cff."""
+    import yaml
+
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    intro = "".join("".join(c["source"]) for c in json.loads((ROOT / "book" / "intro.ipynb").read_text())["cells"])
+    entry = re.search(r"@misc\{defstab,(.*?)\n\}", intro, re.S)
+    assert entry, "the intro shows no BibTeX entry for the book"
+    fields = dict(re.findall(r"(\w+)\s*=\s*\{(.*)\},?$", entry.group(1), re.M))
+    assert fields["title"] == cff["title"] and fields["version"] == cff["version"]
+    assert fields["howpublished"] == f"\\url{{{cff['repository-code']}}}"
+    assert fields["author"] == "{" + cff["authors"][0]["name"] + "}"

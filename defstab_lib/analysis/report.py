@@ -31,7 +31,7 @@ from .recipe import PAPER, recipe
 from .stats import CONTRADICTED, INCONCLUSIVE, NO_EFFECT, SUPPORTED, UNINFORMATIVE, VERDICTS
 from .verdicts import Verdict
 
-__all__ = ["summary_lines", "Evidence", "pooling_verdict", "smoothing_verdict",
+__all__ = ["summary_lines", "limitations", "Evidence", "pooling_verdict", "smoothing_verdict",
            "random_labels_verdict", "all_verdicts",
            "verdict_sources", "label_contrast", "contrast_words", "scale_rows",
            "recipes_side_by_side", "SIGMAS", "DRAWS"]
@@ -250,3 +250,44 @@ def summary_lines(verdicts: Sequence[Verdict], holds: Mapping[str, tuple[int, in
     lines.append(f"Every number is from the `{profile}` profile's runs on {dataset}, smaller than the paper's "
                  f"(the report's table says how): read each verdict as a verdict at that scale.")
     return lines
+
+
+def limitations(ev: Evidence, verdicts: Sequence[Verdict]) -> list[str]:
+    """What the book's answer does not cover, in plain sentences stated from the evidence and the verdicts: the data
+    and the width of the trained networks, the recipe, the initialisations and what more of them would decide, what
+    could not be measured, and what was not run at all."""
+    rows = _rows(ev)
+    seeds = sorted({r.config.seed for r in ev.real})
+    width = ev.width
+    lines = [
+        f"**Data.**  Every trained network here saw {rows['data'].split(';')[0]}; none saw CIFAR-10 or ImageNet, "
+        f"the paper's data.  The CIFAR-10 profile runs with one command where the data can be downloaded (the "
+        f"README says how); the chapter on an ImageNet-trained network measures a published network, not one "
+        f"trained here.",
+        f"**Width.**  The trained networks are ×{width:g} of the paper's width "
+        f"({rows['network'].split(';')[0].split(': ', 1)[-1]}); "
+        f"only the random networks of claims 1 and 4 are also measured at full width.",
+        f"**Recipe.**  The paper does not state its training recipe; the runs here use one: "
+        f"{rows['training, real labels']}; augmentation: {rows['augmentation']}.  Each claim's declared "
+        f"specifications re-judge it under other recipes, and the chapter *What teaches stability?* moves one part "
+        f"of the recipe at a time.",
+        f"**Initialisations.**  {len(seeds)} per setting (seeds {', '.join(map(str, seeds))}); the trained runs are "
+        f"measured on one probe of images, so their intervals leave out the probe's own variation (each claim's "
+        f"*probe resampled* specification shows how much wider they are with it).",
+    ]
+    inconclusive = [v for v in verdicts if v.verdict == INCONCLUSIVE]
+    if inconclusive:
+        lines.append("**Not decided.**  " + "; ".join(
+            f"{_names([v])} is inconclusive" + (f": about {v.n_needed} initialisations would decide it"
+                                                 if v.n_needed else "") for v in inconclusive) + ".")
+    uninformative = [v for v in verdicts if v.verdict == UNINFORMATIVE]
+    if uninformative:
+        lines.append("**Could not be measured.**  " + "; ".join(
+            f"{_names([v])}: " + _lower_first(v.uninformative_reason or "the quantity had no room to move")
+            for v in uninformative)
+            + ".  A regime where the quantity moves is needed, not more initialisations.")
+    return lines
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]

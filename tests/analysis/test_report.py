@@ -71,3 +71,25 @@ def test_the_summary_says_each_verdict_once_with_the_headline_first_and_the_reas
     assert lines[2] == "Supported: claim 1 (claim one holds)."
     assert "claim 2 (claim two holds), inconclusive (about" in lines[3] and "uninformative (it moved 1%)" in lines[3]
     assert "`standard`" in lines[-1] and len(lines) == 5
+
+
+def test_the_limitations_state_the_runs_own_scale_and_what_is_not_decided_and_why():
+    from defstab_lib.analysis.stats import Room, Rule
+    from defstab_lib.analysis.verdicts import judge
+
+    ev = fake_evidence("standard")
+    found = [judge(claim="Claim two holds.", figure="F", statistic="s", what="w", units=[-0.3, 0.2, 0.05],
+                   rule=Rule(-1, 0.1, "why."), runs=10),
+             judge(claim="Claim three holds.", figure="F", statistic="s", what="w", units=[0.0, 0.01, -0.01],
+                   rule=Rule(-1, 0.1, "why."), runs=10, room=Room(0.01, 0.2, "It moved 1%"))]
+    for v, n in zip(found, (2, 3)):
+        v.numbers.update({"key": f"k{n}", "number": n})
+    lines = report.limitations(ev, found)
+    text = "\n".join(lines)
+    width = ev.width
+    assert f"×{width:g} of the paper's width" in text and "none saw CIFAR-10 or ImageNet" in text
+    seeds = sorted({r.config.seed for r in ev.real})
+    assert f"{len(seeds)} per setting (seeds {', '.join(map(str, seeds))})" in text
+    assert "claim 2 (claim two holds) is inconclusive: about" in lines[-2]
+    assert lines[-1].startswith("**Could not be measured.**  claim 3 (claim three holds): it moved 1%")
+    assert len(report.limitations(ev, found[:0])) == 4  # nothing undecided: no such lines
