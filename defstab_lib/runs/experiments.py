@@ -442,6 +442,9 @@ for _record in (
     Experiment("bn-init", "each stored pooling and ablation run's initial network with BatchNorm's running "
                           "statistics estimated on its training images (no weight changed)",
                trained=False, computed_by="defstab_lib.runs.bn_init.calibrate_runs", profiles=_no_profile),
+    Experiment("imagenet-network", "a network trained on ImageNet beside random initialisations of its architecture, "
+                                   "on the packaged natural images (the chapter \"A network trained on ImageNet\")",
+               trained=False, computed_by="defstab_lib.runs.imagenet.imagenet_network", profiles=_no_profile),
     Experiment("pilot-length", "pilot runs of an early length rule (kept; results/pilot-length/RULE.md)",
                profiles=_no_profile),
     Experiment("pilot-synthetic", "pilot runs of the synthetic tasks that fixed the matched-loss rule (kept; "

@@ -91,3 +91,62 @@ def test_later_layers_are_the_second_half_after_the_input():
     assert imagenet.later_layers(19) == slice(10, None)
     with pytest.raises(ValueError, match="n_layers"):
         imagenet.later_layers(2)
+
+
+# ------------------------------------------------------------------------------------------------ the chapter
+
+def _measured(model: str = "efficientnet-lite0", weights: str = "trained", top1: float = 0.8, shift: float = -1.0):
+    from defstab_lib.runs.imagenet import ImageNetNetworks, Network
+
+    rng = np.random.default_rng(7)
+    k, n_layers, n = 4, 5, 6
+    def net(shape, s=0.0):
+        d = np.clip(np.exp(rng.normal(np.log(0.3) + s, 0.1, shape)), 0, 2)
+        return d
+
+    trained = Network(net((n_layers, n), shift), net((n_layers, n)), np.ones(n_layers), net((n_layers, n), shift))
+    inits = {"recalibrated": Network(net((k, n_layers, n)), net((k, n_layers, n)), np.ones((k, n_layers)),
+                                     net((k, n_layers, n))),
+             "as-built": Network(net((k, n_layers, n)), net((k, n_layers, n)), np.ones((k, n_layers)))}
+    return ImageNetNetworks(model=model, weights=weights, layers=["input", "a", "b", "c", "d"],
+                            images=[f"ImageNet x{i}" for i in range(n - 1)] + ["photo rocket"], trained=trained,
+                            inits=inits, accuracy={"n": 20, "top1": top1, "top5": 0.9, "labels": [1, 2],
+                                                   "top5_classes": [[1, 0, 3, 4, 5], [0, 2, 3, 4, 5]]},
+                            batchnorm=True, seconds={"trained": 1.0}, params={"worst_steps": 10}, provenance={})
+
+
+def test_chapter_verdicts_judge_the_primary_condition_with_the_rest_beside():
+    m = _measured()
+    found = imagenet.chapter_verdicts(m, n_boot=20)
+    assert set(found) == {"D", "as-built", "R", "worst"}
+    head = found["D"][0]
+    assert head.role == "claim" and head.verdict == SUPPORTED and len(found["D"]) == 5
+    assert [b.numbers["label"] for b in head.beside] == ["D, BatchNorm as built", "R = D / G, BatchNorm recalibrated",
+                                                        "worst-case D, BatchNorm recalibrated"]
+    assert all(b.role == "beside" for b in head.beside)
+    rows = imagenet.layer_rows(m, found)
+    assert [r["layer"] for r in rows] == ["later layers", "a", "b", "c", "d"] and rows[0]["verdict"] == SUPPORTED
+    words = imagenet.findings(m, found)
+    assert set(words) == {"headline", "layers", "as_built", "noise", "worst", "probe_cost"}
+    assert "supported" in words["headline"] and "4 of 4 layers" in words["layers"]
+
+
+def test_a_pooled_model_is_named_as_such_in_its_claim():
+    found = imagenet.chapter_verdicts(_measured(model="resnet18"), n_boot=10)
+    assert found["D"][0].claim.startswith("a network with pooling layers (resnet18)")
+
+
+def test_weights_that_fail_the_accuracy_check_stop_the_page_in_one_line():
+    bad = _measured(top1=0.1)
+    with pytest.raises(ValueError, match="10% of 20 labelled") as info:
+        imagenet.require_sensible(bad)
+    assert "\n" not in str(info.value)
+    imagenet.require_sensible(_measured())
+    imagenet.require_sensible(_measured(weights="random", top1=0.0))  # structure only: not checked
+    assert "structure only" in imagenet.check_findings(_measured(weights="random", top1=0.0))["accuracy"]
+
+
+def test_accuracy_rows_name_the_classes():
+    rows = imagenet.accuracy_rows(_measured(), [f"class {i}" for i in range(10)])
+    assert rows == [{"image's class": "class 1", "top-1 prediction": "class 1", "top-1": "yes", "top-5": "yes"},
+                    {"image's class": "class 2", "top-1 prediction": "class 0", "top-1": "no", "top-5": "yes"}]
