@@ -273,7 +273,7 @@ def _claim(m) -> str:
 
 def _relabel(found: list[Verdict], m, label: str) -> list[Verdict]:
     for v in found:
-        v.claim = v.claim.replace(CLAIM, _claim(m))
+        v.claim = f"{v.claim.replace(CLAIM, _claim(m))} [{label}]"
         v.numbers["label"] = label
     return found
 
