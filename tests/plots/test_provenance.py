@@ -54,7 +54,7 @@ def close_figures():
 
 def test_the_package_has_the_functions_this_file_knows():
     assert NOT_DRAWING <= set(FUNCTIONS)
-    assert len(DRAWING) == 29  # a new plot function is added here and to EXAMPLES below
+    assert len(DRAWING) == 31  # a new plot function is added here and to EXAMPLES below
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -116,6 +116,10 @@ EXAMPLES = {
     "images.originals_and_deformed": (lambda: (([("rgb", torch.rand(2, 3, 5, 6), torch.rand(2, 3, 5, 6))],), {}),
                                       "own"),
     "images.deformation_panels": (lambda: (_panels(), {"arrow_step": 8}), "own"),
+    "imagenet.plot_imagenet_profiles": (lambda: ((["input", "a"], {"D": np.ones(2)},
+                                                 {"recalibrated": {"D": np.ones((2, 2))}}), {}), "own"),
+    "imagenet.plot_worst_and_random": (lambda: ((["input", "a"], {"random": np.ones(2), "worst": np.ones(2)},
+                                                 {"random": np.ones((2, 2)), "worst": np.ones((2, 2))}), {}), "own"),
     "kernel_view.plot_change_scatter": (lambda: (({"σ = 1": ([0.1, 0.2], [0.01, 0.02])},), {}), "ax"),
     "kernel_view.plot_coefficients": (lambda: ((SERIES,), {}), "ax"),
     "kernel_view.plot_coefficients_by_group": (lambda: ((BARS,), {}), "ax"),
