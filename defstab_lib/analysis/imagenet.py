@@ -351,7 +351,10 @@ def check_findings(m) -> dict[str, str]:
                            f" — below the {SENSIBLE_TOP1:.0%} top-1 that a trained ImageNet network reaches, so the "
                            f"weights are not taken to be one and nothing further is judged.")),
            "probe": (f"{len(m.images)} images: {n_labelled} of foolbox's labelled ImageNet validation images and "
-                     f"{n_photos} of scikit-image's colour photographs, each deformed once and given one noise-matched copy.")}
+                     f"{n_photos} of scikit-image's colour photographs"
+                     + (f" ({', '.join(n.removeprefix('photo ') for n in m.images if n.startswith('photo'))})"
+                        if n_photos else "")
+                     + ", each deformed once and given one noise-matched copy.")}
     return out
 
 
