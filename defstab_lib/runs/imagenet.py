@@ -20,7 +20,10 @@ deformation at the same budget (``worst``; :func:`defstab_lib.worstcase.worst_ca
 ascent of the cosine distance at the model's last measured layer, :data:`WORST_STEPS` steps, then measured at every
 layer).  The random initialisations are measured twice: BatchNorm *as built* (running mean 0, variance 1) and with
 its running statistics *recalibrated* on the probe images (:func:`defstab_lib.runs.bn_init.calibrate_bn`; no
-weight changes).  The trained network's top-1 and top-5 accuracy on foolbox's 20 labelled images is stored too.
+weight changes).  A random initialisation is the architecture as its code builds it (efficientnet-lite0: PyTorch's
+default initialisation of each layer, ``EfficientNet.from_name``, not the TensorFlow initialiser the published weights
+were trained from; torchvision: each model's own), seeded through an explicit generator (:func:`build`).  The trained
+network's top-1 and top-5 accuracy on foolbox's 20 labelled images is stored too.
 
 The computation is keyed by its parameters (``model``, ``weights``, ``inits``, ``worst_steps``, ``seed``) in
 ``results/imagenet-network/<key>.json``.  Cost of the stored default (efficientnet-lite0, 24 images, 10
