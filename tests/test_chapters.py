@@ -153,6 +153,23 @@ def test_load_runs_refuses_bad_input_before_any_work(own_store):
     assert not own_store.exists(), "nothing was trained or stored"
 
 
+@pytest.mark.timeout(300)
+def test_a_chapter_that_asks_names_the_command_with_its_dataset_and_seeds_and_the_missing_data(own_store, tmp_path,
+                                                                                               monkeypatch):
+    """The hint a chapter stops with works when followed: its command carries the chapter's dataset and seeds (it
+    dropped --dataset cifar10), and a dataset missing here is said in the same line, not only after asking."""
+    monkeypatch.setenv("DEFSTAB_DATA", str(tmp_path / "no-data"))
+    params = chapters.validate("pooling", dataset="cifar10", profile="cpu", seeds=2, downsampling=["maxpool"],
+                               train=False, device="cpu")
+    with pytest.raises(chapters.NotAsked) as info:
+        chapters.load_runs("pooling", params)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "`python -m defstab_lib run pooling --profile cpu --dataset cifar10 --seeds 2`" in message
+    assert "the data are not on this machine yet" in message and "cifar10" in message and "no-data" in message
+    assert not own_store.exists(), "nothing was trained or stored"
+
+
 # ------------------------------------------------------------------------------------------------ bad parameters
 # A chapter's bad parameters stop it in its validation cell, naming the culprit, before any work; nothing reaches
 # the results store.

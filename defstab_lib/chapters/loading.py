@@ -181,7 +181,15 @@ def load_runs(chapter: str, params: Mapping[str, Any]) -> ChapterRuns:
     configs = {e: runs.experiment_configs(e, params["profile"], **_experiment_kwargs(e, params))
                for e in experiments}
     device = resolve_device(params["device"])
-    loaded = runs.load(configs, device=device, **ask_to_train(params.get("train", True)))
+
+    def describe(missing: dict) -> str:
+        """What is missing, with the commands that train it carrying the chapter's dataset and seeds."""
+        counts = ", ".join(f"{len(cs)} runs of {e}" for e, cs in missing.items() if cs)
+        commands = " and ".join(run_command(e, params["profile"], dataset=params.get("dataset"),
+                                            seeds=params.get("seeds")) for e, cs in missing.items() if cs)
+        return f"not stored: {counts} (profile {params['profile']}); train them with {commands}"
+
+    loaded = runs.load(configs, device=device, describe=describe, **ask_to_train(params.get("train", True)))
     groups = {e: _groups(e, rs, params) for e, rs in loaded.results.items()}
     return ChapterRuns(configs=loaded.configs, results=loaded.results, groups=groups, device=device,
                        trained=loaded.trained)

@@ -17,7 +17,8 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from ..provenance import resolve_device
 from .config import RunConfig
 from .estimate import estimate, format_duration
-from .execute import run_configs
+from ..data import DatasetNotFoundError
+from .execute import check_data, run_configs
 from .parallel import plan_workers
 from .store import Results, ResultsStore
 
@@ -83,6 +84,16 @@ def _message(missing: Mapping[Hashable, Sequence[RunConfig]]) -> str:
             + f" (profile {profiles}); train them with `python -m defstab_lib run EXPERIMENT --profile {profiles}`")
 
 
+def _data_note(todo: Sequence[RunConfig]) -> str:
+    """``""`` when the data of ``todo`` are on this machine, else what is missing and where it was looked for (only
+    looking: nothing is downloaded before the user asks to train), so that asking is not the first of two stops."""
+    try:
+        check_data(list(todo), download=False, no_download="nothing is downloaded before you ask to train")
+    except DatasetNotFoundError as exc:
+        return f"; the data are not on this machine yet (training downloads them where a network is reachable): {exc}"
+    return ""
+
+
 def load(configs: Mapping[Hashable, Sequence[RunConfig]], *, stored_only: bool = False, partial: bool = False,
          device: str = "auto", store: ResultsStore | None = None, jobs: int | None = None, progress: bool = True,
          describe: Callable[[dict[Hashable, list[RunConfig]]], str] | None = None, budget_s: float | None = None,
@@ -131,7 +142,8 @@ def load(configs: Mapping[Hashable, Sequence[RunConfig]], *, stored_only: bool =
         if cost.seconds > budget_s:
             raise NotAsked(f"{(describe or _message)(missing)} -- here that is {cost.describe()}, more than the "
                            f"{format_duration(budget_s)} allowed without asking"
-                           + (f"; to train them here, pass {ask}" if ask else ""), missing, cost.seconds)
+                           + (f"; to train them here, pass {ask}" if ask else "") + _data_note(todo),
+                           missing, cost.seconds)
     flat = run_configs([c for cs in configs.values() for c in cs], device=device, store=store, jobs=jobs,
                        progress=progress)
     results, start = {}, 0
