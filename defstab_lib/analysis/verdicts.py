@@ -434,7 +434,7 @@ def verdict_table(verdicts: Sequence[Verdict], *, caption: str = "", holds: Mapp
     width turns each row into a card.  (Generic rows are :func:`~defstab_lib.analysis.tables.html_table`'s.)"""
     columns = ["#", "claim", "paper", "effect (95% CI)", "n", "verdict"]
     if holds:
-        columns.append("holds in (declared specifications)")
+        columns.append("holds in")
     if links:
         columns.append("chapter")
     rows = []

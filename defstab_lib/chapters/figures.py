@@ -141,9 +141,15 @@ def _columns(fig) -> list[list]:
     return columns
 
 
+def _inside(box, frame) -> bool:
+    """Whether ``box``'s middle lies in ``frame`` (both display boxes)."""
+    return frame.contains((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2)
+
+
 def panel_pngs(fig, dpi: int = FIGURE_DPI) -> list[bytes]:
     """The figure's columns of panels, each as its own PNG cropped from the drawn figure (with its labels, ticks,
-    title and legend), left to right; ``[]`` for a figure of one column.
+    title and legend; a legend placed outside its axes as a crop of its own after its panel), left to right;
+    ``[]`` for a figure of one column.
 
     On a phone's 400 px column a figure of two or three panels side by side is too small to read; the built site
     shows these crops one under another there instead (``book/static/defstab.css``), each as wide as the column.
@@ -163,11 +169,19 @@ def panel_pngs(fig, dpi: int = FIGURE_DPI) -> list[bytes]:
         return []
     renderer = fig.canvas.get_renderer()
     to_inches = fig.dpi_scale_trans.inverted()
-    crops = []
+    boxes = []
     for column in columns:
-        box = Bbox.union([ax.get_tightbbox(renderer) for ax in column]).transformed(to_inches).padded(0.05)
+        # A legend outside its axes would widen the column's crop (and shrink its labels on a phone): it gets a
+        # crop of its own, under its panel.
+        outside = [ax.legend_ for ax in column if ax.legend_ is not None
+                   and not _inside(ax.legend_.get_window_extent(renderer), ax.bbox)]
+        boxes.append(Bbox.union([ax.get_tightbbox(renderer, bbox_extra_artists=[
+            a for a in ax.get_default_bbox_extra_artists() if a not in outside]) for ax in column]))
+        boxes += [legend.get_window_extent(renderer) for legend in outside]
+    crops = []
+    for box in boxes:
         out = io.BytesIO()
-        fig.savefig(out, format="png", dpi=dpi, bbox_inches=box)
+        fig.savefig(out, format="png", dpi=dpi, bbox_inches=box.transformed(to_inches).padded(0.05))
         crops.append(out.getvalue())
     return crops
 

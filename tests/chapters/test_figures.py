@@ -220,3 +220,20 @@ def test_show_figure_displays_one_output_that_the_book_build_reads_back(tmp_path
     assert entry["svg"] == f"{digest}.svg"
     assert "<svg" in (tmp_path / "figures" / entry["svg"]).read_text()
     assert "image/svg+xml" not in nb.cells[0].outputs[0]["data"]  # the page shows the PNG and links the SVG
+
+
+def test_a_legend_outside_its_panel_is_cropped_on_its_own_so_the_panel_stays_narrow():
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 2.4))
+    left.plot([0, 1], [1, 0])
+    for k in range(4):
+        right.plot([0, 1], [k, k + 1], label=f"a rather long legend entry {k}")
+    right.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    crops = [Image.open(io.BytesIO(c)).size for c in chapters.figures.panel_pngs(fig)]
+    assert len(crops) == 3  # two panels and the legend
+    assert crops[1][0] < 1.3 * crops[0][0], "the right panel's crop does not carry its legend's width"
+    plt.close(fig)
