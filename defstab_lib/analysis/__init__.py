@@ -19,7 +19,9 @@
 - :mod:`.compare`  -- the verdicts of every profile whose results are all stored, side by side;
 - :mod:`.ablation` -- what teaches stability: one pre-registered verdict per factor of the training recipe;
 - :mod:`.length`   -- the rule that picks the ``standard`` profile's training length from its pilots;
-- :mod:`.regime`   -- the criteria that choose claim 5's synthetic regime from its pilots (issue 26).
+- :mod:`.regime`   -- the criteria that choose claim 5's synthetic regime from its pilots (issue 26);
+- :mod:`.course`   -- when filters smooth and whether the way is monotone, from the stored trajectories;
+- :mod:`.imagenet` -- an ImageNet-trained network against random initialisations of its architecture.
 """
 
 from .arrays import between_spread, by_seed, group_by, profile_array, profiles, spearman

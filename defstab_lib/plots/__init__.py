@@ -8,7 +8,10 @@ Submodules by subject (each owned by the chapters that use it):
 - ``defstab_lib.plots.ablation`` -- one factor of the ablation, level by level ("What teaches stability?");
 - ``defstab_lib.plots.length``   -- the ``standard`` profile's length pilots (the report);
 - ``defstab_lib.plots.robustness`` -- one claim under each declared specification, a forest plot ("How robust is
-  it?"): :func:`plot_robustness` and :func:`plot_robustness_grid`, exported here too.
+  it?"): :func:`plot_robustness` and :func:`plot_robustness_grid`, exported here too;
+- ``defstab_lib.plots.summary``  -- every claim's verdict in one figure (the introduction);
+- ``defstab_lib.plots.course``   -- trajectories over training, layer by layer ("Over the course of training");
+- ``defstab_lib.plots.imagenet`` -- an ImageNet-trained network beside its random initialisations.
 
 Every public drawing function is decorated with :func:`defstab_lib.plots.provenance.draws`: the figure it draws on
 is stamped with its name (``"defstab_lib.plots.<module>.<function>"``), which ``chapters.show_figure`` shows under
