@@ -561,12 +561,13 @@ def figure_provenance(nb, root: Path | None = None, svg_dir: Path | None = None,
 
     With ``svg_dir`` (the built site), each figure also gets ``"panels"`` (its columns of panels, written as
     ``svg_dir/<sha256>-<k>.png`` from the output's ``panels``, for a phone's width), ``"source"`` (:func:`source_url`
-    of the function that drew it) and ``"data"``: a manifest ``svg_dir/<sha256>.json`` of what it was drawn from (its number, caption,
-    function, source and every stored-results file with its address), which the page links as the figure's data.
+    of the function that drew it) and ``"data"``: a manifest ``svg_dir/<sha256>.json`` of what it was drawn from
+    (its caption, function, source and every stored-results file with its address), which the page links as the
+    figure's data.
 
     Returns ``{sha256 of the PNG: {"alt", "drawn_by", "results": [(name, url)], "svg": file name or "",
-    "number": "3.2" or ""[, "panels", "source", "data"]}}``; the hash is the name myst-nb gives the image file, which is how
-    :mod:`defstab_lib.sphinxext` finds it.
+    "number": "3.2" or ""[, "panels", "source", "data"]}}``; the hash is the name myst-nb gives the image file,
+    which is how :mod:`defstab_lib.sphinxext` finds it (:func:`stage` keeps one such mapping per page).
     """
     figures = {}
     cells, glued = nb.cells, glued_values(nb)
@@ -603,7 +604,7 @@ def figure_provenance(nb, root: Path | None = None, svg_dir: Path | None = None,
                     (svg_dir / entry["panels"][-1]).write_bytes(base64.b64decode(panel))
                 entry["source"] = source_url(drawn_by, root) if drawn_by else ""
                 entry["data"] = f"{digest}.json"
-                manifest = {"figure": entry["number"], "caption": entry["alt"], "drawn_by": drawn_by,
+                manifest = {"caption": entry["alt"], "drawn_by": drawn_by,
                             "source": entry["source"],
                             "results": [{"file": r, "url": url} for r, (_, url) in
                                         zip(meta.get("results", []), entry["results"])]}
@@ -632,13 +633,13 @@ def stage(executed: Mapping[str, Path], root: Path | None = None, stage_dir: Pat
         else:
             shutil.copy2(path, stage_dir / "book" / path.name)
     here = build_device()
-    figures: dict[str, dict] = {}
+    figures: dict[str, dict[str, dict]] = {}  # per page: the same image on two pages has a number on each
     numbers = {name: i for i, name in enumerate(chapter_names(root), start=1)}  # the table of contents' order
     for name, path in executed.items():
         nb = nbformat.read(path, as_version=4)
         _hide_parameter_cells(nb)
         _add_colab_badge(nb, name, _wall(nb), here, root)
-        figures.update(figure_provenance(nb, root, stage_dir / FIGURES_STATIC, chapter=numbers.get(name)))
+        figures[f"book/{name}"] = figure_provenance(nb, root, stage_dir / FIGURES_STATIC, chapter=numbers.get(name))
         nbformat.write(nb, stage_dir / "book" / f"{name}.ipynb")
     (stage_dir / FIGURES_FILE).write_text(json.dumps(figures, indent=1, sort_keys=True))
     archive = results_archive(stage_dir / "book" / "static" / RESULTS_ARCHIVE, root)

@@ -8,8 +8,8 @@ console ("Identifier 'THEBE_JS_URL' has already been declared"), found by the br
 (``tests/test_site.py``).  :func:`unique_scripts` drops such repeats from each page's script list.
 
 Figures with provenance: ``python -m defstab_lib.book build`` stages, beside the book, ``defstab-figures.json``
-(:func:`defstab_lib.book.figure_provenance`: per figure, by the SHA-256 of its PNG, which is the name myst-nb gives
-the image file, its alt text, the library function that drew it, the stored results it was drawn from and its
+(:func:`defstab_lib.book.figure_provenance`: per page (``"book/<chapter>"``), per figure by the SHA-256 of its
+PNG, which is the name myst-nb gives the image file, its alt text, the library function that drew it, the stored results it was drawn from and its
 SVG copy, and its number by chapter).  :func:`caption_html` turns one entry into the visible caption under the
 figure ("Figure 3.2." and what it shows, ``div.defstab-caption``) and :func:`provenance_html` into the line under
 that (``div.defstab-provenance``, both styled by ``book/static/defstab.css``); the ``doctree-resolved`` hook sets
@@ -157,8 +157,9 @@ def _annotate_figures(app, doctree, docname) -> None:
     if not figures or app.builder.format != "html":
         return
     static_prefix = posixpath.relpath("_static", posixpath.dirname(docname) or ".") + "/"
+    page = figures.get(docname, {})  # the same image on two pages (a robustness figure) has a number on each
     for image in list(doctree.findall(nodes.image)):
-        entry = figures.get(Path(str(image.get("uri", ""))).stem)
+        entry = page.get(Path(str(image.get("uri", ""))).stem)
         if entry is None:
             continue
         if entry.get("alt"):

@@ -79,6 +79,12 @@ return {
       ci: tr.dataset.ci || '', verdict: (tr.querySelector('td.verdict') || {textContent: ''}).textContent,
       n: (tr.querySelector('td.n') || {textContent: ''}).textContent,
       effect: (tr.querySelector('td.effect') || {textContent: ''}).textContent})),
+  captions: Array.from(article.querySelectorAll('div.cell_output > img')).map(i => {
+      let c = i.nextElementSibling;  // the caption follows its image (after the phone's panels), before the next
+      while (c && c.tagName !== 'IMG' && !c.matches('div.defstab-caption')) c = c.nextElementSibling;
+      if (c && c.tagName === 'IMG') c = null;
+      return {src: i.currentSrc || i.src, text: c ? c.innerText : '', shown: !!c && c.getBoundingClientRect().height > 0};
+  }),
   images: Array.from(article.querySelectorAll('img')).filter(i => !i.closest('div.defstab-panels'))
       .map(i => Object.assign(box(i), {
       src: i.currentSrc || i.src, complete: i.complete, naturalWidth: i.naturalWidth,
@@ -264,6 +270,44 @@ def test_on_a_phone_nothing_overflows_sideways_and_figures_show_each_panel_legib
                and (not row["ci"] or re.search(r"95% CI \S+ to \S+|the same in all \d+ units", row["effect"])),
                f"{page}: a verdict lacks its verdict, n or interval: {row['text'][:200]!r}")
     _check(v.screenshot.stat().st_size > 10_000, f"screenshot {v.screenshot} looks empty")
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_chapter_figure_has_a_visible_numbered_caption(visit, name):
+    """cb67332 showed 38 of 42 figures with no caption and no number."""
+    v = visit(_chapter_page(name), "light")
+    bad = [f"{Path(c['src']).name}: {c['text'][:40]!r}" for c in v.info["captions"]
+           if not (c["shown"] and re.match(r"Figure \d+\.\d+\. \S", c["text"]))]
+    _check(not bad, f"{name}: figures without a visible numbered caption: {bad}")
+    numbers = [re.match(r"Figure (\d+)\.(\d+)\.", c["text"]).groups() for c in v.info["captions"]]
+    _check(len({n[0] for n in numbers}) <= 1 and [int(n[1]) for n in numbers] == list(range(1, len(numbers) + 1)),
+           f"{name}: figure numbers are not one chapter's 1, 2, 3, ... in order: {numbers}")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_page_names_a_rendering_device_other_than_this_builds(visit, page):
+    """cb67332 said a page was "rendered on this site's build (NVIDIA H200)" where the build had no GPU; the suite
+    runs where the site was built (make book, then make site-test), so the build's device is this machine's."""
+    from defstab_lib.book import build_device
+
+    here = build_device()
+    said = re.findall(r"this site.s build \(([^)]*)\)", visit(page, "light").info["text"])
+    _check(all(d == here for d in said), f"{page}: says it was rendered on {sorted(set(said))}, built on {here!r}")
+
+
+def test_the_introductions_first_screen_shows_the_summary_figure_and_the_verdicts(visit):
+    """The answer first: at 1280 px the first screen of the introduction shows the summary figure and the verdict
+    lines, without scrolling."""
+    v = visit("book/intro", "light")
+    fold = sb.WINDOW[1]
+    summary = [i for i in v.info["images"] if i["figure"]][:1]
+    _check(summary and summary[0]["top"] < fold - 100,
+           f"the introduction's summary figure starts at {summary[0]['top'] if summary else None} px, below the "
+           f"first screen ({fold} px)")
+    _check(re.search(r"Of the paper.s headline and its \d+ claims", v.info["text"]),
+           "the introduction does not state the verdicts' count")
+    head = v.info["text"].find("Of the paper")
+    _check(head >= 0 and head < 1500, f"the verdict lines start {head} characters into the introduction")
 
 
 def test_no_internal_link_is_broken(server):
