@@ -69,7 +69,7 @@ def plot_imagenet_profiles(layers: Sequence[str], trained: Mapping[str, np.ndarr
     """
     _check(layers, trained, inits)
     quantities = list(trained)
-    fig, axes = plt.subplots(1, len(quantities), figsize=(3.3 * len(quantities), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(quantities), figsize=(2.8 * len(quantities), 3.2), squeeze=False)
     x = np.arange(len(layers))
     for ax, q in zip(axes.flat, quantities):
         if later is not None:
