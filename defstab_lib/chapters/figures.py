@@ -154,7 +154,8 @@ def panel_pngs(fig, dpi: int = FIGURE_DPI) -> list[bytes]:
     On a phone's 400 px column a figure of two or three panels side by side is too small to read; the built site
     shows these crops one under another there instead (``book/static/defstab.css``), each as wide as the column.
     A legend or title of the whole figure (``fig.legend``, ``fig.suptitle``) is not in any crop: the caption under
-    the figure says what it shows.
+    the figure says what it shows.  A grid of images (axes switched off: an original beside its deformation) is not
+    cut into columns, which would tear its pairs apart.
 
     >>> import matplotlib
     >>> matplotlib.use("Agg")
@@ -165,8 +166,8 @@ def panel_pngs(fig, dpi: int = FIGURE_DPI) -> list[bytes]:
     (3, True, [])
     """
     columns = _columns(fig)
-    if len(columns) < 2:
-        return []
+    if len(columns) < 2 or not all(ax.axison for column in columns for ax in column):
+        return []  # one column, or a grid of images (axes off): pairs would be torn apart; it scrolls whole
     renderer = fig.canvas.get_renderer()
     to_inches = fig.dpi_scale_trans.inverted()
     boxes = []

@@ -237,3 +237,14 @@ def test_a_legend_outside_its_panel_is_cropped_on_its_own_so_the_panel_stays_nar
     assert len(crops) == 3  # two panels and the legend
     assert crops[1][0] < 1.3 * crops[0][0], "the right panel's crop does not carry its legend's width"
     plt.close(fig)
+
+
+def test_a_grid_of_images_is_not_cut_into_columns_that_would_tear_its_pairs_apart():
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 4, figsize=(7.2, 3.6))
+    for ax in axes.flat:
+        ax.imshow([[0, 1], [1, 0]])
+        ax.set_axis_off()
+    assert chapters.figures.panel_pngs(fig) == []
+    plt.close(fig)
